@@ -1,0 +1,59 @@
+// esrun: parses the command line and calls the library. The only place that catches esrun::Error.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "esrun/config/resolved.h"
+#include "esrun/core/error.h"
+#include "esrun/run.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"esrun: data-efficient deep-learning training experiments from one YAML file"};
+  esrun::RunRequest request;
+  std::string out;
+  app.add_option("-c,--config", request.configs, "YAML config file; several are applied in order")
+      ->allow_extra_args(false);
+  app.add_option("-s,--set", request.sets, "override key.path=value (value parsed as YAML); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("-o,--out", out, "run directory (default <out_root>/<name>/<timestamp>-s<seed>)");
+
+  auto* run = app.add_subcommand("run", "train the configured experiment (the default)");
+  auto* validate = app.add_subcommand("validate", "check a config without training");
+  auto* print = app.add_subcommand("print-config", "print the resolved config as YAML");
+  bool defaults = false;
+  std::string format = "yaml";
+  print->add_flag("--defaults", defaults, "print every key with its default and help");
+  print->add_option("--format", format, "yaml or markdown (docs/config.md)")->check(CLI::IsMember({"yaml", "markdown"}));
+  auto* list = app.add_subcommand("list", "print registered names with their help");
+  std::string kind;
+  list->add_option("kind", kind, "models, datasets, samplers, optimizers or schedules");
+  for (auto* sub : {run, validate, print, list}) sub->fallthrough();
+  app.require_subcommand(0, 1);
+  CLI11_PARSE(app, argc, argv);
+  if (!out.empty()) request.out = out;
+
+  try {
+    if (*list) {
+      std::cout << esrun::list_registered(kind);
+    } else if (*print) {
+      if (defaults) {
+        std::cout << (format == "markdown" ? esrun::defaults_markdown() : esrun::defaults_yaml());
+      } else {
+        std::cout << esrun::load_config(request).resolved.to_yaml();
+      }
+    } else if (*validate) {
+      esrun::load_config(request);
+      std::cout << "config OK\n";
+    } else {
+      esrun::run(request);
+    }
+  } catch (const esrun::Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return 1;
+  }
+  return 0;
+}

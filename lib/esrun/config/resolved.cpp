@@ -1,0 +1,315 @@
+#include "esrun/config/resolved.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "esrun/core/error.h"
+#include "esrun/core/rng.h"
+
+namespace esrun {
+namespace {
+
+std::string join_path(const std::string& prefix, const std::string& key) {
+  return prefix.empty() ? key : prefix + "." + key;
+}
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string last_segment(const std::string& path) {
+  const auto dot = path.rfind('.');
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
+// "did you mean" for an unknown key: the closest key path, or a key with the same last name in
+// another section (train.lr -> optimizer.lr).
+std::string suggestion(const std::string& path) {
+  std::string best;
+  size_t best_distance = std::string::npos;
+  for (const auto& key : config_schema()) {
+    const size_t d = edit_distance(path, key.path);
+    if (d < best_distance) best_distance = d, best = key.path;
+  }
+  if (best_distance <= std::max<size_t>(2, path.size() / 4)) return best;
+  for (const auto& key : config_schema())
+    if (last_segment(key.path) == last_segment(path)) return key.path;
+  return "";
+}
+
+std::string scalar_text(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return "null";
+}
+
+bool scalar_is(ValueType type, const YAML::Node& node) {
+  if (!node.IsScalar()) return false;
+  try {
+    switch (type) {
+      case ValueType::Int: case ValueType::IntList: node.as<int64_t>(); return true;
+      case ValueType::Float: case ValueType::FloatList: node.as<double>(); return true;
+      case ValueType::Bool: node.as<bool>(); return true;
+      case ValueType::String: case ValueType::StringList: return true;
+    }
+  } catch (const YAML::Exception&) {
+  }
+  return false;
+}
+
+bool is_list(ValueType type) {
+  return type == ValueType::IntList || type == ValueType::FloatList || type == ValueType::StringList;
+}
+
+YAML::Node load_yaml_text(const std::string& text, const std::string& source) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    ESRUN_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
+  }
+}
+
+// One key per line in schema order, sections as headers; `comment(key)` may add "  # ...".
+template <typename ValueText, typename Comment>
+std::string emit_tree(ValueText value_text, Comment comment) {
+  std::ostringstream out;
+  std::vector<std::string> open;  // currently open section names
+  for (const auto& key : config_schema()) {
+    std::vector<std::string> parts;
+    std::stringstream ss(key.path);
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    size_t common = 0;
+    while (common < open.size() && common + 1 < parts.size() && open[common] == parts[common]) ++common;
+    open.resize(common);
+    for (size_t i = common; i + 1 < parts.size(); ++i) {
+      out << std::string(2 * i, ' ') << parts[i] << ":\n";
+      open.push_back(parts[i]);
+    }
+    out << std::string(2 * (parts.size() - 1), ' ') << parts.back() << ": " << value_text(key)
+        << comment(key) << "\n";
+  }
+  return out.str();
+}
+
+std::string flow(const YAML::Node& node) {
+  YAML::Emitter emitter;
+  emitter << YAML::Flow << node;
+  return emitter.c_str();
+}
+
+}  // namespace
+
+std::string Origin::describe() const {
+  if (line <= 0) return source;
+  return source + ":" + std::to_string(line);
+}
+
+ResolvedConfig::ResolvedConfig() {
+  for (const auto& key : config_schema()) leaves_[key.path] = Leaf{YAML::Load(key.default_yaml), Origin{}};
+}
+
+void ResolvedConfig::merge_file(const std::string& path, std::vector<std::string>& unknown) {
+  std::ifstream in(path);
+  ESRUN_CHECK(std::filesystem::is_regular_file(path) && in, "cannot read config file '", path,
+              "': ", std::filesystem::exists(path) ? "not a readable file" : "no such file");
+  std::stringstream text;
+  text << in.rdbuf();
+  const YAML::Node root = load_yaml_text(text.str(), path);
+  if (root.IsNull()) return;  // an empty file changes nothing
+  ESRUN_CHECK(root.IsMap(), path, ":", root.Mark().line + 1,
+              ": expected a mapping of configuration keys at the top level, got ", scalar_text(root));
+  merge_node("", root, Origin{path, 0, 0}, unknown);
+}
+
+void ResolvedConfig::merge_set(const std::string& assignment, std::vector<std::string>& unknown) {
+  const auto eq = assignment.find('=');
+  ESRUN_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment, "': expected key.path=value");
+  const std::string path = assignment.substr(0, eq);
+  const Origin origin{"--set " + assignment, 0, 0};
+  const YAML::Node value = load_yaml_text(assignment.substr(eq + 1), "--set " + assignment);
+  if (const KeySpec* key = find_key(path)) {
+    assign(*key, value, origin);
+  } else if (is_section(path)) {
+    ESRUN_CHECK(value.IsMap(), "--set ", assignment, ": ", path, " is a section; expected a mapping such as ",
+                path, "={key: value}");
+    merge_node(path, value, origin, unknown);
+  } else {
+    const std::string hint = suggestion(path);
+    unknown.push_back("'" + path + "' (--set)" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+  }
+}
+
+void ResolvedConfig::merge_node(const std::string& prefix, const YAML::Node& node, const Origin& origin,
+                                std::vector<std::string>& unknown) {
+  for (const auto& item : node) {
+    const std::string path = join_path(prefix, item.first.Scalar());
+    Origin here = origin;
+    if (here.source.rfind("--set", 0) != 0) {  // a file: point at this key's own line
+      here.line = item.first.Mark().line + 1;
+      here.column = item.first.Mark().column + 1;
+    }
+    if (const KeySpec* key = find_key(path)) {
+      assign(*key, item.second, here);
+    } else if (is_section(path)) {
+      if (item.second.IsNull()) continue;
+      ESRUN_CHECK(item.second.IsMap(), here.describe(), ": ", path, " is a section; expected a mapping, got ",
+                  scalar_text(item.second));
+      merge_node(path, item.second, here, unknown);
+    } else {
+      const std::string hint = suggestion(path);
+      unknown.push_back("'" + path + "' (" + here.describe() + ")" +
+                        (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+    }
+  }
+}
+
+void ResolvedConfig::assign(const KeySpec& key, const YAML::Node& node, const Origin& origin) {
+  const auto fail = [&](const std::string& expected) {
+    ESRUN_FAIL(origin.describe(), ": ", key.path, ": expected ", expected, ", got ", scalar_text(node));
+  };
+  const std::string expected = std::string(to_string(key.type)) + (key.nullable ? " or null" : "");
+  if (node.IsNull()) {
+    if (!key.nullable) fail(expected);
+  } else if (is_list(key.type)) {
+    if (!node.IsSequence()) fail(expected);
+    for (const auto& element : node)
+      if (!scalar_is(key.type, element)) fail(expected);
+  } else if (!scalar_is(key.type, node)) {
+    fail(expected);
+  }
+  if (!key.choices.empty() && node.IsScalar()) {
+    const std::string v = node.Scalar();
+    if (std::find(key.choices.begin(), key.choices.end(), v) == key.choices.end()) {
+      std::string known;
+      for (const auto& c : key.choices) known += (known.empty() ? "" : ", ") + c;
+      fail("one of " + known);
+    }
+  }
+  leaves_[key.path] = Leaf{YAML::Clone(node), origin};
+}
+
+const ResolvedConfig::Leaf& ResolvedConfig::leaf(const std::string& path) const {
+  const auto it = leaves_.find(path);
+  ESRUN_CHECK(it != leaves_.end(), "internal: configuration key '", path, "' is not in the schema");
+  return it->second;
+}
+
+const YAML::Node& ResolvedConfig::value(const std::string& path) const { return leaf(path).value; }
+const Origin& ResolvedConfig::origin(const std::string& path) const { return leaf(path).origin; }
+
+std::string ResolvedConfig::where(const std::string& path) const {
+  return path + " (" + origin(path).describe() + ")";
+}
+
+int64_t ResolvedConfig::get_int(const std::string& path) const {
+  const auto v = get_optional_int(path);
+  ESRUN_CHECK(v.has_value(), "internal: ", where(path), " is null");
+  return *v;
+}
+double ResolvedConfig::get_float(const std::string& path) const {
+  const auto v = get_optional_float(path);
+  ESRUN_CHECK(v.has_value(), "internal: ", where(path), " is null");
+  return *v;
+}
+bool ResolvedConfig::get_bool(const std::string& path) const { return value(path).as<bool>(); }
+std::string ResolvedConfig::get_string(const std::string& path) const { return value(path).as<std::string>(); }
+
+std::optional<int64_t> ResolvedConfig::get_optional_int(const std::string& path) const {
+  const auto& v = value(path);
+  if (v.IsNull()) return std::nullopt;
+  return v.as<int64_t>();
+}
+std::optional<double> ResolvedConfig::get_optional_float(const std::string& path) const {
+  const auto& v = value(path);
+  if (v.IsNull()) return std::nullopt;
+  return v.as<double>();
+}
+std::vector<double> ResolvedConfig::get_floats(const std::string& path) const {
+  const auto& v = value(path);
+  return v.IsNull() ? std::vector<double>{} : v.as<std::vector<double>>();
+}
+std::optional<std::vector<std::string>> ResolvedConfig::get_optional_strings(const std::string& path) const {
+  const auto& v = value(path);
+  if (v.IsNull()) return std::nullopt;
+  return v.as<std::vector<std::string>>();
+}
+
+std::string ResolvedConfig::to_yaml() const {
+  return emit_tree([this](const KeySpec& key) { return flow(value(key.path)); },
+                   [](const KeySpec&) { return std::string(); });
+}
+
+std::string ResolvedConfig::hash() const {
+  std::ostringstream out;
+  out << std::hex << std::setw(16) << std::setfill('0') << fnv1a64(to_yaml());
+  return out.str();
+}
+
+ResolvedConfig resolve_config(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  ResolvedConfig config;
+  std::vector<std::string> unknown;
+  for (const auto& file : files) config.merge_file(file, unknown);
+  for (const auto& set : sets) config.merge_set(set, unknown);
+  if (!unknown.empty()) {
+    std::string message = std::to_string(unknown.size()) + " unknown configuration key" +
+                          (unknown.size() == 1 ? "" : "s") + ":";
+    for (const auto& u : unknown) message += "\n  " + u;
+    message += "\n(esrun print-config --defaults lists every key)";
+    ESRUN_FAIL(message);
+  }
+  return config;
+}
+
+std::string defaults_yaml() {
+  return emit_tree([](const KeySpec& key) { return flow(YAML::Load(key.default_yaml)); },
+                   [](const KeySpec& key) {
+                     std::string c = "  # " + key.help;
+                     if (!key.choices.empty()) {
+                       c += " [";
+                       for (size_t i = 0; i < key.choices.size(); ++i) c += (i ? "|" : "") + key.choices[i];
+                       c += "]";
+                     }
+                     return c;
+                   });
+}
+
+std::string defaults_markdown() {
+  std::ostringstream out;
+  out << "# Configuration reference\n\n"
+      << "Generated by `esrun print-config --defaults --format markdown > docs/config.md`; a test fails when this\n"
+      << "page and the program disagree. Layers: these defaults < each `--config FILE` in order < each\n"
+      << "`--set key.path=value` (the value is parsed as YAML). Unknown keys are errors.\n\n"
+      << "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& key : config_schema()) {
+    std::string meaning = key.help;
+    if (!key.choices.empty()) {
+      meaning += " (one of";
+      for (size_t i = 0; i < key.choices.size(); ++i) meaning += (i ? ", `" : " `") + key.choices[i] + "`";
+      meaning += ")";
+    }
+    if (!key.used_by.empty()) {
+      meaning += "; read by";
+      for (size_t i = 0; i < key.used_by.size(); ++i) meaning += (i ? ", `" : " `") + key.used_by[i] + "`";
+    }
+    out << "| `" << key.path << "` | " << to_string(key.type) << (key.nullable ? " or null" : "") << " | `"
+        << flow(YAML::Load(key.default_yaml)) << "` | " << meaning << " |\n";
+  }
+  out << "\nAs YAML (`esrun print-config --defaults`):\n\n```yaml\n" << defaults_yaml() << "```\n";
+  return out.str();
+}
+
+}  // namespace esrun

@@ -1,0 +1,187 @@
+#include "esrun/config/run_config.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "esrun/core/device.h"
+#include "esrun/core/error.h"
+#include "esrun/core/rng.h"
+#include "esrun/data/dataset.h"
+#include "esrun/models/model.h"
+#include "esrun/optim/optimizer.h"
+#include "esrun/optim/schedule.h"
+#include "esrun/sampling/policy.h"
+
+namespace esrun {
+namespace {
+
+// The validation helpers: one message grammar, "<key> (<origin>): expected <rule>, got <value>".
+class Checker {
+ public:
+  explicit Checker(const ResolvedConfig& c) : c_(c) {}
+
+  int64_t int_at_least(const std::string& path, int64_t low) const {
+    const int64_t v = c_.get_int(path);
+    ESRUN_CHECK(v >= low, c_.where(path), ": expected an integer >= ", low, ", got ", v);
+    return v;
+  }
+  std::optional<int64_t> optional_int_at_least(const std::string& path, int64_t low) const {
+    if (!c_.get_optional_int(path)) return std::nullopt;
+    return int_at_least(path, low);
+  }
+  // low <= v < high, or low <= v <= high when `include_high`.
+  double float_in(const std::string& path, double low, double high, bool include_high) const {
+    const double v = c_.get_float(path);
+    const bool ok = std::isfinite(v) && v >= low && (include_high ? v <= high : v < high);
+    ESRUN_CHECK(ok, c_.where(path), ": expected a number in [", low, ", ", high, include_high ? "]" : ")",
+                ", got ", v);
+    return v;
+  }
+  double positive(const std::string& path) const {
+    const double v = c_.get_float(path);
+    ESRUN_CHECK(std::isfinite(v) && v > 0, c_.where(path), ": expected a number > 0, got ", v);
+    return v;
+  }
+  std::string registered(const RegistryView& registry, const std::string& path) const {
+    const std::string name = c_.get_string(path);
+    registry.require(name, c_.where(path));
+    return name;
+  }
+  // Keys the user set that the chosen component does not read: warn, never silently ignore.
+  void warn_ignored(const std::string& section, const std::string& chosen) const {
+    for (const auto& key : config_schema()) {
+      if (key.used_by.empty() || key.path.rfind(section + ".", 0) != 0 || !c_.user_set(key.path)) continue;
+      if (std::find(key.used_by.begin(), key.used_by.end(), chosen) == key.used_by.end())
+        spdlog::warn("{} is ignored by {} '{}'", c_.where(key.path), section, chosen);
+    }
+  }
+
+ private:
+  const ResolvedConfig& c_;
+};
+
+}  // namespace
+
+NoiseKind noise_kind_from_string(const std::string& name) {
+  static const std::pair<const char*, NoiseKind> table[] = {
+      {"none", NoiseKind::None}, {"uniform", NoiseKind::Uniform}, {"flip", NoiseKind::Flip}};
+  for (const auto& [text, kind] : table)
+    if (name == text) return kind;
+  ESRUN_FAIL("unknown label-noise kind '", name, "'; known: none, uniform, flip");
+}
+
+const char* to_string(NoiseKind kind) {
+  switch (kind) {
+    case NoiseKind::None: return "none";
+    case NoiseKind::Uniform: return "uniform";
+    case NoiseKind::Flip: return "flip";
+  }
+  return "?";
+}
+
+RunConfig load_run_config(const ResolvedConfig& c) {
+  const Checker check(c);
+  RunConfig r;
+  r.resolved = c;
+  r.name = c.get_string("name");
+  ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
+              ": expected a non-empty name without '/', got '", r.name, "'");
+  r.seed = static_cast<uint64_t>(check.int_at_least("seed", 0));
+  r.device = c.get_string("device");
+  resolve_device(r.device, c.where("device"));
+  r.threads = check.int_at_least("threads", 0);
+  r.out_root = c.get_string("out_root");
+
+  DataOptions& d = r.data;
+  d.name = check.registered(datasets(), "data.name");
+  d.root = c.get_string("data.root");
+  d.label = c.get_string("data.label");
+  d.train_files = c.get_optional_strings("data.train_files");
+  d.test_files = c.get_optional_strings("data.test_files");
+  for (const char* key : {"data.train_files", "data.test_files"}) {
+    const auto files = c.get_optional_strings(key);
+    ESRUN_CHECK(!files || !files->empty(), c.where(key), ": expected a non-empty list of files or null, got []");
+  }
+  d.train_subset = check.optional_int_at_least("data.train_subset", 1);
+  d.test_subset = check.optional_int_at_least("data.test_subset", 1);
+  d.synthetic.train_size = check.int_at_least("data.synthetic.train_size", 1);
+  d.synthetic.test_size = check.int_at_least("data.synthetic.test_size", 1);
+  d.synthetic.classes = check.int_at_least("data.synthetic.classes", 2);
+  ESRUN_CHECK(d.synthetic.classes <= 8, c.where("data.synthetic.classes"),
+              ": expected at most 8 (the number of shape kinds), got ", d.synthetic.classes);
+  d.synthetic.image_size = check.int_at_least("data.synthetic.image_size", 8);
+  d.synthetic.noise = check.float_in("data.synthetic.noise", 0.0, 1.0, true);
+  d.augment.crop_padding = check.int_at_least("data.augment.crop_padding", 0);
+  d.augment.flip = c.get_bool("data.augment.flip");
+  d.augment.normalize = c.get_bool("data.augment.normalize");
+  d.label_noise.kind = noise_kind_from_string(c.get_string("data.label_noise.kind"));
+  d.label_noise.ratio = check.float_in("data.label_noise.ratio", 0.0, 1.0, false);
+  ESRUN_CHECK(d.label_noise.kind != NoiseKind::None || d.label_noise.ratio == 0.0, c.where("data.label_noise.ratio"),
+              ": is ", d.label_noise.ratio, " but data.label_noise.kind is none; set kind to uniform or flip");
+  const auto noise_seed = check.optional_int_at_least("data.label_noise.seed", 0);
+  d.label_noise.seed = noise_seed ? static_cast<uint64_t>(*noise_seed) : derive_seed(r.seed, "label_noise");
+  d.seed = derive_seed(r.seed, "data");
+  check.warn_ignored("data", d.name);
+
+  r.model.name = check.registered(models(), "model.name");
+  r.model.width = check.optional_int_at_least("model.width", 1);
+
+  TrainOptions& t = r.train;
+  t.epochs = check.int_at_least("train.epochs", 1);
+  t.label_smoothing = check.float_in("train.label_smoothing", 0.0, 1.0, false);
+  t.eval_every = check.int_at_least("train.eval_every", 1);
+  t.eval_batch = check.int_at_least("train.eval_batch", 1);
+
+  OptimizerOptions& o = r.optimizer;
+  o.name = check.registered(optimizers(), "optimizer.name");
+  o.lr = check.positive("optimizer.lr");
+  o.momentum = check.float_in("optimizer.momentum", 0.0, 1.0, false);
+  o.nesterov = c.get_bool("optimizer.nesterov");
+  ESRUN_CHECK(!o.nesterov || o.momentum > 0, c.where("optimizer.nesterov"),
+              ": Nesterov momentum needs optimizer.momentum > 0");
+  o.weight_decay = check.float_in("optimizer.weight_decay", 0.0, 1.0, false);
+  const auto betas = c.get_floats("optimizer.betas");
+  ESRUN_CHECK(betas.size() == 2 && betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1,
+              c.where("optimizer.betas"), ": expected two numbers in [0, 1)");
+  o.beta1 = betas[0];
+  o.beta2 = betas[1];
+  o.eps = check.positive("optimizer.eps");
+  check.warn_ignored("optimizer", o.name);
+
+  ScheduleOptions& s = r.schedule;
+  s.name = check.registered(schedules(), "schedule.name");
+  s.pct_start = check.float_in("schedule.pct_start", 0.0, 1.0, false);
+  ESRUN_CHECK(s.pct_start > 0, c.where("schedule.pct_start"), ": expected a number in (0, 1), got 0");
+  s.div_factor = check.positive("schedule.div_factor");
+  s.final_div_factor = check.positive("schedule.final_div_factor");
+  s.warmup_epochs = check.float_in("schedule.warmup_epochs", 0.0, static_cast<double>(t.epochs), false);
+  s.min_lr = check.float_in("schedule.min_lr", 0.0, o.lr, true);
+  s.milestones = c.get_floats("schedule.milestones");
+  ESRUN_CHECK(std::is_sorted(s.milestones.begin(), s.milestones.end()), c.where("schedule.milestones"),
+              ": expected increasing epochs");
+  s.gamma = check.positive("schedule.gamma");
+  check.warn_ignored("schedule", s.name);
+
+  SamplerOptions& p = r.sampler;
+  p.name = check.registered(samplers(), "sampler.name");
+  p.meta_batch = check.int_at_least("sampler.meta_batch", 1);
+  p.mini_batch = check.optional_int_at_least("sampler.mini_batch", 1);
+  p.ratio = c.get_optional_float("sampler.ratio");
+  p.drop_last = c.get_bool("sampler.drop_last");
+  ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
+              ": set one of them, not both");
+  if (p.mini_batch) {
+    ESRUN_CHECK(*p.mini_batch <= p.meta_batch, c.where("sampler.mini_batch"), ": expected mini-batch b <= meta-batch B = ",
+                p.meta_batch, ", got ", *p.mini_batch);
+    p.resolved_mini_batch = *p.mini_batch;
+  } else if (p.ratio) {
+    ESRUN_CHECK(*p.ratio > 0 && *p.ratio <= 1, c.where("sampler.ratio"), ": expected a number in (0, 1], got ", *p.ratio);
+    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(*p.ratio * static_cast<double>(p.meta_batch)));
+  } else {
+    p.resolved_mini_batch = p.meta_batch;
+  }
+  return r;
+}
+
+}  // namespace esrun

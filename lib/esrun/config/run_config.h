@@ -1,0 +1,115 @@
+// Typed options, one small struct per component, read from the resolved YAML and validated in
+// one place (load_run_config) before any data is loaded. Raw user settings and values resolved
+// from them (e.g. b = ratio * B) are kept apart.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "esrun/config/resolved.h"
+
+namespace esrun {
+
+enum class NoiseKind { None, Uniform, Flip };
+NoiseKind noise_kind_from_string(const std::string& name);
+const char* to_string(NoiseKind kind);
+
+struct SyntheticOptions {
+  int64_t train_size = 4000;
+  int64_t test_size = 1000;
+  int64_t classes = 6;
+  int64_t image_size = 32;
+  double noise = 0.1;
+};
+
+struct AugmentOptions {
+  int64_t crop_padding = 4;
+  bool flip = true;
+  bool normalize = true;
+};
+
+struct LabelNoiseOptions {
+  NoiseKind kind = NoiseKind::None;
+  double ratio = 0.0;
+  uint64_t seed = 0;  // resolved: the user's seed, or one derived from the run seed
+};
+
+struct DataOptions {
+  std::string name;
+  std::string root;
+  std::string label;  // cifar100: fine | coarse
+  std::optional<std::vector<std::string>> train_files, test_files;
+  std::optional<int64_t> train_subset, test_subset;
+  SyntheticOptions synthetic;
+  AugmentOptions augment;
+  LabelNoiseOptions label_noise;
+  uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
+};
+
+struct ModelOptions {
+  std::string name;
+  std::optional<int64_t> width;
+  int64_t num_classes = 0;  // filled in from the dataset
+  int64_t in_channels = 3;  // filled in from the dataset
+};
+
+struct OptimizerOptions {
+  std::string name;
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  double beta1 = 0.9, beta2 = 0.999;
+  double eps = 1e-8;
+};
+
+struct ScheduleOptions {
+  std::string name;
+  double pct_start = 0.3;
+  double div_factor = 25.0;
+  double final_div_factor = 1e4;
+  double warmup_epochs = 0.0;
+  double min_lr = 0.0;
+  std::vector<double> milestones;
+  double gamma = 0.1;
+};
+
+struct SamplerOptions {
+  std::string name;
+  int64_t meta_batch = 128;               // B
+  std::optional<int64_t> mini_batch;      // b as the user wrote it
+  std::optional<double> ratio;            // b/B as the user wrote it
+  bool drop_last = false;
+  int64_t resolved_mini_batch = 128;      // b actually used
+};
+
+struct TrainOptions {
+  int64_t epochs = 8;
+  double label_smoothing = 0.0;
+  int64_t eval_every = 1;
+  int64_t eval_batch = 500;
+};
+
+struct RunConfig {
+  std::string name;
+  uint64_t seed = 0;
+  std::string device;
+  int64_t threads = 0;
+  std::string out_root;
+  DataOptions data;
+  ModelOptions model;
+  TrainOptions train;
+  OptimizerOptions optimizer;
+  ScheduleOptions schedule;
+  SamplerOptions sampler;
+
+  ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
+};
+
+// Reads every typed option and runs all checks (ranges, cross-field rules, registry names);
+// warns about keys the user set that the chosen component ignores.
+RunConfig load_run_config(const ResolvedConfig& resolved);
+
+}  // namespace esrun

@@ -1,0 +1,109 @@
+#include "esrun/config/schema.h"
+
+#include <unordered_map>
+
+namespace esrun {
+
+const char* to_string(ValueType type) {
+  switch (type) {
+    case ValueType::Int: return "an integer";
+    case ValueType::Float: return "a number";
+    case ValueType::Bool: return "true or false";
+    case ValueType::String: return "a string";
+    case ValueType::IntList: return "a list of integers";
+    case ValueType::FloatList: return "a list of numbers";
+    case ValueType::StringList: return "a list of strings";
+  }
+  return "?";
+}
+
+namespace {
+KeySpec spec(std::string path, ValueType type, std::string default_yaml, std::string help, bool nullable = false,
+             std::vector<std::string> choices = {}, std::vector<std::string> used_by = {}) {
+  return KeySpec{std::move(path), type, std::move(default_yaml), std::move(help), nullable, std::move(choices),
+                 std::move(used_by)};
+}
+}  // namespace
+
+const std::vector<KeySpec>& config_schema() {
+  using T = ValueType;
+  static const std::vector<KeySpec> keys = {
+      spec("name", T::String, "quickstart", "run name: results go to <out_root>/<name>/<YYYYmmdd-HHMMSS>-s<seed>/"),
+      spec("seed", T::Int, "0", "run seed; every random stream (data, noise, init, shuffle, augment, policy) derives from it"),
+      spec("device", T::String, "auto", "auto (cuda when available), cpu, cuda or cuda:N"),
+      spec("threads", T::Int, "0", "libtorch intra-op threads; 0 = every core of the machine"),
+      spec("out_root", T::String, "runs", "parent folder of run directories (ignored when --out is given)"),
+
+      spec("data.name", T::String, "synthetic_shapes", "dataset (esrun list datasets)"),
+      spec("data.root", T::String, "data", "folder holding the dataset files", false, {}, {"cifar10", "cifar100"}),
+      spec("data.label", T::String, "fine", "CIFAR-100 label set", false, {"fine", "coarse"}, {"cifar100"}),
+      spec("data.train_files", T::StringList, "null",
+       "training files relative to root; null = the official layout (all must exist)", true, {}, {"cifar10", "cifar100"}),
+      spec("data.test_files", T::StringList, "null",
+       "test files relative to root; null = the official layout (all must exist)", true, {}, {"cifar10", "cifar100"}),
+      spec("data.train_subset", T::Int, "null", "train on a seeded random N of the training split; null = all", true),
+      spec("data.test_subset", T::Int, "null", "evaluate on a seeded random N of the test split; null = all", true),
+      spec("data.synthetic.train_size", T::Int, "4000", "synthetic_shapes: training images", false, {}, {"synthetic_shapes"}),
+      spec("data.synthetic.test_size", T::Int, "1000", "synthetic_shapes: test images", false, {}, {"synthetic_shapes"}),
+      spec("data.synthetic.classes", T::Int, "6", "synthetic_shapes: shape classes (2..8)", false, {}, {"synthetic_shapes"}),
+      spec("data.synthetic.image_size", T::Int, "32", "synthetic_shapes: image height and width in pixels", false, {}, {"synthetic_shapes"}),
+      spec("data.synthetic.noise", T::Float, "0.1", "synthetic_shapes: std of the background pixel noise (0..1 scale)", false, {}, {"synthetic_shapes"}),
+      spec("data.augment.crop_padding", T::Int, "4", "random crop after zero padding by this many pixels; 0 = no crop"),
+      spec("data.augment.flip", T::Bool, "true", "random horizontal flip with probability 1/2"),
+      spec("data.augment.normalize", T::Bool, "true", "subtract the per-channel mean and divide by the std of the dataset"),
+      spec("data.label_noise.kind", T::String, "none", "label noise on the training split (METHODS.md)", false, {"none", "uniform", "flip"}),
+      spec("data.label_noise.ratio", T::Float, "0.0", "fraction of training samples whose label is corrupted, in [0, 1)"),
+      spec("data.label_noise.seed", T::Int, "null", "seed of the noise draw; null = derived from the run seed", true),
+
+      spec("model.name", T::String, "small_cnn", "model (esrun list models)"),
+      spec("model.width", T::Int, "null", "base channel count; null = the model's standard (small_cnn 32, resnets 64)", true),
+
+      spec("train.epochs", T::Int, "8", "training epochs E"),
+      spec("train.label_smoothing", T::Float, "0.0", "label smoothing of the per-sample cross entropy, in [0, 1)"),
+      spec("train.eval_every", T::Int, "1", "evaluate on the test split every N epochs (and always after the last)"),
+      spec("train.eval_batch", T::Int, "500", "batch size of evaluation forwards"),
+
+      spec("optimizer.name", T::String, "sgd", "optimizer (esrun list optimizers)"),
+      spec("optimizer.lr", T::Float, "0.1", "learning rate (the maximum learning rate for onecycle)"),
+      spec("optimizer.momentum", T::Float, "0.9", "SGD momentum", false, {}, {"sgd"}),
+      spec("optimizer.nesterov", T::Bool, "false", "SGD Nesterov momentum", false, {}, {"sgd"}),
+      spec("optimizer.weight_decay", T::Float, "5e-4", "L2 weight decay (decoupled for adamw)"),
+      spec("optimizer.betas", T::FloatList, "[0.9, 0.999]", "Adam(W) beta1, beta2", false, {}, {"adam", "adamw"}),
+      spec("optimizer.eps", T::Float, "1e-8", "Adam(W) epsilon", false, {}, {"adam", "adamw"}),
+
+      spec("schedule.name", T::String, "onecycle", "learning-rate schedule over training progress (esrun list schedules)"),
+      spec("schedule.pct_start", T::Float, "0.3", "onecycle: fraction of training spent rising to the maximum", false, {}, {"onecycle"}),
+      spec("schedule.div_factor", T::Float, "25", "onecycle: initial lr = lr / div_factor", false, {}, {"onecycle"}),
+      spec("schedule.final_div_factor", T::Float, "1e4", "onecycle: final lr = initial lr / final_div_factor", false, {}, {"onecycle"}),
+      spec("schedule.warmup_epochs", T::Float, "0", "cosine: linear warm-up length in (fractional) epochs", false, {}, {"cosine"}),
+      spec("schedule.min_lr", T::Float, "0", "cosine: learning rate at the end of training", false, {}, {"cosine"}),
+      spec("schedule.milestones", T::FloatList, "[]", "step: epochs at which the lr is multiplied by gamma", false, {}, {"step"}),
+      spec("schedule.gamma", T::Float, "0.1", "step: multiplicative factor at each milestone", false, {}, {"step"}),
+
+      spec("sampler.name", T::String, "uniform", "data-selection policy (esrun list samplers)"),
+      spec("sampler.meta_batch", T::Int, "128", "meta-batch size B: samples drawn per step"),
+      spec("sampler.mini_batch", T::Int, "null", "mini-batch size b <= B trained per step by batch-level policies; null = from ratio", true),
+      spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]", true),
+      spec("sampler.drop_last", T::Bool, "false", "drop the last meta-batch of an epoch when it is smaller than B"),
+  };
+  return keys;
+}
+
+const KeySpec* find_key(const std::string& path) {
+  static const std::unordered_map<std::string, const KeySpec*> index = [] {
+    std::unordered_map<std::string, const KeySpec*> out;
+    for (const auto& key : config_schema()) out.emplace(key.path, &key);
+    return out;
+  }();
+  const auto it = index.find(path);
+  return it == index.end() ? nullptr : it->second;
+}
+
+bool is_section(const std::string& path) {
+  for (const auto& key : config_schema())
+    if (key.path.size() > path.size() && key.path.compare(0, path.size(), path) == 0 && key.path[path.size()] == '.')
+      return true;
+  return false;
+}
+
+}  // namespace esrun

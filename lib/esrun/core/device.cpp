@@ -1,0 +1,37 @@
+#include "esrun/core/device.h"
+
+#include <thread>
+
+#include "esrun/core/error.h"
+
+namespace esrun {
+
+torch::Device resolve_device(const std::string& spec, const std::string& where) {
+  if (spec == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (spec == "cpu") return torch::Device(torch::kCPU);
+  if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+    ESRUN_CHECK(torch::cuda::is_available(), "device '", spec, "' at ", where,
+                " but this build of libtorch (", TORCH_VERSION, ") sees no CUDA device; use cpu or auto");
+    int index = 0;
+    if (spec.size() > 5) {
+      try {
+        index = std::stoi(spec.substr(5));
+      } catch (const std::exception&) {
+        ESRUN_FAIL("device '", spec, "' at ", where, ": expected cuda:N with N an integer");
+      }
+    }
+    const int count = static_cast<int>(torch::cuda::device_count());
+    ESRUN_CHECK(index >= 0 && index < count, "device '", spec, "' at ", where, ": only ", count,
+                " CUDA device(s) visible");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  ESRUN_FAIL("device '", spec, "' at ", where, ": expected auto, cpu, cuda or cuda:N");
+}
+
+int configure_threads(int requested) {
+  const int threads = requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
+  torch::set_num_threads(threads);
+  return threads;
+}
+
+}  // namespace esrun

@@ -1,0 +1,34 @@
+// The one exception type of esrun. Everything a user can get wrong ends in an esrun::Error whose
+// message names the file, the YAML key path (and line where known), the value and what was
+// expected. Only apps/esrun/main.cpp catches it.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace esrun {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+namespace detail {
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::ostringstream out;
+  (out << ... << parts);
+  return out.str();
+}
+}  // namespace detail
+
+}  // namespace esrun
+
+// ESRUN_CHECK(cond, "expected ", a, " but got ", b): throws esrun::Error with the concatenated message.
+#define ESRUN_CHECK(cond, ...)                                          \
+  do {                                                                  \
+    if (!(cond)) throw ::esrun::Error(::esrun::detail::concat(__VA_ARGS__)); \
+  } while (false)
+
+#define ESRUN_FAIL(...) throw ::esrun::Error(::esrun::detail::concat(__VA_ARGS__))

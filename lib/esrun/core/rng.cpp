@@ -1,0 +1,29 @@
+#include "esrun/core/rng.h"
+
+#include "esrun/core/torch_compat.h"
+
+namespace esrun {
+
+uint64_t fnv1a64(const std::string& bytes) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+uint64_t derive_seed(uint64_t run_seed, const std::string& stream) {
+  // splitmix64 finaliser (Steele, Lea & Flood 2014).
+  uint64_t z = run_seed ^ fnv1a64(stream);
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+at::Generator make_generator(uint64_t run_seed, const std::string& stream) {
+  return compat::make_cpu_generator(derive_seed(run_seed, stream));
+}
+
+}  // namespace esrun

@@ -1,0 +1,21 @@
+// Random-number streams. Every component draws from its own generator, seeded from the run seed
+// and the stream's name, so adding a draw in one component never shifts another's sequence.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace esrun {
+
+// splitmix64(run_seed ^ fnv1a(stream)): well-mixed, stable across platforms and releases.
+uint64_t derive_seed(uint64_t run_seed, const std::string& stream);
+
+// A CPU torch generator for the named stream.
+at::Generator make_generator(uint64_t run_seed, const std::string& stream);
+
+// FNV-1a 64-bit hash of a byte string (used for stream names and the config hash).
+uint64_t fnv1a64(const std::string& bytes);
+
+}  // namespace esrun

@@ -1,0 +1,40 @@
+// Image datasets held in memory as uint8 tensors. A dataset is registered under its YAML name
+// (data.name) by its own .cpp; load_dataset() then applies subsets and label noise.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "esrun/config/run_config.h"
+#include "esrun/core/registry.h"
+
+namespace esrun {
+
+struct ImageSplit {
+  torch::Tensor images;        // uint8 [N, C, H, W]
+  torch::Tensor labels;        // int64 [N]
+  torch::Tensor source_index;  // int64 [N]: record index in the source files (kept through subsets)
+  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+};
+
+struct ImageDataset {
+  std::string name;
+  ImageSplit train, test;
+  int64_t num_classes = 0;
+  std::vector<double> mean, std;  // per channel, on the [0, 1] pixel scale
+  torch::Tensor noisy_mask;       // bool [N_train]: true where label noise changed the label
+  torch::Tensor clean_labels;     // int64 [N_train]: the labels before noise
+};
+
+using DatasetRegistry = Registry<ImageDataset, const DataOptions&>;
+DatasetRegistry& datasets();
+
+// The registered dataset with data.train_subset / data.test_subset and data.label_noise applied.
+ImageDataset load_dataset(const RunConfig& config);
+
+// Per-channel mean and std of uint8 images, on the [0, 1] scale.
+void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std);
+
+}  // namespace esrun

@@ -1,0 +1,36 @@
+// Per-epoch metrics as named fields (never positional vectors), serialised with nlohmann::json.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+
+namespace esrun {
+
+// Seconds per phase of one epoch. `select` covers all policy bookkeeping (plan_epoch, select,
+// observe); `train_step` is forward + backward + optimizer step on the chosen samples.
+struct PhaseTimes {
+  double data = 0, score_forward = 0, select = 0, train_step = 0, eval = 0;
+  double epoch_total = 0;          // everything in the epoch, evaluation included
+  double train_total_so_far = 0;   // all epochs so far, evaluation excluded
+};
+
+struct EpochRecord {
+  int64_t epoch = 0;
+  double lr = 0;  // at the epoch's first step
+  double train_loss = 0, train_acc = 0;  // over back-propagated samples, unweighted
+  bool evaluated = false;
+  double test_loss = 0, test_acc = 0;
+  std::optional<double> test_acc5;       // only with more than 5 classes
+  int64_t samples_forward = 0;           // scoring forwards (no gradient)
+  int64_t samples_backward = 0;
+  int64_t samples_backward_total = 0;
+  int64_t epoch_dataset_size = 0;        // |plan| of this epoch
+  std::optional<double> noisy_backward_fraction;  // only with label noise
+  PhaseTimes time;
+};
+
+nlohmann::json to_json(const EpochRecord& record);
+
+}  // namespace esrun

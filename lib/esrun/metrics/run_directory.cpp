@@ -1,0 +1,75 @@
+#include "esrun/metrics/run_directory.h"
+
+#include <chrono>
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+#include "esrun/core/error.h"
+
+namespace esrun {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::ostringstream out;
+  out << std::put_time(&local, "%Y%m%d-%H%M%S");
+  return out.str();
+}
+
+void make_directories(const fs::path& path) {
+  std::error_code error;
+  fs::create_directories(path, error);
+  ESRUN_CHECK(!error, "cannot create run directory '", path.string(), "': ", error.message());
+}
+
+}  // namespace
+
+RunDirectory::RunDirectory(fs::path path) : path_(std::move(path)) {}
+
+RunDirectory RunDirectory::create(const std::string& out_root, const std::string& name, uint64_t seed,
+                                  const std::optional<std::string>& out) {
+  fs::path path;
+  if (out) {
+    path = *out;
+    ESRUN_CHECK(!fs::exists(path / "summary.json"), "--out '", *out,
+                "' already holds a finished run (summary.json); choose another folder");
+  } else {
+    const fs::path base = fs::path(out_root) / name / (timestamp() + "-s" + std::to_string(seed));
+    path = base;
+    for (int suffix = 2; fs::exists(path); ++suffix) path = base.string() + "-" + std::to_string(suffix);
+  }
+  make_directories(path);
+  RunDirectory dir(path);
+  dir.metrics_.open(path / "metrics.jsonl", std::ios::trunc);
+  ESRUN_CHECK(dir.metrics_.good(), "cannot write '", (path / "metrics.jsonl").string(), "'");
+  return dir;
+}
+
+void RunDirectory::write_atomic(const std::string& file, const std::string& content) const {
+  const fs::path target = path_ / file;
+  const fs::path temporary = path_ / (file + ".tmp");
+  {
+    std::ofstream out(temporary, std::ios::trunc | std::ios::binary);
+    out << content;
+    out.flush();
+    ESRUN_CHECK(out.good(), "cannot write '", temporary.string(), "'");
+  }
+  std::error_code error;
+  fs::rename(temporary, target, error);
+  ESRUN_CHECK(!error, "cannot rename '", temporary.string(), "' to '", target.string(), "': ", error.message());
+}
+
+void RunDirectory::append_metrics(const nlohmann::json& record) {
+  // One whole line per write, flushed: a crash leaves complete lines only (at most the last one cut).
+  const std::string line = record.dump() + "\n";
+  metrics_.write(line.data(), static_cast<std::streamsize>(line.size()));
+  metrics_.flush();
+  ESRUN_CHECK(metrics_.good(), "cannot append to '", (path_ / "metrics.jsonl").string(), "'");
+}
+
+}  // namespace esrun

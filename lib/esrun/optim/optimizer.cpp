@@ -1,0 +1,10 @@
+#include "esrun/optim/optimizer.h"
+
+namespace esrun {
+
+OptimizerRegistry& optimizers() {
+  static OptimizerRegistry registry("optimizer");
+  return registry;
+}
+
+}  // namespace esrun

@@ -1,0 +1,77 @@
+// The interface every data-selection method implements (DESIGN.md). The trainer owns the loop:
+//   plan = plan_epoch(e)                 set-level selection: which samples this epoch, loss weights
+//   for each meta-batch of the shuffled plan:
+//     losses = scoring forward           only if needs_scores(e)
+//     sel = select(batch, losses)        batch-level selection: rows to train on, loss weights
+//     train on sel with loss = mean(w_i * l_i); then observe(...) with what the step computed
+// A method changes nothing in the trainer: it overrides the hooks it needs.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "esrun/config/run_config.h"
+#include "esrun/core/registry.h"
+
+namespace esrun {
+
+struct Batch {
+  torch::Tensor indices;  // int64 [B]: positions in the training split
+  torch::Tensor inputs;   // float [B, C, H, W], augmented
+  torch::Tensor targets;  // int64 [B]
+};
+
+// Rows of the meta-batch to train on and their loss weights. An undefined `positions` means every
+// row; an undefined `weights` means weight 1 for each.
+struct Selection {
+  torch::Tensor positions;
+  torch::Tensor weights;
+};
+
+// The samples of one epoch (before the trainer's shuffle) and their loss weights (undefined: 1).
+struct EpochPlan {
+  torch::Tensor indices;
+  torch::Tensor weights;
+};
+
+// What one training step computed, handed back to the policy (all detached, on the device).
+struct Observation {
+  int64_t epoch = 0;
+  torch::Tensor indices;     // int64 [b]: positions in the training split
+  torch::Tensor losses;      // float [b]: per-sample losses of the training forward
+  torch::Tensor grad_norms;  // float [b]: squared norm of dl/dlogits
+  torch::Tensor correct;     // bool [b]: argmax == target
+};
+
+struct PolicyContext {
+  int64_t train_size = 0;   // n
+  int64_t epochs = 0;       // E
+  int64_t num_classes = 0;
+  torch::Device device = torch::kCPU;
+  uint64_t seed = 0;        // the policy stream's seed
+};
+
+class SelectionPolicy {
+ public:
+  explicit SelectionPolicy(const PolicyContext& context) : context_(context) {}
+  virtual ~SelectionPolicy() = default;
+
+  virtual EpochPlan plan_epoch(int64_t epoch);
+  virtual bool needs_scores(int64_t /*epoch*/) const { return false; }
+  virtual Selection select(const Batch& /*batch*/, const torch::Tensor& /*losses*/) { return {}; }
+  virtual void observe(const Observation& /*observation*/) {}
+  virtual void save(torch::serialize::OutputArchive& /*archive*/) const {}
+  virtual void load(torch::serialize::InputArchive& /*archive*/) {}
+
+ protected:
+  const PolicyContext& context() const { return context_; }
+
+ private:
+  PolicyContext context_;
+};
+
+using SamplerRegistry = Registry<std::unique_ptr<SelectionPolicy>, const SamplerOptions&, const PolicyContext&>;
+SamplerRegistry& samplers();
+
+}  // namespace esrun

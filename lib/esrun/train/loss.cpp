@@ -1,0 +1,34 @@
+#include "esrun/train/loss.h"
+
+namespace esrun {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor per_sample_loss(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing) {
+  return F::cross_entropy(logits, targets,
+                          F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(label_smoothing));
+}
+
+torch::Tensor logit_grad_sq_norm(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing) {
+  const auto classes = logits.size(1);
+  auto target = F::one_hot(targets, classes).to(logits.scalar_type()) * (1.0 - label_smoothing);
+  target.add_(label_smoothing / static_cast<double>(classes));
+  return (torch::softmax(logits, 1) - target).pow(2).sum(1);
+}
+
+FrozenBatchNorm::FrozenBatchNorm(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) {
+      for (auto* buffer : {&bn->running_mean, &bn->running_var, &bn->num_batches_tracked})
+        if (buffer->defined()) saved_.emplace_back(*buffer, buffer->clone());
+    }
+  }
+}
+
+FrozenBatchNorm::~FrozenBatchNorm() {
+  torch::NoGradGuard no_grad;
+  for (auto& [live, copy] : saved_) live.copy_(copy);
+}
+
+}  // namespace esrun

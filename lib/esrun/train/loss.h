@@ -1,0 +1,28 @@
+#pragma once
+
+#include <torch/torch.h>
+
+namespace esrun {
+
+// Cross entropy per sample (reduction none) with label smoothing: the loss every step and every
+// scoring forward uses, so policies see exactly the losses the step trains on.
+torch::Tensor per_sample_loss(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing);
+
+// ||dl/dz||^2 at the logits z for that loss: ||softmax(z) - t||^2 with t the (smoothed) target
+// (1 - eps) * onehot(y) + eps / K. Omission and AdaSelection's grad_norm read it.
+torch::Tensor logit_grad_sq_norm(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing);
+
+// Snapshot of every BatchNorm's running statistics, restored when the guard goes out of scope:
+// a scoring forward runs in training mode (batch statistics, as the step sees) without moving them.
+class FrozenBatchNorm {
+ public:
+  explicit FrozenBatchNorm(torch::nn::Module& model);
+  ~FrozenBatchNorm();
+  FrozenBatchNorm(const FrozenBatchNorm&) = delete;
+  FrozenBatchNorm& operator=(const FrozenBatchNorm&) = delete;
+
+ private:
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> saved_;  // (live buffer, copy)
+};
+
+}  // namespace esrun

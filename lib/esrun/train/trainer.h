@@ -1,0 +1,54 @@
+// The epoch loop of DESIGN.md: plan, shuffle, meta-batches, optional scoring forward, selection,
+// weighted step, observation, evaluation. It knows no policy by name.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+
+#include "esrun/config/run_config.h"
+#include "esrun/data/dataset.h"
+#include "esrun/data/transforms.h"
+#include "esrun/metrics/records.h"
+#include "esrun/models/model.h"
+#include "esrun/optim/schedule.h"
+#include "esrun/sampling/policy.h"
+
+namespace esrun {
+
+struct Evaluation {
+  double loss = 0, acc = 0;
+  std::optional<double> acc5;
+};
+
+class Trainer {
+ public:
+  Trainer(const RunConfig& config, ImageDataset data, torch::Device device);
+
+  // Trains every epoch, calling `on_epoch` after each one.
+  void fit(const std::function<void(const EpochRecord&)>& on_epoch);
+
+  EpochRecord train_epoch(int64_t epoch);
+  Evaluation evaluate();
+
+  Model& model() { return *model_; }
+  SelectionPolicy& policy() { return *policy_; }
+  const ImageDataset& data() const { return data_; }
+
+ private:
+  const RunConfig config_;
+  ImageDataset data_;
+  torch::Device device_;
+  std::shared_ptr<Model> model_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<Schedule> schedule_;
+  std::unique_ptr<SelectionPolicy> policy_;
+  TrainAugment augment_;
+  Normalizer eval_normalize_;
+  at::Generator shuffle_gen_, augment_gen_;
+  int64_t samples_backward_total_ = 0;
+  double train_seconds_total_ = 0;
+};
+
+}  // namespace esrun

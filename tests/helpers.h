@@ -1,0 +1,80 @@
+// Test helpers: temporary folders, tiny CIFAR files in the official format, config files.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace esrun::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "esrun-test-XXXXXX").string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string write_file(const std::string& path, const std::string& content) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+// CIFAR records: `label_bytes` label bytes (the last is labels[i], a coarse label labels[i] / 5
+// before it for CIFAR-100) then 3072 pixel bytes. Pixels of record i are a class-dependent
+// pattern so a model can learn them: brightness rises with the label, plus noise.
+inline void write_cifar(const std::string& path, const std::vector<int>& labels, int label_bytes, uint64_t seed = 1) {
+  std::string bytes;
+  uint64_t state = seed;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (label_bytes == 2) bytes.push_back(static_cast<char>(labels[i] / 5));
+    bytes.push_back(static_cast<char>(labels[i]));
+    for (int p = 0; p < 3072; ++p) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      const int noise = static_cast<int>((state >> 33) % 40);
+      const int channel = p / 1024, row = (p % 1024) / 32;
+      const int base = (labels[i] % 10) * 20 + (row < 16 ? 10 * channel : 0);
+      bytes.push_back(static_cast<char>(std::min(255, base + noise)));
+    }
+  }
+  write_file(path, bytes);
+}
+
+inline std::vector<int> cycle_labels(int count, int classes) {
+  std::vector<int> labels;
+  for (int i = 0; i < count; ++i) labels.push_back(i % classes);
+  return labels;
+}
+
+// A full official CIFAR-10 layout of tiny files: 5 train batches of `per_batch`, one test batch.
+inline void write_cifar10_layout(const std::filesystem::path& root, int per_batch, int test_count) {
+  for (int b = 1; b <= 5; ++b)
+    write_cifar((root / ("data_batch_" + std::to_string(b) + ".bin")).string(), cycle_labels(per_batch, 10), 1, b);
+  write_cifar((root / "test_batch.bin").string(), cycle_labels(test_count, 10), 1, 99);
+}
+
+inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+}  // namespace esrun::testing

@@ -1,0 +1,170 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <sys/wait.h>
+
+#include "esrun/run.h"
+#include "helpers.h"
+
+using Catch::Matchers::Contains;
+using esrun::testing::TempDir;
+
+namespace {
+
+// A tiny CIFAR-10 layout and a config that trains small_cnn on it in a second or two.
+std::vector<std::string> tiny_sets(const TempDir& dir) {
+  esrun::testing::write_cifar10_layout(dir.path() / "cifar", 40, 60);
+  return {"data.name=cifar10",
+          "data.root=" + (dir.path() / "cifar").string(),
+          "model={name: small_cnn, width: 8}",
+          "train.epochs=3",
+          "sampler.meta_batch=32",
+          "threads=2",
+          "data.label_noise={kind: uniform, ratio: 0.25}",
+          "optimizer.lr=0.05"};
+}
+
+nlohmann::json without_times(nlohmann::json record) {
+  record.erase("time");
+  return record;
+}
+
+}  // namespace
+
+TEST_CASE("A run writes the resolved config, one metrics line per epoch and a summary", "[e2e]") {
+  TempDir dir;
+  const auto out = dir / "run";
+  const auto result = esrun::run(esrun::RunRequest{{}, tiny_sets(dir), out});
+  REQUIRE(result.run_dir == out);
+  CHECK(std::filesystem::exists(result.run_dir / "config.resolved.yaml"));
+  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  REQUIRE(lines.size() == 3);
+  for (size_t e = 0; e < lines.size(); ++e) {
+    const auto& r = lines[e];
+    CHECK(r["epoch"] == e);
+    for (const char* field : {"lr", "train_loss", "train_acc", "test_loss", "test_acc", "test_acc5", "samples_forward",
+                              "samples_backward", "samples_backward_total", "epoch_dataset_size", "noisy_backward_fraction"})
+      CHECK(r.contains(field));
+    for (const char* field : {"epoch_total", "data", "score_forward", "select", "train_step", "eval", "train_total_so_far"})
+      CHECK(r["time"][field].get<double>() >= 0.0);
+    CHECK(r["samples_forward"] == 0);  // uniform runs no scoring forward
+    CHECK(r["samples_backward"] == 200);
+    CHECK(r["samples_backward_total"] == 200 * (e + 1));
+    CHECK(r["epoch_dataset_size"] == 200);
+    // 50 of 200 labels are noisy and uniform trains on every sample every epoch.
+    CHECK(r["noisy_backward_fraction"].get<double>() == Approx(0.25));
+    CHECK(r["test_acc5"].get<double>() >= r["test_acc"].get<double>());
+    CHECK(r["time"]["train_total_so_far"].get<double>() <= r["time"]["epoch_total"].get<double>() * (e + 1) + 1e-9);
+  }
+  const auto& summary = result.summary;
+  CHECK(summary["samples_backward_total"] == 600);
+  CHECK(summary["final_test_acc"] == lines.back()["test_acc"]);
+  CHECK(summary["best_test_acc"].get<double>() >= summary["final_test_acc"].get<double>());
+  CHECK(summary["config_hash"].get<std::string>().size() == 16);
+  CHECK(summary["threads"] == 2);
+  CHECK(summary["device"] == "cpu");
+  CHECK(summary["libtorch_version"].get<std::string>().size() > 0);
+  std::ifstream saved(result.run_dir / "summary.json");
+  CHECK(nlohmann::json::parse(saved) == summary);
+}
+
+TEST_CASE("The same config and seed give identical metrics apart from times", "[e2e][determinism]") {
+  TempDir dir;
+  const auto sets = tiny_sets(dir);
+  const auto a = esrun::run(esrun::RunRequest{{}, sets, dir / "a"});
+  const auto b = esrun::run(esrun::RunRequest{{}, sets, dir / "b"});
+  const auto la = esrun::testing::read_jsonl(a.run_dir / "metrics.jsonl");
+  const auto lb = esrun::testing::read_jsonl(b.run_dir / "metrics.jsonl");
+  REQUIRE(la.size() == lb.size());
+  for (size_t i = 0; i < la.size(); ++i) CHECK(without_times(la[i]) == without_times(lb[i]));
+  auto other_seed = sets;
+  other_seed.push_back("seed=1");
+  const auto c = esrun::run(esrun::RunRequest{{}, other_seed, dir / "c"});
+  CHECK(without_times(esrun::testing::read_jsonl(c.run_dir / "metrics.jsonl")[0]) != without_times(la[0]));
+}
+
+TEST_CASE("A run learns the tiny dataset well above chance", "[e2e]") {
+  TempDir dir;
+  auto sets = tiny_sets(dir);
+  sets.push_back("train.epochs=6");
+  sets.push_back("data.label_noise.ratio=0.0");
+  sets.push_back("data.label_noise.kind=none");
+  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  CHECK(result.summary["best_test_acc"].get<double>() > 0.3);  // chance is 0.1
+  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  CHECK(lines[0]["noisy_backward_fraction"].is_null());
+}
+
+TEST_CASE("Evaluation runs every eval_every epochs and after the last", "[e2e]") {
+  TempDir dir;
+  auto sets = tiny_sets(dir);
+  sets.push_back("train.eval_every=2");
+  sets.push_back("sampler.drop_last=true");
+  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  CHECK(lines[0]["test_acc"].is_null());
+  CHECK(lines[1]["test_acc"].is_number());
+  CHECK(lines[2]["test_acc"].is_number());
+  CHECK(lines[0]["samples_backward"] == 192);  // 6 full meta-batches of 32; the last 8 dropped
+}
+
+TEST_CASE("A run on a truncated dataset fails and leaves no summary", "[e2e][errors]") {
+  TempDir dir;
+  auto sets = tiny_sets(dir);
+  esrun::testing::write_file((dir.path() / "cifar" / "test_batch.bin").string(), std::string(3073 + 5, '\0'));
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, sets, dir / "run"}),
+                      Contains("test_batch.bin' has 3078 bytes, not a whole number of 3073-byte records"));
+  CHECK(std::filesystem::exists(dir.path() / "run" / "config.resolved.yaml"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "run" / "summary.json"));
+}
+
+TEST_CASE("Bad config input is rejected before a run directory is created", "[e2e][errors]") {
+  TempDir dir;
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, {"sampler.name=nope"}, dir / "run"}),
+                      Contains("unknown sampler 'nope'"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "run"));
+}
+
+TEST_CASE("An --out folder holding a finished run is refused", "[e2e][errors]") {
+  TempDir dir;
+  esrun::testing::write_file(dir / "done/summary.json", "{}");
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, {}, dir / "done"}), Contains("already holds a finished run"));
+}
+
+TEST_CASE("Without --out, runs go to out_root/name/timestamp-sSEED", "[e2e]") {
+  TempDir dir;
+  auto sets = tiny_sets(dir);
+  sets.push_back("train.epochs=1");
+  sets.push_back("name=tiny");
+  sets.push_back("seed=3");
+  sets.push_back("out_root=" + (dir.path() / "runs").string());
+  const auto a = esrun::run(esrun::RunRequest{{}, sets, std::nullopt});
+  const auto b = esrun::run(esrun::RunRequest{{}, sets, std::nullopt});
+  CHECK(a.run_dir.parent_path() == dir.path() / "runs" / "tiny");
+  CHECK_THAT(a.run_dir.filename().string(), Contains("-s3"));
+  CHECK(a.run_dir != b.run_dir);
+}
+
+TEST_CASE("The esrun command exits non-zero with one clear message on bad input", "[e2e][cli]") {
+  TempDir dir;
+  const auto bad = esrun::testing::write_file(dir / "bad.yaml", "train:\n  epochs: -2\n");
+  const std::string log = dir / "log.txt";
+  const int status = std::system((std::string(ESRUN_BINARY) + " validate --config " + bad + " > " + log + " 2>&1").c_str());
+  CHECK(WEXITSTATUS(status) == 2);
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK_THAT(text.str(), Contains("train.epochs (" + bad + ":2): expected an integer >= 1, got -2"));
+  const int ok = std::system((std::string(ESRUN_BINARY) + " validate > " + log + " 2>&1").c_str());
+  CHECK(WEXITSTATUS(ok) == 0);
+}
+
+#ifdef ESRUN_WITH_OPENCV
+TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e2e][synthetic]") {
+  TempDir dir;
+  const auto result = esrun::run(esrun::RunRequest{
+      {}, {"data.synthetic={train_size: 256, test_size: 64}", "train.epochs=1", "model.width=8", "threads=2"}, dir / "run"});
+  CHECK(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl").size() == 1);
+  CHECK(result.summary["samples_backward_total"] == 256);
+}
+#endif

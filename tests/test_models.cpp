@@ -1,0 +1,92 @@
+#include <catch2/catch.hpp>
+
+#include "esrun/models/model.h"
+#include "esrun/sampling/policy.h"
+#include "esrun/train/loss.h"
+
+namespace {
+std::shared_ptr<esrun::Model> make(const std::string& name, int64_t classes) {
+  esrun::ModelOptions options;
+  options.name = name;
+  options.num_classes = classes;
+  return esrun::models().create(name, "model.name", options);
+}
+int64_t parameter_count(esrun::Model& model) {
+  int64_t count = 0;
+  for (const auto& p : model.parameters()) count += p.numel();
+  return count;
+}
+}  // namespace
+
+TEST_CASE("Every model maps a CIFAR batch to logits", "[model]") {
+  for (const std::string name : {"small_cnn", "resnet18", "resnet50"}) {
+    auto model = make(name, 100);
+    torch::NoGradGuard no_grad;
+    model->eval();
+    CHECK(model->forward(torch::randn({2, 3, 32, 32})).sizes() == torch::IntArrayRef({2, 100}));
+  }
+}
+
+TEST_CASE("The CIFAR ResNets have the standard parameter counts", "[model]") {
+  // The widely used CIFAR ResNet-18 (3x3 stem, no max-pool) with 10 classes has 11,173,962
+  // parameters; ResNet-50 with 100 classes has 23,705,252.
+  CHECK(parameter_count(*make("resnet18", 10)) == 11173962);
+  CHECK(parameter_count(*make("resnet50", 100)) == 23705252);
+}
+
+TEST_CASE("Per-sample loss matches cross entropy with label smoothing", "[model][loss]") {
+  const auto logits = torch::randn({6, 4}, torch::kDouble);
+  const auto targets = torch::tensor({0, 1, 2, 3, 0, 1}, torch::kLong);
+  const auto losses = esrun::per_sample_loss(logits, targets, 0.1);
+  const auto log_p = torch::log_softmax(logits, 1);
+  const auto smoothed = torch::nn::functional::one_hot(targets, 4).to(torch::kDouble) * 0.9 + 0.1 / 4;
+  CHECK(torch::allclose(losses, -(smoothed * log_p).sum(1)));
+}
+
+TEST_CASE("Logit-gradient norm equals the autograd gradient of the loss", "[model][loss]") {
+  auto logits = torch::randn({5, 7}, torch::TensorOptions(torch::kDouble).requires_grad(true));
+  const auto targets = torch::tensor({0, 6, 3, 3, 1}, torch::kLong);
+  esrun::per_sample_loss(logits, targets, 0.2).sum().backward();
+  const auto expected = logits.grad().pow(2).sum(1);
+  CHECK(torch::allclose(esrun::logit_grad_sq_norm(logits.detach(), targets, 0.2), expected));
+}
+
+TEST_CASE("A scoring forward under FrozenBatchNorm leaves BatchNorm statistics unchanged", "[model][loss]") {
+  auto model = make("small_cnn", 10);
+  model->train();
+  std::vector<torch::Tensor> before;
+  for (const auto& b : model->buffers()) before.push_back(b.clone());
+  {
+    torch::NoGradGuard no_grad;
+    esrun::FrozenBatchNorm frozen(*model);
+    model->forward(torch::randn({8, 3, 32, 32}) * 3 + 1);
+  }
+  const auto after = model->buffers();
+  REQUIRE(after.size() == before.size());
+  for (size_t i = 0; i < before.size(); ++i) CHECK(after[i].equal(before[i]));
+  model->forward(torch::randn({8, 3, 32, 32}) * 3 + 1);  // an ordinary forward does move them
+  CHECK_FALSE(model->buffers()[0].equal(before[0]));
+}
+
+TEST_CASE("The uniform policy plans every sample and its state round-trips", "[sampler]") {
+  const esrun::PolicyContext context{10, 3, 2, torch::kCPU, 1};
+  esrun::SamplerOptions options;
+  options.name = "uniform";
+  auto policy = esrun::samplers().create("uniform", "sampler.name", options, context);
+  const auto plan = policy->plan_epoch(0);
+  CHECK(plan.indices.equal(torch::arange(10, torch::kLong)));
+  CHECK_FALSE(plan.weights.defined());
+  CHECK_FALSE(policy->needs_scores(0));
+  const esrun::Batch batch{torch::arange(4), torch::zeros({4, 1}), torch::zeros({4}, torch::kLong)};
+  CHECK_FALSE(policy->select(batch, {}).positions.defined());
+
+  torch::serialize::OutputArchive out;
+  policy->save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  auto restored = esrun::samplers().create("uniform", "sampler.name", options, context);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  restored->load(in);
+  CHECK(restored->plan_epoch(1).indices.equal(policy->plan_epoch(1).indices));
+}

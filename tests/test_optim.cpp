@@ -1,0 +1,64 @@
+#include <catch2/catch.hpp>
+
+#include "esrun/optim/optimizer.h"
+#include "esrun/optim/schedule.h"
+#include "esrun/run.h"
+
+namespace {
+std::unique_ptr<esrun::Schedule> schedule(const std::vector<std::string>& sets) {
+  auto sets_with_epochs = sets;
+  sets_with_epochs.push_back("train.epochs=10");
+  const auto config = esrun::load_config(esrun::RunRequest{{}, sets_with_epochs, std::nullopt});
+  return esrun::schedules().create(config.schedule.name, "schedule.name", config.schedule, config.optimizer.lr, 10.0);
+}
+}  // namespace
+
+TEST_CASE("OneCycle starts at lr/div, peaks at pct_start and ends at lr/div/final_div", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=onecycle", "optimizer.lr=0.2", "schedule.pct_start=0.25"});
+  CHECK(s->lr(0.0) == Approx(0.2 / 25));
+  CHECK(s->lr(2.5) == Approx(0.2));
+  CHECK(s->lr(2.4) < 0.2);
+  CHECK(s->lr(2.6) < 0.2);
+  CHECK(s->lr(10.0) == Approx(0.2 / 25 / 1e4));
+  // Halfway through the rise, cosine interpolation gives the midpoint.
+  CHECK(s->lr(1.25) == Approx((0.2 + 0.2 / 25) / 2));
+  // Halfway through the anneal.
+  CHECK(s->lr(2.5 + 3.75) == Approx((0.2 + 0.2 / 25 / 1e4) / 2));
+}
+
+TEST_CASE("Cosine warms up linearly then decays to min_lr", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=cosine", "optimizer.lr=0.1", "schedule.warmup_epochs=2", "schedule.min_lr=0.001"});
+  CHECK(s->lr(0.0) == Approx(0.0));
+  CHECK(s->lr(1.0) == Approx(0.05));
+  CHECK(s->lr(2.0) == Approx(0.1));
+  CHECK(s->lr(6.0) == Approx((0.1 + 0.001) / 2));
+  CHECK(s->lr(10.0) == Approx(0.001));
+}
+
+TEST_CASE("Step multiplies by gamma at each milestone reached", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=step", "optimizer.lr=1.0", "schedule.milestones=[3, 6.5]", "schedule.gamma=0.5"});
+  CHECK(s->lr(0.0) == Approx(1.0));
+  CHECK(s->lr(2.99) == Approx(1.0));
+  CHECK(s->lr(3.0) == Approx(0.5));
+  CHECK(s->lr(6.6) == Approx(0.25));
+}
+
+TEST_CASE("Constant keeps the base learning rate", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=constant", "optimizer.lr=0.03"});
+  CHECK(s->lr(0.0) == Approx(0.03));
+  CHECK(s->lr(9.9) == Approx(0.03));
+}
+
+TEST_CASE("Optimizers are built with the configured hyper-parameters", "[optim]") {
+  const auto config = esrun::load_config(
+      esrun::RunRequest{{}, {"optimizer={name: sgd, lr: 0.3, momentum: 0.8, nesterov: true, weight_decay: 0.001}"}, std::nullopt});
+  auto weight = torch::ones({2}, torch::requires_grad());
+  auto sgd = esrun::optimizers().create("sgd", "optimizer.name", config.optimizer, {weight});
+  const auto& options = static_cast<const torch::optim::SGDOptions&>(sgd->param_groups()[0].options());
+  CHECK(options.lr() == Approx(0.3));
+  CHECK(options.momentum() == Approx(0.8));
+  CHECK(options.nesterov());
+  CHECK(options.weight_decay() == Approx(0.001));
+  auto adamw = esrun::optimizers().create("adamw", "optimizer.name", config.optimizer, {weight});
+  CHECK(dynamic_cast<torch::optim::AdamW*>(adamw.get()) != nullptr);
+}

@@ -1,0 +1,58 @@
+#include <catch2/catch.hpp>
+
+#include "esrun/data/dataset.h"
+#include "esrun/models/model.h"
+#include "esrun/optim/optimizer.h"
+#include "esrun/optim/schedule.h"
+#include "esrun/run.h"
+#include "esrun/sampling/policy.h"
+
+using Catch::Matchers::Contains;
+
+namespace {
+std::vector<std::string> names(const esrun::RegistryView& registry) {
+  std::vector<std::string> out;
+  for (const auto& e : registry.entries()) {
+    CHECK_FALSE(e.help.empty());
+    out.push_back(e.name);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
+  CHECK(names(esrun::models()) == std::vector<std::string>{"resnet18", "resnet50", "small_cnn"});
+  std::vector<std::string> expected_datasets{"cifar10", "cifar100"};
+#ifdef ESRUN_WITH_OPENCV
+  expected_datasets.push_back("synthetic_shapes");
+#endif
+  CHECK(names(esrun::datasets()) == expected_datasets);
+  CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
+  CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "onecycle", "step"});
+  CHECK(names(esrun::samplers()) == std::vector<std::string>{"uniform"});
+}
+
+TEST_CASE("An unknown name is an error that lists the known names", "[registry][errors]") {
+  esrun::Registry<int, int> registry("widget");
+  registry.add("alpha", "first", [](int x) { return x; });
+  registry.add("beta", "second", [](int x) { return 2 * x; });
+  CHECK(registry.create("beta", "w.name", 21) == 42);
+  REQUIRE_THROWS_WITH(registry.create("gamma", "w.name (x.yaml:3)", 1),
+                      "unknown widget 'gamma' at w.name (x.yaml:3); known: alpha, beta");
+}
+
+TEST_CASE("A name registered twice is reported when the registry is used", "[registry][errors]") {
+  esrun::Registry<int> registry("widget");
+  CHECK(registry.add("alpha", "first", [] { return 1; }));
+  CHECK_FALSE(registry.add("alpha", "again", [] { return 2; }));
+  REQUIRE_THROWS_WITH(registry.entries(), Contains("names registered twice: alpha"));
+  REQUIRE_THROWS_WITH(registry.create("alpha", "w.name"), Contains("names registered twice: alpha"));
+}
+
+TEST_CASE("esrun list prints every registered name with its help", "[registry][cli]") {
+  const auto all = esrun::list_registered("");
+  for (const char* name : {"small_cnn", "resnet18", "cifar100", "uniform", "sgd", "onecycle"}) CHECK_THAT(all, Contains(name));
+  const auto samplers = esrun::list_registered("samplers");
+  CHECK_THAT(samplers, Contains("uniform") && !Contains("resnet18"));
+  REQUIRE_THROWS_WITH(esrun::list_registered("widgets"), Contains("unknown list 'widgets'"));
+}
