@@ -19,7 +19,7 @@ TEST_CASE("Defaults apply when no config file is given", "[config]") {
   const auto config = load({});
   CHECK(config.sampler.name == "uniform");
   CHECK(config.sampler.meta_batch == 128);
-  CHECK(config.train.epochs == 8);
+  CHECK(config.train.epochs == 15);
   CHECK(config.optimizer.lr == Approx(0.1));
   CHECK_FALSE(config.data.train_subset.has_value());
 }

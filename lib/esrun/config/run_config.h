@@ -17,7 +17,7 @@ NoiseKind noise_kind_from_string(const std::string& name);
 const char* to_string(NoiseKind kind);
 
 struct SyntheticOptions {
-  int64_t train_size = 4000;
+  int64_t train_size = 5000;
   int64_t test_size = 1000;
   int64_t classes = 6;
   int64_t image_size = 32;
@@ -86,7 +86,7 @@ struct SamplerOptions {
 };
 
 struct TrainOptions {
-  int64_t epochs = 8;
+  int64_t epochs = 15;
   double label_smoothing = 0.0;
   int64_t eval_every = 1;
   int64_t eval_batch = 500;

@@ -43,7 +43,7 @@ const std::vector<KeySpec>& config_schema() {
        "test files relative to root; null = the official layout (all must exist)", true, {}, {"cifar10", "cifar100"}),
       spec("data.train_subset", T::Int, "null", "train on a seeded random N of the training split; null = all", true),
       spec("data.test_subset", T::Int, "null", "evaluate on a seeded random N of the test split; null = all", true),
-      spec("data.synthetic.train_size", T::Int, "4000", "synthetic_shapes: training images", false, {}, {"synthetic_shapes"}),
+      spec("data.synthetic.train_size", T::Int, "5000", "synthetic_shapes: training images", false, {}, {"synthetic_shapes"}),
       spec("data.synthetic.test_size", T::Int, "1000", "synthetic_shapes: test images", false, {}, {"synthetic_shapes"}),
       spec("data.synthetic.classes", T::Int, "6", "synthetic_shapes: shape classes (2..8)", false, {}, {"synthetic_shapes"}),
       spec("data.synthetic.image_size", T::Int, "32", "synthetic_shapes: image height and width in pixels", false, {}, {"synthetic_shapes"}),
@@ -58,7 +58,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("model.name", T::String, "small_cnn", "model (esrun list models)"),
       spec("model.width", T::Int, "null", "base channel count; null = the model's standard (small_cnn 32, resnets 64)", true),
 
-      spec("train.epochs", T::Int, "8", "training epochs E"),
+      spec("train.epochs", T::Int, "15", "training epochs E"),
       spec("train.label_smoothing", T::Float, "0.0", "label smoothing of the per-sample cross entropy, in [0, 1)"),
       spec("train.eval_every", T::Int, "1", "evaluate on the test split every N epochs (and always after the last)"),
       spec("train.eval_batch", T::Int, "500", "batch size of evaluation forwards"),
