@@ -76,9 +76,9 @@ TEST_CASE("A missing file of the official layout is an error, never skipped", "[
                       Contains("data_batch_5.bin' is missing or unreadable"));
 }
 
-TEST_CASE("A missing dataset directory is an error naming it", "[data][cifar][errors]") {
-  REQUIRE_THROWS_WITH(esrun::load_dataset(config_with({"data.name=cifar100", "data.root=/nonexistent/cifar"})),
-                      Contains("data.root: dataset directory '/nonexistent/cifar' does not exist"));
+TEST_CASE("A missing dataset directory is an error naming the key, its origin and the folder", "[data][cifar][errors]") {
+  REQUIRE_THROWS_WITH(config_with({"data.name=cifar100", "data.root=/nonexistent/cifar"}),
+                      Contains("data.root (--set data.root=/nonexistent/cifar): dataset directory '/nonexistent/cifar' does not exist"));
 }
 
 TEST_CASE("A CIFAR label out of range names the file and record", "[data][cifar][errors]") {

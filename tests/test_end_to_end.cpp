@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <sys/wait.h>
 
+#include "esrun/bench.h"
 #include "esrun/run.h"
 #include "helpers.h"
 
@@ -172,3 +173,18 @@ TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e
   CHECK(result.summary["samples_backward_total"] == 256);
 }
 #endif
+
+TEST_CASE("bench reports every phase's throughput at the meta-batch size", "[e2e][bench]") {
+  TempDir dir;
+  const auto report = esrun::bench_throughput(esrun::RunRequest{{}, tiny_sets(dir), std::nullopt}, {3, 1});
+  CHECK(report["batch"] == 32);
+  CHECK(report["steps"] == 3);
+  for (const char* phase : {"data", "score_forward", "train_step"}) {
+    CHECK(report[phase]["seconds_per_step"].get<double>() > 0.0);
+    CHECK(report[phase]["images_per_s"].get<double>() ==
+          Approx(32.0 / report[phase]["seconds_per_step"].get<double>()));
+  }
+  CHECK(report["forward_over_train"].get<double>() > 0.0);
+  REQUIRE_THROWS_WITH(esrun::bench_throughput(esrun::RunRequest{{}, tiny_sets(dir), std::nullopt}, {0, 1}),
+                      Contains("expected --steps > 0"));
+}

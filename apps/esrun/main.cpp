@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "esrun/bench.h"
 #include "esrun/config/resolved.h"
 #include "esrun/core/error.h"
 #include "esrun/run.h"
@@ -28,7 +29,11 @@ int main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "print registered names with their help");
   std::string kind;
   list->add_option("kind", kind, "models, datasets, samplers, optimizers or schedules");
-  for (auto* sub : {run, validate, print, list}) sub->fallthrough();
+  auto* bench = app.add_subcommand("bench", "time data, scoring forward and training step at the meta-batch size");
+  esrun::BenchOptions bench_options;
+  bench->add_option("--steps", bench_options.steps, "timed steps per phase")->capture_default_str();
+  bench->add_option("--warmup", bench_options.warmup, "untimed steps first")->capture_default_str();
+  for (auto* sub : {run, validate, print, list, bench}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (!out.empty()) request.out = out;
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
       } else {
         std::cout << esrun::load_config(request).resolved.to_yaml();
       }
+    } else if (*bench) {
+      std::cout << esrun::bench_throughput(request, bench_options).dump(2) << "\n";
     } else if (*validate) {
       esrun::load_config(request);
       std::cout << "config OK\n";

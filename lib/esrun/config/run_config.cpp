@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
@@ -96,6 +97,10 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   DataOptions& d = r.data;
   d.name = check.registered(datasets(), "data.name");
   d.root = c.get_string("data.root");
+  const auto& readers = find_key("data.root")->used_by;
+  if (std::find(readers.begin(), readers.end(), d.name) != readers.end())
+    ESRUN_CHECK(std::filesystem::is_directory(d.root), c.where("data.root"), ": dataset directory '", d.root,
+                "' does not exist (expected the ", d.name, " files there)");
   d.label = c.get_string("data.label");
   d.train_files = c.get_optional_strings("data.train_files");
   d.test_files = c.get_optional_strings("data.test_files");

@@ -87,18 +87,13 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * meta, size = std::min(meta, planned - begin);
-    Batch batch;
-    batch.indices = order.narrow(0, begin, size);
-    batch.inputs = augment_(data_.train.images.index_select(0, batch.indices), augment_gen_);
-    batch.targets = data_.train.labels.index_select(0, batch.indices);
+    const Batch batch = make_batch(order.narrow(0, begin, size));
     const auto batch_weights = order_weights.defined() ? order_weights.narrow(0, begin, size) : torch::Tensor();
     clock.lap(time.data);
 
     torch::Tensor scores;
     if (scoring) {
-      torch::NoGradGuard no_grad;
-      FrozenBatchNorm frozen(*model_);
-      scores = per_sample_loss(model_->forward(batch.inputs), batch.targets, smoothing);
+      scores = score(batch);
       record.samples_forward += size;
       clock.lap(time.score_forward);
     }
@@ -112,23 +107,15 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
       targets = targets.index_select(0, selection.positions);
       if (weights.defined()) weights = weights.index_select(0, selection.positions);
     }
-    weights = combine_weights(weights, selection.weights);
-    compat::set_learning_rate(*optimizer_, schedule_->lr(static_cast<double>(epoch) + static_cast<double>(step) / steps));
-    const auto logits = model_->forward(inputs);
-    const auto losses = per_sample_loss(logits, targets, smoothing);
-    // Weighted methods use mean(w_i * l_i), divided by the batch size, not by the sum of weights.
-    const auto loss = weights.defined() ? (losses * weights).mean() : losses.mean();
-    optimizer_->zero_grad();
-    loss.backward();
-    optimizer_->step();
+    const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
+    const StepOutput out = train_step(inputs, targets, combine_weights(weights, selection.weights), schedule_->lr(progress));
     clock.lap(time.train_step);
 
     Observation observation;
     {
       torch::NoGradGuard no_grad;
-      const auto detached = logits.detach();
-      observation = Observation{epoch, indices, losses.detach(), logit_grad_sq_norm(detached, targets, smoothing),
-                                detached.argmax(1).eq(targets)};
+      observation = Observation{epoch, indices, out.losses, logit_grad_sq_norm(out.logits, targets, smoothing),
+                                out.logits.argmax(1).eq(targets)};
       loss_sum += observation.losses.sum();
       correct_sum += observation.correct.sum();
       if (track_noise) noisy_sum += data_.noisy_mask.index_select(0, indices).sum();
@@ -160,6 +147,30 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   }
   time.epoch_total = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
   return record;
+}
+
+Batch Trainer::make_batch(const torch::Tensor& indices) {
+  return Batch{indices, augment_(data_.train.images.index_select(0, indices), augment_gen_),
+               data_.train.labels.index_select(0, indices)};
+}
+
+torch::Tensor Trainer::score(const Batch& batch) {
+  torch::NoGradGuard no_grad;
+  FrozenBatchNorm frozen(*model_);
+  return per_sample_loss(model_->forward(batch.inputs), batch.targets, config_.train.label_smoothing);
+}
+
+Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
+                                        const torch::Tensor& weights, double lr) {
+  compat::set_learning_rate(*optimizer_, lr);
+  const auto logits = model_->forward(inputs);
+  const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
+  // Weighted methods use mean(w_i * l_i): divided by the batch size, not by the sum of weights.
+  const auto loss = weights.defined() ? (losses * weights).mean() : losses.mean();
+  optimizer_->zero_grad();
+  loss.backward();
+  optimizer_->step();
+  return StepOutput{logits.detach(), losses.detach()};
 }
 
 Evaluation Trainer::evaluate() {

@@ -32,6 +32,17 @@ class Trainer {
   EpochRecord train_epoch(int64_t epoch);
   Evaluation evaluate();
 
+  // The pieces of a step, also timed one by one by `esrun bench`.
+  Batch make_batch(const torch::Tensor& indices);  // gather + augment
+  torch::Tensor score(const Batch& batch);         // per-sample losses; no gradient, BatchNorm statistics kept
+  struct StepOutput {
+    torch::Tensor logits, losses;  // of the training forward
+  };
+  // Forward + backward + optimizer step at `lr` with loss = mean(w_i * l_i) (plain mean when
+  // `weights` is undefined).
+  StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
+                        double lr);
+
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const ImageDataset& data() const { return data_; }
