@@ -21,11 +21,12 @@ namespace {
 
 std::string format_record(const EpochRecord& r, int64_t epochs, double images_per_second) {
   std::ostringstream line;
+  const auto percent = [](double v) { return fmt::format("{:.2f}%", 100 * v); };
   line << std::fixed << std::setprecision(4) << "epoch " << r.epoch + 1 << "/" << epochs << "  lr " << r.lr
-       << std::setprecision(3) << "  train loss " << r.train_loss << " acc " << 100 * r.train_acc << "%";
-  if (r.evaluated) line << "  test loss " << r.test_loss << " acc " << 100 * r.test_acc << "%";
+       << std::setprecision(3) << "  train loss " << r.train_loss << " acc " << percent(r.train_acc);
+  if (r.evaluated) line << "  test loss " << r.test_loss << " acc " << percent(r.test_acc);
   line << "  bp " << r.samples_backward << "/" << r.epoch_dataset_size;
-  if (r.noisy_backward_fraction) line << "  noisy " << 100 * *r.noisy_backward_fraction << "%";
+  if (r.noisy_backward_fraction) line << "  noisy " << percent(*r.noisy_backward_fraction);
   line << std::setprecision(1) << "  " << r.time.epoch_total << "s (" << std::setprecision(0) << images_per_second
        << " img/s)";
   return line.str();

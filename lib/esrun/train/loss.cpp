@@ -17,13 +17,10 @@ torch::Tensor logit_grad_sq_norm(const torch::Tensor& logits, const torch::Tenso
 }
 
 FrozenBatchNorm::FrozenBatchNorm(torch::nn::Module& model) {
+  // Every buffer, not only BatchNorm2d's: running statistics of any normalisation layer (and its
+  // num_batches_tracked) are buffers, and no other buffer may move during a scoring forward either.
   torch::NoGradGuard no_grad;
-  for (const auto& module : model.modules(/*include_self=*/false)) {
-    if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(module.get())) {
-      for (auto* buffer : {&bn->running_mean, &bn->running_var, &bn->num_batches_tracked})
-        if (buffer->defined()) saved_.emplace_back(*buffer, buffer->clone());
-    }
-  }
+  for (const auto& buffer : model.buffers()) saved_.emplace_back(buffer, buffer.clone());
 }
 
 FrozenBatchNorm::~FrozenBatchNorm() {

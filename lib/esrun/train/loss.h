@@ -12,8 +12,9 @@ torch::Tensor per_sample_loss(const torch::Tensor& logits, const torch::Tensor& 
 // (1 - eps) * onehot(y) + eps / K. Omission and AdaSelection's grad_norm read it.
 torch::Tensor logit_grad_sq_norm(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing);
 
-// Snapshot of every BatchNorm's running statistics, restored when the guard goes out of scope:
-// a scoring forward runs in training mode (batch statistics, as the step sees) without moving them.
+// Snapshot of the model's buffers (BatchNorm running statistics), restored when the guard goes out
+// of scope: a scoring forward runs in training mode (batch statistics, as the step sees) without
+// moving them.
 class FrozenBatchNorm {
  public:
   explicit FrozenBatchNorm(torch::nn::Module& model);
