@@ -105,7 +105,13 @@ TEST_CASE("Values out of range name the key and the rule", "[config][errors]") {
                       Contains("data.label_noise.ratio") && Contains("expected a number in [0, 1), got 1"));
   REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=1.5"}), Contains("sampler.ratio") && Contains("expected a number in (0, 1], got 1.5"));
   REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=0.5", "sampler.mini_batch=10"}), Contains("set one of them, not both"));
-  REQUIRE_THROWS_WITH(load({}, {"device=tpu"}), Contains("device 'tpu' at device (--set device=tpu): expected auto, cpu, cuda or cuda:N"));
+  REQUIRE_THROWS_WITH(load({}, {"device=tpu"}), Contains("device (--set device=tpu): expected auto, cpu, cuda or cuda:N, got 'tpu'"));
+  REQUIRE_THROWS_WITH(load({}, {"device=cuda:1x"}), Contains("got 'cuda:1x'"));
+  REQUIRE_THROWS_WITH(load({}, {"schedule.name=step", "schedule.milestones=[5, 20]", "train.epochs=10"}),
+                      Contains("schedule.milestones (--set schedule.milestones=[5, 20]): expected increasing epochs in [0, "
+                               "train.epochs = 10], got [5, 20]"));
+  REQUIRE_THROWS_WITH(load({}, {"optimizer.betas=[0.9]"}), Contains("expected two numbers in [0, 1), got [0.9]"));
+  REQUIRE_THROWS_WITH(load({}, {"schedule.base_momentum=0.99"}), Contains("schedule.base_momentum") && Contains("<= schedule.max_momentum"));
 }
 
 TEST_CASE("A --set without '=' or on a section without a mapping is an error", "[config][errors]") {

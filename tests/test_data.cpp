@@ -2,6 +2,7 @@
 
 #include "esrun/data/dataset.h"
 #include "esrun/data/label_noise.h"
+#include "esrun/core/rng.h"
 #include "esrun/data/transforms.h"
 #include "esrun/run.h"
 #include "helpers.h"
@@ -77,7 +78,8 @@ TEST_CASE("A missing file of the official layout is an error, never skipped", "[
 }
 
 TEST_CASE("A missing dataset directory is an error naming the key, its origin and the folder", "[data][cifar][errors]") {
-  REQUIRE_THROWS_WITH(config_with({"data.name=cifar100", "data.root=/nonexistent/cifar"}),
+  const auto config = config_with({"data.name=cifar100", "data.root=/nonexistent/cifar"});  // the config itself is fine
+  REQUIRE_THROWS_WITH(esrun::check_environment(config),
                       Contains("data.root (--set data.root=/nonexistent/cifar): dataset directory '/nonexistent/cifar' does not exist"));
 }
 
@@ -151,7 +153,7 @@ TEST_CASE("Random crop keeps the shape and shifts content by the drawn offset", 
   CHECK(shifted[0].narrow(1, 0, 2).sum().item<int64_t>() == 0);
   // Image 1 moved up 2 rows, not sideways.
   CHECK(shifted[1].narrow(1, 0, 6).equal(images[1].narrow(1, 2, 6)));
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(1);
+  auto gen = esrun::make_generator(1, "test");
   CHECK(esrun::random_crop(images, 4, gen).sizes() == images.sizes());
 }
 
@@ -161,7 +163,7 @@ TEST_CASE("Flip mirrors exactly the chosen images", "[data][augment]") {
   CHECK(out[0].equal(images[0].flip({2})));
   CHECK(out[1].equal(images[1]));
   CHECK(out[2][1][2][0].item<float>() == images[2][1][2][4].item<float>());
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  auto gen = esrun::make_generator(3, "test");
   const auto many = torch::rand({2000, 1, 1, 2});
   const auto flipped = esrun::random_flip(many, gen).ne(many).any(3).flatten().to(torch::kFloat).mean().item<float>();
   CHECK(flipped == Approx(0.5).margin(0.05));

@@ -171,6 +171,15 @@ TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e
       {}, {"data.synthetic={train_size: 256, test_size: 64}", "train.epochs=1", "model.width=8", "threads=2"}, dir / "run"});
   CHECK(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl").size() == 1);
   CHECK(result.summary["samples_backward_total"] == 256);
+  const auto again = esrun::run(esrun::RunRequest{
+      {}, {"data.synthetic={train_size: 256, test_size: 64}", "train.epochs=1", "model.width=8", "threads=2"}, dir / "again"});
+  CHECK(without_times(esrun::testing::read_jsonl(again.run_dir / "metrics.jsonl")[0]) ==
+        without_times(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl")[0]));
+}
+#else
+TEST_CASE("synthetic_shapes without OpenCV is a clear error", "[e2e][synthetic]") {
+  TempDir dir;
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, {}, dir / "run"}), Contains("ESRUN_WITH_OPENCV=OFF"));
 }
 #endif
 

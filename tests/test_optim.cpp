@@ -62,3 +62,26 @@ TEST_CASE("Optimizers are built with the configured hyper-parameters", "[optim]"
   auto adamw = esrun::optimizers().create("adamw", "optimizer.name", config.optimizer, {weight});
   CHECK(dynamic_cast<torch::optim::AdamW*>(adamw.get()) != nullptr);
 }
+
+TEST_CASE("OneCycle cycles momentum inversely to the learning rate", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=onecycle", "schedule.pct_start=0.25"});
+  CHECK(s->momentum(0.0).value() == Approx(0.95));
+  CHECK(s->momentum(2.5).value() == Approx(0.85));
+  CHECK(s->momentum(1.25).value() == Approx(0.90));
+  CHECK(s->momentum(10.0).value() == Approx(0.95));
+  CHECK_FALSE(schedule({"schedule.name=onecycle", "schedule.cycle_momentum=false"})->momentum(1.0).has_value());
+  CHECK_FALSE(schedule({"schedule.name=cosine"})->momentum(1.0).has_value());
+}
+
+TEST_CASE("set_momentum sets SGD momentum and Adam beta1", "[optim]") {
+  const auto config = esrun::load_config(esrun::RunRequest{{}, {}, std::nullopt});
+  auto weight = torch::ones({2}, torch::requires_grad());
+  auto sgd = esrun::optimizers().create("sgd", "optimizer.name", config.optimizer, {weight});
+  esrun::set_momentum(*sgd, 0.85);
+  CHECK(static_cast<const torch::optim::SGDOptions&>(sgd->param_groups()[0].options()).momentum() == Approx(0.85));
+  auto adam = esrun::optimizers().create("adam", "optimizer.name", config.optimizer, {weight});
+  esrun::set_momentum(*adam, 0.8);
+  const auto betas = static_cast<const torch::optim::AdamOptions&>(adam->param_groups()[0].options()).betas();
+  CHECK(std::get<0>(betas) == Approx(0.8));
+  CHECK(std::get<1>(betas) == Approx(0.999));
+}

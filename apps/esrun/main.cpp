@@ -1,5 +1,6 @@
 // esrun: parses the command line and calls the library. The only place that catches esrun::Error.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -10,6 +11,8 @@
 #include "esrun/run.h"
 
 int main(int argc, char** argv) {
+  // Logs and errors go to stderr; stdout carries only what a command prints (YAML, JSON, lists).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("esrun"));
   CLI::App app{"esrun: data-efficient deep-learning training experiments from one YAML file"};
   esrun::RunRequest request;
   std::string out;
@@ -50,7 +53,7 @@ int main(int argc, char** argv) {
     } else if (*bench) {
       std::cout << esrun::bench_throughput(request, bench_options).dump(2) << "\n";
     } else if (*validate) {
-      esrun::load_config(request);
+      esrun::check_environment(esrun::load_config(request));
       std::cout << "config OK\n";
     } else {
       esrun::run(request);

@@ -16,6 +16,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   ESRUN_CHECK(options.steps > 0 && options.warmup >= 0, "bench: expected --steps > 0 and --warmup >= 0, got ",
               options.steps, " and ", options.warmup);
   const RunConfig config = load_config(request);
+  check_environment(config);
   const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
   Trainer trainer(config, load_dataset(config), device);

@@ -41,6 +41,7 @@ RunConfig load_config(const RunRequest& request) {
 RunResult run(const RunRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
   const RunConfig config = load_config(request);
+  check_environment(config);
   const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
 

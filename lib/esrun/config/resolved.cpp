@@ -119,7 +119,7 @@ std::string Origin::describe() const {
 }
 
 ResolvedConfig::ResolvedConfig() {
-  for (const auto& key : config_schema()) leaves_[key.path] = Leaf{YAML::Load(key.default_yaml), Origin{}};
+  for (const auto& key : config_schema()) leaves_.emplace(key.path, Leaf{YAML::Load(key.default_yaml), Origin{}});
 }
 
 void ResolvedConfig::merge_file(const std::string& path, std::vector<std::string>& unknown) {
@@ -199,7 +199,10 @@ void ResolvedConfig::assign(const KeySpec& key, const YAML::Node& node, const Or
       fail("one of " + known);
     }
   }
-  leaves_[key.path] = Leaf{YAML::Clone(node), origin};
+  // reset() rebinds; operator= on a yaml-cpp node would write through to every copy sharing it.
+  Leaf& leaf = leaves_[key.path];
+  leaf.value.reset(YAML::Clone(node));
+  leaf.origin = origin;
 }
 
 const ResolvedConfig::Leaf& ResolvedConfig::leaf(const std::string& path) const {

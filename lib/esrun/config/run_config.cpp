@@ -62,6 +62,12 @@ class Checker {
   const ResolvedConfig& c_;
 };
 
+std::string flow_text(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
 }  // namespace
 
 NoiseKind noise_kind_from_string(const std::string& name) {
@@ -90,17 +96,16 @@ RunConfig load_run_config(const ResolvedConfig& c) {
               ": expected a non-empty name without '/', got '", r.name, "'");
   r.seed = static_cast<uint64_t>(check.int_at_least("seed", 0));
   r.device = c.get_string("device");
-  resolve_device(r.device, c.where("device"));
+  ESRUN_CHECK(r.device == "auto" || r.device == "cpu" || r.device == "cuda" ||
+                  (r.device.rfind("cuda:", 0) == 0 && r.device.size() > 5 &&
+                   r.device.find_first_not_of("0123456789", 5) == std::string::npos),
+              c.where("device"), ": expected auto, cpu, cuda or cuda:N, got '", r.device, "'");
   r.threads = check.int_at_least("threads", 0);
   r.out_root = c.get_string("out_root");
 
   DataOptions& d = r.data;
   d.name = check.registered(datasets(), "data.name");
   d.root = c.get_string("data.root");
-  const auto& readers = find_key("data.root")->used_by;
-  if (std::find(readers.begin(), readers.end(), d.name) != readers.end())
-    ESRUN_CHECK(std::filesystem::is_directory(d.root), c.where("data.root"), ": dataset directory '", d.root,
-                "' does not exist (expected the ", d.name, " files there)");
   d.label = c.get_string("data.label");
   d.train_files = c.get_optional_strings("data.train_files");
   d.test_files = c.get_optional_strings("data.test_files");
@@ -148,7 +153,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   o.weight_decay = check.float_in("optimizer.weight_decay", 0.0, 1.0, false);
   const auto betas = c.get_floats("optimizer.betas");
   ESRUN_CHECK(betas.size() == 2 && betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1,
-              c.where("optimizer.betas"), ": expected two numbers in [0, 1)");
+              c.where("optimizer.betas"), ": expected two numbers in [0, 1), got ", flow_text(c.value("optimizer.betas")));
   o.beta1 = betas[0];
   o.beta2 = betas[1];
   o.eps = check.positive("optimizer.eps");
@@ -160,11 +165,18 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   ESRUN_CHECK(s.pct_start > 0, c.where("schedule.pct_start"), ": expected a number in (0, 1), got 0");
   s.div_factor = check.positive("schedule.div_factor");
   s.final_div_factor = check.positive("schedule.final_div_factor");
+  s.cycle_momentum = c.get_bool("schedule.cycle_momentum");
+  s.base_momentum = check.float_in("schedule.base_momentum", 0.0, 1.0, false);
+  s.max_momentum = check.float_in("schedule.max_momentum", 0.0, 1.0, false);
+  ESRUN_CHECK(s.base_momentum <= s.max_momentum, c.where("schedule.base_momentum"), ": expected <= schedule.max_momentum = ",
+              s.max_momentum, ", got ", s.base_momentum);
   s.warmup_epochs = check.float_in("schedule.warmup_epochs", 0.0, static_cast<double>(t.epochs), false);
   s.min_lr = check.float_in("schedule.min_lr", 0.0, o.lr, true);
   s.milestones = c.get_floats("schedule.milestones");
-  ESRUN_CHECK(std::is_sorted(s.milestones.begin(), s.milestones.end()), c.where("schedule.milestones"),
-              ": expected increasing epochs");
+  ESRUN_CHECK(std::is_sorted(s.milestones.begin(), s.milestones.end()) &&
+                  (s.milestones.empty() || (s.milestones.front() >= 0 && s.milestones.back() <= t.epochs)),
+              c.where("schedule.milestones"), ": expected increasing epochs in [0, train.epochs = ", t.epochs, "], got ",
+              flow_text(c.value("schedule.milestones")));
   s.gamma = check.positive("schedule.gamma");
   check.warn_ignored("schedule", s.name);
 
@@ -187,6 +199,15 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     p.resolved_mini_batch = p.meta_batch;
   }
   return r;
+}
+
+void check_environment(const RunConfig& config) {
+  const auto& c = config.resolved;
+  const auto& readers = find_key("data.root")->used_by;
+  if (std::find(readers.begin(), readers.end(), config.data.name) != readers.end())
+    ESRUN_CHECK(std::filesystem::is_directory(config.data.root), c.where("data.root"), ": dataset directory '",
+                config.data.root, "' does not exist (expected the ", config.data.name, " files there)");
+  resolve_device(config.device, c.where("device"));
 }
 
 }  // namespace esrun

@@ -70,6 +70,8 @@ struct ScheduleOptions {
   double pct_start = 0.3;
   double div_factor = 25.0;
   double final_div_factor = 1e4;
+  bool cycle_momentum = true;
+  double base_momentum = 0.85, max_momentum = 0.95;
   double warmup_epochs = 0.0;
   double min_lr = 0.0;
   std::vector<double> milestones;
@@ -108,8 +110,13 @@ struct RunConfig {
   ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
 };
 
-// Reads every typed option and runs all checks (ranges, cross-field rules, registry names);
-// warns about keys the user set that the chosen component ignores.
+// Reads every typed option and runs all checks of the configuration itself (types, ranges,
+// cross-field rules, registry names); warns about keys the user set that the chosen component
+// ignores. Needs nothing but the config, so print-config works anywhere.
 RunConfig load_run_config(const ResolvedConfig& resolved);
+
+// The checks against this machine, before any data is loaded: the dataset folder exists and the
+// device is available.
+void check_environment(const RunConfig& config);
 
 }  // namespace esrun

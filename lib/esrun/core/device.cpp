@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "esrun/core/error.h"
+#include "esrun/core/torch_compat.h"
 
 namespace esrun {
 
@@ -11,15 +12,10 @@ torch::Device resolve_device(const std::string& spec, const std::string& where) 
   if (spec == "cpu") return torch::Device(torch::kCPU);
   if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
     ESRUN_CHECK(torch::cuda::is_available(), "device '", spec, "' at ", where,
-                " but this build of libtorch (", TORCH_VERSION, ") sees no CUDA device; use cpu or auto");
-    int index = 0;
-    if (spec.size() > 5) {
-      try {
-        index = std::stoi(spec.substr(5));
-      } catch (const std::exception&) {
-        ESRUN_FAIL("device '", spec, "' at ", where, ": expected cuda:N with N an integer");
-      }
-    }
+                " but this build of libtorch (", compat::libtorch_version(), ") sees no CUDA device; use cpu or auto");
+    const bool numbered = spec.size() > 5 && spec.find_first_not_of("0123456789", 5) == std::string::npos;
+    ESRUN_CHECK(spec == "cuda" || numbered, "device '", spec, "' at ", where, ": expected cuda:N with N an integer");
+    const int index = numbered ? std::stoi(spec.substr(5)) : 0;
     const int count = static_cast<int>(torch::cuda::device_count());
     ESRUN_CHECK(index >= 0 && index < count, "device '", spec, "' at ", where, ": only ", count,
                 " CUDA device(s) visible");

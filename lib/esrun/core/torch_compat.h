@@ -16,6 +16,27 @@ inline at::Generator make_cpu_generator(uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
 }
 
+// Seeds libtorch's global CPU generator for the guard's lifetime and restores its state after:
+// module initialisers draw from it and take no generator argument.
+class ScopedGlobalSeed {
+ public:
+  explicit ScopedGlobalSeed(uint64_t seed) : generator_(at::detail::getDefaultCPUGenerator()) {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    saved_ = generator_.get_state();
+    generator_.set_current_seed(seed);
+  }
+  ~ScopedGlobalSeed() {
+    std::lock_guard<std::mutex> lock(generator_.mutex());
+    generator_.set_state(saved_);
+  }
+  ScopedGlobalSeed(const ScopedGlobalSeed&) = delete;
+  ScopedGlobalSeed& operator=(const ScopedGlobalSeed&) = delete;
+
+ private:
+  at::Generator generator_;
+  at::Tensor saved_;
+};
+
 // Waits for queued device work; a no-op on CPU. Used only at measured phase boundaries.
 inline void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize(device.index());

@@ -1,7 +1,7 @@
 #include "esrun/data/dataset.h"
 
 #include "esrun/core/error.h"
-#include "esrun/core/torch_compat.h"
+#include "esrun/core/rng.h"
 #include "esrun/data/label_noise.h"
 
 namespace esrun {
@@ -33,9 +33,15 @@ ImageDataset load_dataset(const RunConfig& config) {
   const DataOptions& options = config.data;
   const auto& c = config.resolved;
   ImageDataset data = datasets().create(options.name, c.where("data.name"), options);
-  auto gen = compat::make_cpu_generator(options.seed);
-  if (options.train_subset) data.train = take_subset(data.train, *options.train_subset, gen, c.where("data.train_subset"));
-  if (options.test_subset) data.test = take_subset(data.test, *options.test_subset, gen, c.where("data.test_subset"));
+  // One stream per split, so choosing a training subset never changes which test samples are kept.
+  if (options.train_subset) {
+    auto gen = make_generator(options.seed, "train_subset");
+    data.train = take_subset(data.train, *options.train_subset, gen, c.where("data.train_subset"));
+  }
+  if (options.test_subset) {
+    auto gen = make_generator(options.seed, "test_subset");
+    data.test = take_subset(data.test, *options.test_subset, gen, c.where("data.test_subset"));
+  }
   data.clean_labels = data.train.labels.clone();
   data.noisy_mask = torch::zeros({data.train.size()}, torch::kBool);
   if (options.label_noise.kind != NoiseKind::None && options.label_noise.ratio > 0) {

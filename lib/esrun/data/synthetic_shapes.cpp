@@ -2,17 +2,21 @@
 // Each image is one filled shape (the class) of random size, position, rotation and colour,
 // anti-aliased by OpenCV on a random-colour background with Gaussian pixel noise. Everything
 // comes from cv::RNG seeded by the data stream, so the same seed gives the same images.
-#ifdef ESRUN_WITH_OPENCV
-
-#include <opencv2/core.hpp>
-#include <opencv2/imgproc.hpp>
-
+// The name is registered in every build; without OpenCV, asking for it is an error that says so.
 #include <cmath>
 
+#include "esrun/core/error.h"
 #include "esrun/data/dataset.h"
+
+#ifdef ESRUN_WITH_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#endif
 
 namespace esrun {
 namespace {
+
+#ifdef ESRUN_WITH_OPENCV
 
 constexpr const char* kShapes[] = {"circle", "square", "triangle", "cross", "ring", "star", "hexagon", "bar"};
 
@@ -100,6 +104,12 @@ ImageDataset make_synthetic_shapes(const DataOptions& options) {
   channel_statistics(data.train.images, data.mean, data.std);
   return data;
 }
+#else
+ImageDataset make_synthetic_shapes(const DataOptions&) {
+  ESRUN_FAIL("data.name: synthetic_shapes draws its images with OpenCV, and this esrun was built with "
+             "ESRUN_WITH_OPENCV=OFF; rebuild with -DESRUN_WITH_OPENCV=ON or choose cifar10/cifar100");
+}
+#endif
 
 const bool registered = datasets().add(
     "synthetic_shapes",
@@ -108,5 +118,3 @@ const bool registered = datasets().add(
 
 }  // namespace
 }  // namespace esrun
-
-#endif  // ESRUN_WITH_OPENCV

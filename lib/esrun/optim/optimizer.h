@@ -14,4 +14,7 @@ using OptimizerRegistry =
     Registry<std::unique_ptr<torch::optim::Optimizer>, const OptimizerOptions&, std::vector<torch::Tensor>>;
 OptimizerRegistry& optimizers();
 
+// Sets SGD's momentum, or Adam's and AdamW's beta1, in every parameter group.
+void set_momentum(torch::optim::Optimizer& optimizer, double momentum);
+
 }  // namespace esrun

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
@@ -14,6 +15,8 @@ class Schedule {
  public:
   virtual ~Schedule() = default;
   virtual double lr(double progress) const = 0;
+  // The momentum (SGD) or beta1 (Adam, AdamW) to use at `progress`; nullopt leaves the optimizer's.
+  virtual std::optional<double> momentum(double /*progress*/) const { return std::nullopt; }
 };
 
 // base_lr is optimizer.lr; total_epochs is train.epochs.

@@ -14,10 +14,13 @@ std::shared_ptr<Model> build_model(const RunConfig& config, const ImageDataset& 
   ModelOptions options = config.model;
   options.num_classes = data.num_classes;
   options.in_channels = data.train.images.size(1);
-  // libtorch's module initialisers draw from the global generator: seed it from the model stream
-  // right before construction, so initial weights depend on the run seed alone.
-  torch::manual_seed(derive_seed(config.seed, "model_init"));
-  auto model = models().create(options.name, config.resolved.where("model.name"), options);
+  // Module initialisers draw from the global generator: seed it from the model stream for the
+  // construction only, so initial weights depend on the run seed alone.
+  std::shared_ptr<Model> model;
+  {
+    compat::ScopedGlobalSeed seeded(derive_seed(config.seed, "model_init"));
+    model = models().create(options.name, config.resolved.where("model.name"), options);
+  }
   model->to(device);
   return model;
 }
@@ -108,7 +111,8 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
       if (weights.defined()) weights = weights.index_select(0, selection.positions);
     }
     const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
-    const StepOutput out = train_step(inputs, targets, combine_weights(weights, selection.weights), schedule_->lr(progress));
+    const StepOutput out = train_step(inputs, targets, combine_weights(weights, selection.weights),
+                                      schedule_->lr(progress), schedule_->momentum(progress));
     clock.lap(time.train_step);
 
     Observation observation;
@@ -161,8 +165,10 @@ torch::Tensor Trainer::score(const Batch& batch) {
 }
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
-                                        const torch::Tensor& weights, double lr) {
+                                        const torch::Tensor& weights, double lr,
+                                        std::optional<double> momentum) {
   compat::set_learning_rate(*optimizer_, lr);
+  if (momentum) set_momentum(*optimizer_, *momentum);
   const auto logits = model_->forward(inputs);
   const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
   // Weighted methods use mean(w_i * l_i): divided by the batch size, not by the sum of weights.

@@ -38,10 +38,10 @@ class Trainer {
   struct StepOutput {
     torch::Tensor logits, losses;  // of the training forward
   };
-  // Forward + backward + optimizer step at `lr` with loss = mean(w_i * l_i) (plain mean when
-  // `weights` is undefined).
+  // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
+  // loss = mean(w_i * l_i) (plain mean when `weights` is undefined).
   StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
-                        double lr);
+                        double lr, std::optional<double> momentum = std::nullopt);
 
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
