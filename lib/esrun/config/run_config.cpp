@@ -17,6 +17,12 @@
 namespace esrun {
 namespace {
 
+std::string flow_text(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << YAML::Flow << node;
+  return out.c_str();
+}
+
 // The validation helpers: one message grammar, "<key> (<origin>): expected <rule>, got <value>".
 class Checker {
  public:
@@ -53,6 +59,8 @@ class Checker {
   void warn_ignored(const std::string& section, const std::string& chosen) const {
     for (const auto& key : config_schema()) {
       if (key.used_by.empty() || key.path.rfind(section + ".", 0) != 0 || !c_.user_set(key.path)) continue;
+      // A resolved config written back as --config sets every key; only a changed value is news.
+      if (flow_text(c_.value(key.path)) == flow_text(YAML::Load(key.default_yaml))) continue;
       if (std::find(key.used_by.begin(), key.used_by.end(), chosen) == key.used_by.end())
         spdlog::warn("{} is ignored by {} '{}'", c_.where(key.path), section, chosen);
     }
@@ -61,12 +69,6 @@ class Checker {
  private:
   const ResolvedConfig& c_;
 };
-
-std::string flow_text(const YAML::Node& node) {
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  return out.c_str();
-}
 
 }  // namespace
 

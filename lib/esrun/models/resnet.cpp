@@ -20,74 +20,55 @@ torch::nn::Sequential shortcut(int64_t in, int64_t out, int64_t stride) {
   return s;
 }
 
-class BasicBlock final : public torch::nn::Module {
+// A residual block: conv-BN pairs with ReLU between them, the shortcut added, then ReLU.
+// Basic (ResNet-18): 3x3 (stride) -> 3x3. Bottleneck (ResNet-50): 1x1 -> 3x3 (stride) -> 1x1 to 4x channels.
+class ResidualBlock final : public torch::nn::Module {
  public:
-  static constexpr int64_t kExpansion = 1;
-  BasicBlock(int64_t in, int64_t planes, int64_t stride)
-      : conv1_(register_module("conv1", conv3x3(in, planes, stride))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(planes))),
-        conv2_(register_module("conv2", conv3x3(planes, planes))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(planes))),
-        shortcut_(register_module("shortcut", shortcut(in, planes, stride))) {}
+  ResidualBlock(int64_t in, int64_t planes, int64_t stride, bool bottleneck)
+      : out_channels_(bottleneck ? 4 * planes : planes) {
+    const std::vector<torch::nn::Conv2d> convs =
+        bottleneck ? std::vector<torch::nn::Conv2d>{conv1x1(in, planes), conv3x3(planes, planes, stride),
+                                                   conv1x1(planes, out_channels_)}
+                   : std::vector<torch::nn::Conv2d>{conv3x3(in, planes, stride), conv3x3(planes, planes)};
+    for (size_t i = 0; i < convs.size(); ++i) {
+      const std::string suffix = std::to_string(i + 1);
+      convs_.push_back(register_module("conv" + suffix, convs[i]));
+      norms_.push_back(register_module("bn" + suffix, torch::nn::BatchNorm2d(convs[i]->options.out_channels())));
+    }
+    shortcut_ = register_module("shortcut", shortcut(in, out_channels_, stride));
+  }
 
-  torch::Tensor forward(torch::Tensor x) {
-    auto out = torch::relu(bn1_->forward(conv1_->forward(x)));
-    out = bn2_->forward(conv2_->forward(out));
+  int64_t out_channels() const { return out_channels_; }
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto out = x;
+    for (size_t i = 0; i < convs_.size(); ++i) {
+      out = norms_[i]->forward(convs_[i]->forward(out));
+      if (i + 1 < convs_.size()) out = torch::relu(out);
+    }
     return torch::relu(out + (shortcut_->is_empty() ? x : shortcut_->forward(x)));
   }
 
  private:
-  torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
-  torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
-  torch::nn::Sequential shortcut_;
+  int64_t out_channels_;
+  std::vector<torch::nn::Conv2d> convs_;
+  std::vector<torch::nn::BatchNorm2d> norms_;
+  torch::nn::Sequential shortcut_{nullptr};
 };
 
-class Bottleneck final : public torch::nn::Module {
- public:
-  static constexpr int64_t kExpansion = 4;
-  Bottleneck(int64_t in, int64_t planes, int64_t stride)
-      : conv1_(register_module("conv1", conv1x1(in, planes))),
-        bn1_(register_module("bn1", torch::nn::BatchNorm2d(planes))),
-        conv2_(register_module("conv2", conv3x3(planes, planes, stride))),
-        bn2_(register_module("bn2", torch::nn::BatchNorm2d(planes))),
-        conv3_(register_module("conv3", conv1x1(planes, planes * kExpansion))),
-        bn3_(register_module("bn3", torch::nn::BatchNorm2d(planes * kExpansion))),
-        shortcut_(register_module("shortcut", shortcut(in, planes * kExpansion, stride))) {}
-
-  torch::Tensor forward(torch::Tensor x) {
-    auto out = torch::relu(bn1_->forward(conv1_->forward(x)));
-    out = torch::relu(bn2_->forward(conv2_->forward(out)));
-    out = bn3_->forward(conv3_->forward(out));
-    return torch::relu(out + (shortcut_->is_empty() ? x : shortcut_->forward(x)));
-  }
-
- private:
-  torch::nn::Conv2d conv1_;
-  torch::nn::BatchNorm2d bn1_;
-  torch::nn::Conv2d conv2_;
-  torch::nn::BatchNorm2d bn2_;
-  torch::nn::Conv2d conv3_;
-  torch::nn::BatchNorm2d bn3_;
-  torch::nn::Sequential shortcut_;
-};
-
-template <typename BlockType>
 class ResNet final : public Model {
  public:
-  ResNet(const std::vector<int64_t>& depths, const ModelOptions& o) {
+  ResNet(const std::vector<int64_t>& depths, bool bottleneck, const ModelOptions& o) {
     const int64_t width = o.width.value_or(64);
     stem_conv_ = register_module("conv1", conv3x3(o.in_channels, width));
     stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(width));
     int64_t in = width;
     for (size_t stage = 0; stage < depths.size(); ++stage) {
-      const int64_t planes = width << stage;
       for (int64_t i = 0; i < depths[stage]; ++i) {
         const int64_t stride = (stage > 0 && i == 0) ? 2 : 1;
-        blocks_.push_back(register_module("layer" + std::to_string(stage + 1) + "_" + std::to_string(i),
-                                          std::make_shared<BlockType>(in, planes, stride)));
-        in = planes * BlockType::kExpansion;
+        auto block = std::make_shared<ResidualBlock>(in, width << stage, stride, bottleneck);
+        in = block->out_channels();
+        blocks_.push_back(register_module("layer" + std::to_string(stage + 1) + "_" + std::to_string(i), block));
       }
     }
     fc_ = register_module("fc", torch::nn::Linear(in, o.num_classes));
@@ -102,16 +83,16 @@ class ResNet final : public Model {
  private:
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
-  std::vector<std::shared_ptr<BlockType>> blocks_;
+  std::vector<std::shared_ptr<ResidualBlock>> blocks_;
   torch::nn::Linear fc_{nullptr};
 };
 
 const bool registered18 = models().add(
     "resnet18", "ResNet-18, CIFAR stem (3x3 conv, no max-pool), basic blocks [2, 2, 2, 2]",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet<BasicBlock>>(std::vector<int64_t>{2, 2, 2, 2}, o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, o); });
 const bool registered50 = models().add(
     "resnet50", "ResNet-50, CIFAR stem (3x3 conv, no max-pool), bottleneck blocks [3, 4, 6, 3]",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet<Bottleneck>>(std::vector<int64_t>{3, 4, 6, 3}, o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, o); });
 
 }  // namespace
 }  // namespace esrun
