@@ -70,6 +70,20 @@ class Checker {
   const ResolvedConfig& c_;
 };
 
+// The papers' defaults for sampler keys left null (METHODS.md): b/B = 0.25 for the batch-level
+// methods; ES (beta1, beta2) = (0.2, 0.9), ESWP (0.2, 0.8) with r = 0.2.
+struct SamplerDefaults {
+  double ratio = 1.0;
+  double beta1 = 0.2, beta2 = 0.9;
+  double prune_ratio = 0.0;
+};
+
+SamplerDefaults sampler_defaults(const std::string& name) {
+  if (name == "es" || name == "loss" || name == "order") return {0.25, 0.2, 0.9, 0.0};
+  if (name == "eswp") return {0.25, 0.2, 0.8, 0.2};
+  return {};
+}
+
 }  // namespace
 
 NoiseKind noise_kind_from_string(const std::string& name) {
@@ -184,10 +198,25 @@ RunConfig load_run_config(const ResolvedConfig& c) {
 
   SamplerOptions& p = r.sampler;
   p.name = check.registered(samplers(), "sampler.name");
+  const SamplerDefaults defaults = sampler_defaults(p.name);
   p.meta_batch = check.int_at_least("sampler.meta_batch", 1);
   p.mini_batch = check.optional_int_at_least("sampler.mini_batch", 1);
   p.ratio = c.get_optional_float("sampler.ratio");
   p.drop_last = c.get_bool("sampler.drop_last");
+  p.unbiased = c.get_bool("sampler.unbiased");
+  p.adaptive_q = c.get_bool("sampler.adaptive_q");
+  p.beta1 = c.get_optional_float("sampler.beta1").value_or(defaults.beta1);
+  p.beta2 = c.get_optional_float("sampler.beta2").value_or(defaults.beta2);
+  for (const auto& [key, value] : {std::pair{"sampler.beta1", p.beta1}, std::pair{"sampler.beta2", p.beta2}})
+    ESRUN_CHECK(value >= 0 && value < 1, c.where(key), ": expected a number in [0, 1), got ", value);
+  p.anneal_epochs = check.optional_int_at_least("sampler.anneal_epochs", 0)
+                        .value_or(std::llround(0.05 * static_cast<double>(t.epochs)));
+  ESRUN_CHECK(2 * p.anneal_epochs < t.epochs, c.where("sampler.anneal_epochs"), ": ", p.anneal_epochs,
+              " annealing epochs at each end of ", t.epochs, " epochs leave none that selects; expected < epochs / 2");
+  p.prune_ratio = c.get_optional_float("sampler.prune_ratio").value_or(defaults.prune_ratio);
+  ESRUN_CHECK(p.prune_ratio >= 0 && p.prune_ratio < 1, c.where("sampler.prune_ratio"),
+              ": expected a number in [0, 1), got ", p.prune_ratio);
+  check.warn_ignored("sampler", p.name);
   ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
               ": set one of them, not both");
   if (p.mini_batch) {
@@ -198,7 +227,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     ESRUN_CHECK(*p.ratio > 0 && *p.ratio <= 1, c.where("sampler.ratio"), ": expected a number in (0, 1], got ", *p.ratio);
     p.resolved_mini_batch = std::max<int64_t>(1, std::llround(*p.ratio * static_cast<double>(p.meta_batch)));
   } else {
-    p.resolved_mini_batch = p.meta_batch;
+    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(defaults.ratio * static_cast<double>(p.meta_batch)));
   }
   return r;
 }

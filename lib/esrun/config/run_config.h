@@ -84,7 +84,13 @@ struct SamplerOptions {
   std::optional<int64_t> mini_batch;      // b as the user wrote it
   std::optional<double> ratio;            // b/B as the user wrote it
   bool drop_last = false;
-  int64_t resolved_mini_batch = 128;      // b actually used
+  bool unbiased = false;                  // loss
+  bool adaptive_q = false;                // order
+  // Resolved: the user's value, else the policy's paper default (METHODS.md).
+  int64_t resolved_mini_batch = 128;      // b
+  double beta1 = 0.2, beta2 = 0.9;        // es, eswp
+  int64_t anneal_epochs = 0;              // es, eswp: E_a
+  double prune_ratio = 0.0;               // eswp: r
 };
 
 struct TrainOptions {

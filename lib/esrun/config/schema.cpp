@@ -18,6 +18,9 @@ const char* to_string(ValueType type) {
 }
 
 namespace {
+// Policies that train on b of each meta-batch of B.
+const std::vector<std::string> kBatchLevel = {"es", "eswp", "loss", "order"};
+
 KeySpec spec(std::string path, ValueType type, std::string default_yaml, std::string help, bool nullable = false,
              std::vector<std::string> choices = {}, std::vector<std::string> used_by = {}) {
   return KeySpec{std::move(path), type, std::move(default_yaml), std::move(help), nullable, std::move(choices),
@@ -85,9 +88,15 @@ const std::vector<KeySpec>& config_schema() {
 
       spec("sampler.name", T::String, "uniform", "data-selection policy (esrun list samplers)"),
       spec("sampler.meta_batch", T::Int, "128", "meta-batch size B: samples drawn per step"),
-      spec("sampler.mini_batch", T::Int, "null", "mini-batch size b <= B trained per step by batch-level policies; null = from ratio", true),
-      spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]", true),
+      spec("sampler.mini_batch", T::Int, "null", "mini-batch size b <= B trained per step by batch-level policies; null = from ratio", true, {}, kBatchLevel),
+      spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]; null = the policy's default (0.25)", true, {}, kBatchLevel),
       spec("sampler.drop_last", T::Bool, "false", "drop the last meta-batch of an epoch when it is smaller than B"),
+      spec("sampler.beta1", T::Float, "null", "ES: weight of the score in the sampling weight w = beta1*s + (1-beta1)*loss; null = 0.2", true, {}, {"es", "eswp"}),
+      spec("sampler.beta2", T::Float, "null", "ES: EMA factor of the score s <- beta2*s + (1-beta2)*loss; null = 0.9 (es), 0.8 (eswp)", true, {}, {"es", "eswp"}),
+      spec("sampler.anneal_epochs", T::Int, "null", "ES: epochs without selection at each end of training; null = round(0.05 * epochs)", true, {}, {"es", "eswp"}),
+      spec("sampler.prune_ratio", T::Float, "null", "fraction r of the data pruned per selecting epoch; null = 0.2 (eswp)", true, {}, {"eswp"}),
+      spec("sampler.unbiased", T::Bool, "false", "loss: weight each chosen sample by 1/(B p_i), normalised to mean 1", false, {}, {"loss"}),
+      spec("sampler.adaptive_q", T::Bool, "false", "order: train on b/2, b/4, b/8 once the previous epoch's train accuracy reaches 80/90/95%", false, {}, {"order"}),
   };
   return keys;
 }

@@ -1,0 +1,101 @@
+// Evolved Sampling, ES and ESWP (ES paper, Algorithm 1; METHODS.md "es and eswp").
+// Per-sample score s_i (initially 1/n) is a decoupled EMA of the losses. For each meta-batch with
+// current losses l_i:
+//   w_i = beta1 * s_i + (1 - beta1) * l_i      (Algorithm 1: w uses the score before this update)
+//   s_i <- beta2 * s_i + (1 - beta2) * l_i
+// Selecting epochs (E_a <= e < E - E_a) run a scoring forward and train on b of the meta-batch,
+// sampled without replacement proportionally to w, with a plain mean loss. Annealing epochs train
+// on whole meta-batches and update s from that step's own losses (no extra forward).
+// ESWP additionally prunes at each selecting epoch's start: round((1 - r) n) samples drawn without
+// replacement proportionally to s.
+#include <cmath>
+
+#include "esrun/sampling/es.h"
+
+#include "esrun/core/torch_compat.h"
+#include "esrun/sampling/policy.h"
+#include "esrun/sampling/weighted.h"
+
+namespace esrun {
+
+torch::Tensor decoupled_ema_update(torch::Tensor& scores, const torch::Tensor& indices, const torch::Tensor& losses,
+                                   double beta1, double beta2) {
+  const auto l = losses.to(torch::kDouble);
+  const auto s = scores.index_select(0, indices);
+  const auto w = beta1 * s + (1.0 - beta1) * l;  // Algorithm 1: w uses the score before this step's update
+  scores.index_copy_(0, indices, beta2 * s + (1.0 - beta2) * l);
+  return w;
+}
+
+namespace {
+
+class EvolvedSampling final : public SelectionPolicy {
+ public:
+  EvolvedSampling(const SamplerOptions& options, const PolicyContext& context, bool prune)
+      : SelectionPolicy(context),
+        options_(options),
+        prune_(prune),
+        gen_(compat::make_cpu_generator(context.seed)),
+        scores_(torch::full({context.train_size}, 1.0 / static_cast<double>(context.train_size),
+                            torch::TensorOptions(torch::kDouble).device(context.device))) {}
+
+  bool selecting(int64_t epoch) const {
+    return epoch >= options_.anneal_epochs && epoch < context().epochs - options_.anneal_epochs;
+  }
+
+  EpochPlan plan_epoch(int64_t epoch) override {
+    if (!prune_ || !selecting(epoch)) return SelectionPolicy::plan_epoch(epoch);
+    const auto keep = static_cast<int64_t>(
+        std::llround((1.0 - options_.prune_ratio) * static_cast<double>(context().train_size)));
+    return EpochPlan{sample_without_replacement(scores_, keep, gen_), {}};
+  }
+
+  bool needs_scores(int64_t epoch) const override { return selecting(epoch); }
+
+  Selection select(const Batch& batch, const torch::Tensor& losses) override {
+    if (!losses.defined()) return {};  // annealing: train on the whole meta-batch
+    const auto weights = update(batch.indices, losses);
+    const int64_t b = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
+    return Selection{sample_without_replacement(weights, b, gen_), {}};
+  }
+
+  void observe(const Observation& observation) override {
+    if (!selecting(observation.epoch)) update(observation.indices, observation.losses);
+  }
+
+  void save(torch::serialize::OutputArchive& archive) const override {
+    archive.write("scores", scores_);
+    save_generator(archive, "generator", gen_);
+  }
+
+  void load(torch::serialize::InputArchive& archive) override {
+    torch::Tensor scores;
+    archive.read("scores", scores);
+    scores_.copy_(scores);
+    load_generator(archive, "generator", gen_);
+  }
+
+ private:
+  torch::Tensor update(const torch::Tensor& indices, const torch::Tensor& losses) {
+    return decoupled_ema_update(scores_, indices, losses, options_.beta1, options_.beta2);
+  }
+
+  SamplerOptions options_;
+  bool prune_;
+  at::Generator gen_;
+  torch::Tensor scores_;
+};
+
+const bool registered_es = samplers().add(
+    "es", "Evolved Sampling: b of each meta-batch B drawn proportionally to decoupled-EMA loss weights",
+    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
+      return std::make_unique<EvolvedSampling>(o, c, false);
+    });
+const bool registered_eswp = samplers().add(
+    "eswp", "ES with pruning: each selecting epoch keeps round((1-r)n) samples drawn proportionally to the scores",
+    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
+      return std::make_unique<EvolvedSampling>(o, c, true);
+    });
+
+}  // namespace
+}  // namespace esrun

@@ -1,0 +1,70 @@
+// order: Ordered SGD (Kawaguchi & Lu 2020). Trains on the q largest losses of each scored
+// meta-batch, q = b. With adaptive_q (the authors' code) q shrinks with the previous epoch's
+// training accuracy: >= 80% -> b/2, >= 90% -> b/4, >= 95% -> b/8.
+#include "esrun/sampling/policy.h"
+#include "esrun/sampling/weighted.h"
+
+namespace esrun {
+namespace {
+
+class OrderedSgd final : public SelectionPolicy {
+ public:
+  OrderedSgd(const SamplerOptions& options, const PolicyContext& context)
+      : SelectionPolicy(context), options_(options) {}
+
+  EpochPlan plan_epoch(int64_t epoch) override {
+    if (epoch != epoch_) {
+      previous_accuracy_ = seen_ > 0 ? static_cast<double>(correct_) / static_cast<double>(seen_) : 0.0;
+      correct_ = seen_ = 0;
+      epoch_ = epoch;
+    }
+    return SelectionPolicy::plan_epoch(epoch);
+  }
+
+  bool needs_scores(int64_t /*epoch*/) const override { return true; }
+
+  Selection select(const Batch& batch, const torch::Tensor& losses) override {
+    int64_t q = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
+    if (options_.adaptive_q) {
+      const int shift = previous_accuracy_ >= 0.95 ? 3 : previous_accuracy_ >= 0.90 ? 2 : previous_accuracy_ >= 0.80 ? 1 : 0;
+      q = std::max<int64_t>(1, q >> shift);
+    }
+    return Selection{std::get<1>(losses.topk(q)), {}};
+  }
+
+  void observe(const Observation& observation) override {
+    // The training accuracy that steers q: a host read once per step only when adaptive_q is on.
+    if (!options_.adaptive_q) return;
+    correct_ += observation.correct.sum().item<int64_t>();
+    seen_ += observation.correct.size(0);
+  }
+
+  void save(torch::serialize::OutputArchive& archive) const override {
+    archive.write("state", torch::tensor({static_cast<double>(epoch_), previous_accuracy_, static_cast<double>(correct_),
+                                          static_cast<double>(seen_)}, torch::kDouble));
+  }
+
+  void load(torch::serialize::InputArchive& archive) override {
+    torch::Tensor state;
+    archive.read("state", state);
+    epoch_ = static_cast<int64_t>(state[0].item<double>());
+    previous_accuracy_ = state[1].item<double>();
+    correct_ = static_cast<int64_t>(state[2].item<double>());
+    seen_ = static_cast<int64_t>(state[3].item<double>());
+  }
+
+ private:
+  SamplerOptions options_;
+  int64_t epoch_ = -1;
+  double previous_accuracy_ = 0.0;
+  int64_t correct_ = 0, seen_ = 0;
+};
+
+const bool registered = samplers().add(
+    "order", "Ordered SGD: train on the b largest losses of each meta-batch B (adaptive_q shrinks b)",
+    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
+      return std::make_unique<OrderedSgd>(o, c);
+    });
+
+}  // namespace
+}  // namespace esrun
