@@ -1,0 +1,40 @@
+// Every shipped config is valid, and every smoke config trains end to end.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "esrun/run.h"
+#include "helpers.h"
+
+namespace {
+std::vector<std::string> yaml_files(const std::string& folder) {
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(ESRUN_SOURCE_DIR) + "/" + folder))
+    if (entry.path().extension() == ".yaml") out.push_back(entry.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("Every config under configs/ resolves and validates", "[config][configs]") {
+  const auto files = yaml_files("configs");
+  CHECK(files.size() > 70);
+  for (const auto& file : files) {
+    INFO(file);
+    CHECK_NOTHROW(esrun::load_config(esrun::RunRequest{{file}, {}, std::nullopt}));
+  }
+}
+
+#ifdef ESRUN_WITH_OPENCV
+TEST_CASE("Every smoke config trains end to end", "[e2e][configs]") {
+  esrun::testing::TempDir dir;
+  for (const auto& file : yaml_files("configs/smoke")) {
+    INFO(file);
+    const auto name = std::filesystem::path(file).stem().string();
+    const auto result = esrun::run(esrun::RunRequest{{file}, {"threads=2"}, dir / name});
+    const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+    CHECK(lines.size() == static_cast<size_t>(result.summary["epochs"].get<int64_t>()));
+    CHECK(result.summary["samples_backward_total"].get<int64_t>() > 0);
+  }
+}
+#endif
