@@ -10,12 +10,17 @@ namespace {
 class OrderedSgd final : public SelectionPolicy {
  public:
   OrderedSgd(const SamplerOptions& options, const PolicyContext& context)
-      : SelectionPolicy(context), options_(options) {}
+      : SelectionPolicy(context),
+        options_(options),
+        correct_(torch::zeros({}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
     if (epoch != epoch_) {
-      previous_accuracy_ = seen_ > 0 ? static_cast<double>(correct_) / static_cast<double>(seen_) : 0.0;
-      correct_ = seen_ = 0;
+      // One host read per epoch: the accuracy accumulated on the device during the last one.
+      const double seen = static_cast<double>(seen_);
+      previous_accuracy_ = seen_ > 0 ? correct_.item<double>() / seen : 0.0;
+      correct_.zero_();
+      seen_ = 0;
       epoch_ = epoch;
     }
     return SelectionPolicy::plan_epoch(epoch);
@@ -33,14 +38,13 @@ class OrderedSgd final : public SelectionPolicy {
   }
 
   void observe(const Observation& observation) override {
-    // The training accuracy that steers q: a host read once per step only when adaptive_q is on.
     if (!options_.adaptive_q) return;
-    correct_ += observation.correct.sum().item<int64_t>();
+    correct_ += observation.correct.sum();
     seen_ += observation.correct.size(0);
   }
 
   void save(torch::serialize::OutputArchive& archive) const override {
-    archive.write("state", torch::tensor({static_cast<double>(epoch_), previous_accuracy_, static_cast<double>(correct_),
+    archive.write("state", torch::tensor({static_cast<double>(epoch_), previous_accuracy_, correct_.item<double>(),
                                           static_cast<double>(seen_)}, torch::kDouble));
   }
 
@@ -49,7 +53,7 @@ class OrderedSgd final : public SelectionPolicy {
     archive.read("state", state);
     epoch_ = static_cast<int64_t>(state[0].item<double>());
     previous_accuracy_ = state[1].item<double>();
-    correct_ = static_cast<int64_t>(state[2].item<double>());
+    correct_.fill_(state[2].item<double>());
     seen_ = static_cast<int64_t>(state[3].item<double>());
   }
 
@@ -57,7 +61,8 @@ class OrderedSgd final : public SelectionPolicy {
   SamplerOptions options_;
   int64_t epoch_ = -1;
   double previous_accuracy_ = 0.0;
-  int64_t correct_ = 0, seen_ = 0;
+  torch::Tensor correct_;  // correct predictions this epoch, on the device
+  int64_t seen_ = 0;
 };
 
 const bool registered = samplers().add(
