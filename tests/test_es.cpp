@@ -27,6 +27,10 @@ esrun::Batch batch_of(const torch::Tensor& indices) {
   return esrun::Batch{indices, torch::zeros({indices.size(0), 1}), torch::zeros({indices.size(0)}, torch::kLong)};
 }
 
+esrun::Selection select_with(esrun::SelectionPolicy& policy, const esrun::Batch& batch, const torch::Tensor& losses) {
+  return policy.select(batch, esrun::Scores{losses, losses.defined() ? torch::zeros_like(losses) : torch::Tensor()});
+}
+
 torch::Tensor saved_tensor(const esrun::SelectionPolicy& policy, const std::string& key) {
   torch::serialize::OutputArchive out;
   policy.save(out);
@@ -84,8 +88,8 @@ TEST_CASE("es with beta1 = beta2 = 0 and no annealing chooses exactly as loss", 
   for (int step = 0; step < 10; ++step) {
     const auto indices = torch::randperm(64, gen, torch::kLong).narrow(0, 0, 16);
     const auto losses = torch::rand({16}, gen, torch::kFloat) * 3;
-    const auto a = es->select(batch_of(indices), losses).positions;
-    const auto b = loss->select(batch_of(indices), losses).positions;
+    const auto a = select_with(*es, batch_of(indices), losses).positions;
+    const auto b = select_with(*loss, batch_of(indices), losses).positions;
     CHECK(std::get<0>(a.sort()).equal(std::get<0>(b.sort())));
   }
 }
@@ -119,18 +123,18 @@ TEST_CASE("ES annealing epochs select nothing and selecting epochs train on exac
   for (int64_t e : {0, 1, 8, 9}) CHECK_FALSE(es->needs_scores(e));
   for (int64_t e = 2; e < 8; ++e) CHECK(es->needs_scores(e));
   const auto indices = torch::arange(16, torch::kLong);
-  CHECK_FALSE(es->select(batch_of(indices), {}).positions.defined());  // annealing: the whole meta-batch
-  const auto chosen = es->select(batch_of(indices), torch::rand({16})).positions;
+  CHECK_FALSE(select_with(*es, batch_of(indices), torch::Tensor()).positions.defined());  // annealing: the whole meta-batch
+  const auto chosen = select_with(*es, batch_of(indices), torch::rand({16})).positions;
   CHECK(chosen.size(0) == 4);
   CHECK(std::get<0>(at::_unique(chosen)).size(0) == 4);
   // The last, smaller meta-batch trains on max(1, round(b * |B_t| / B)).
-  CHECK(es->select(batch_of(torch::arange(6, torch::kLong)), torch::rand({6})).positions.size(0) == 2);
-  CHECK(es->select(batch_of(torch::arange(1, torch::kLong)), torch::rand({1})).positions.size(0) == 1);
+  CHECK(select_with(*es, batch_of(torch::arange(6, torch::kLong)), torch::rand({6})).positions.size(0) == 2);
+  CHECK(select_with(*es, batch_of(torch::arange(1, torch::kLong)), torch::rand({1})).positions.size(0) == 1);
 }
 
 TEST_CASE("ES annealing epochs update the scores from the training step's losses", "[sampler][es]") {
   auto es = make_policy({"sampler={name: es, anneal_epochs: 1, beta2: 0.5}"}, 4, 4);
-  esrun::Observation seen{0, torch::tensor({1, 3}, torch::kLong), torch::tensor({2.0f, 4.0f}), {}, {}};
+  esrun::Observation seen{0, torch::tensor({1, 3}, torch::kLong), torch::tensor({2.0f, 4.0f}), {}, {}, {}, true};
   es->observe(seen);
   const auto scores = saved_tensor(*es, "scores");
   CHECK(scores[0].item<double>() == Approx(0.25));
@@ -171,19 +175,19 @@ TEST_CASE("ES and ESWP defaults follow the paper", "[sampler][es][config]") {
 TEST_CASE("order trains on the b largest losses, fewer with adaptive q", "[sampler][order]") {
   auto order = make_policy({"sampler={name: order, meta_batch: 8, mini_batch: 4}"}, 16);
   const auto losses = torch::tensor({0.1f, 5.0f, 0.3f, 4.0f, 0.2f, 3.0f, 0.0f, 2.0f});
-  CHECK(std::get<0>(order->select(batch_of(torch::arange(8, torch::kLong)), losses).positions.sort())
+  CHECK(std::get<0>(select_with(*order, batch_of(torch::arange(8, torch::kLong)), losses).positions.sort())
             .equal(torch::tensor({1, 3, 5, 7}, torch::kLong)));
   auto adaptive = make_policy({"sampler={name: order, meta_batch: 8, mini_batch: 4, adaptive_q: true}"}, 16);
   adaptive->plan_epoch(0);
-  adaptive->observe({0, torch::arange(10, torch::kLong), torch::zeros({10}), {}, torch::arange(10).lt(9)});  // 90%
+  adaptive->observe({0, torch::arange(10, torch::kLong), torch::zeros({10}), {}, torch::arange(10).lt(9), {}, true});  // 90%
   adaptive->plan_epoch(1);
-  CHECK(adaptive->select(batch_of(torch::arange(8, torch::kLong)), losses).positions.size(0) == 1);  // b/4
+  CHECK(select_with(*adaptive, batch_of(torch::arange(8, torch::kLong)), losses).positions.size(0) == 1);  // b/4
 }
 
 TEST_CASE("loss with unbiased weights gives 1/(B p) normalised to mean 1", "[sampler][loss]") {
   auto loss = make_policy({"sampler={name: loss, meta_batch: 4, mini_batch: 2, unbiased: true}"}, 8);
   const auto losses = torch::tensor({1.0f, 2.0f, 3.0f, 4.0f});
-  const auto selection = loss->select(batch_of(torch::arange(4, torch::kLong)), losses);
+  const auto selection = select_with(*loss, batch_of(torch::arange(4, torch::kLong)), losses);
   const auto chosen = losses.index_select(0, selection.positions).to(torch::kDouble);
   const auto raw = 1.0 / (4.0 * chosen / 10.0);
   CHECK(torch::allclose(selection.weights.to(torch::kDouble), raw / raw.mean(), 1e-6, 1e-6));
@@ -197,12 +201,12 @@ TEST_CASE("Saved and loaded ES, ESWP, loss and order states give the same next c
     auto gen = esrun::make_generator(3, "losses");
     const auto indices = torch::arange(16, torch::kLong);
     policy->plan_epoch(0);
-    for (int step = 0; step < 3; ++step) policy->select(batch_of(indices), torch::rand({16}, gen, torch::kFloat));
+    for (int step = 0; step < 3; ++step) select_with(*policy, batch_of(indices), torch::rand({16}, gen, torch::kFloat));
     auto restored = make_policy(sets, 64);
     round_trip(*policy, *restored);
     const auto losses = torch::rand({16}, gen, torch::kFloat);
     CHECK(policy->plan_epoch(1).indices.equal(restored->plan_epoch(1).indices));
-    CHECK(policy->select(batch_of(indices), losses).positions.equal(restored->select(batch_of(indices), losses).positions));
+    CHECK(select_with(*policy, batch_of(indices), losses).positions.equal(select_with(*restored, batch_of(indices), losses).positions));
   }
 }
 

@@ -25,7 +25,9 @@ TEST_CASE("Every expected component is registered under its YAML name", "[regist
   CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "synthetic_shapes"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "onecycle", "step"});
-  CHECK(names(esrun::samplers()) == std::vector<std::string>{"es", "eswp", "loss", "order", "uniform"});
+  CHECK(names(esrun::samplers()) ==
+        std::vector<std::string>{"adaselection", "epsilon_greedy", "es", "eswp", "infobatch", "ka", "loss", "omission",
+                                 "order", "random_prune", "reduced_epochs", "selective_backprop", "ucb", "uniform"});
 }
 
 TEST_CASE("An unknown name is an error that lists the known names", "[registry][errors]") {

@@ -67,7 +67,7 @@ RunResult run(const RunRequest& request) {
     dir.append_metrics(to_json(record));
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
-    spdlog::info(format_record(record, config.train.epochs, rate));
+    spdlog::info(format_record(record, trainer.epochs(), rate));
     if (record.evaluated) {
       final_acc = record.test_acc;
       final_loss = record.test_loss;
@@ -81,7 +81,7 @@ RunResult run(const RunRequest& request) {
   nlohmann::json summary = {
       {"name", config.name},
       {"seed", config.seed},
-      {"epochs", config.train.epochs},
+      {"epochs", trainer.epochs()},
       {"final_test_acc", final_acc},
       {"final_test_loss", final_loss},
       {"best_test_acc", best_acc},

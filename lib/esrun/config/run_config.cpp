@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
@@ -71,7 +72,9 @@ class Checker {
 };
 
 // The papers' defaults for sampler keys left null (METHODS.md): b/B = 0.25 for the batch-level
-// methods; ES (beta1, beta2) = (0.2, 0.9), ESWP (0.2, 0.8) with r = 0.2.
+// methods (0.5 = keep for omission, 1 for selective backprop: it trains on full batches of kept
+// samples); ES (beta1, beta2) = (0.2, 0.9), ESWP (0.2, 0.8) with r = 0.2; omission (0.9, 0.99);
+// InfoBatch r = 0.5; UCB, epsilon-greedy 0.3 (Raju et al.); Random* and reduced epochs 0.3 (ours).
 struct SamplerDefaults {
   double ratio = 1.0;
   double beta1 = 0.2, beta2 = 0.9;
@@ -79,9 +82,16 @@ struct SamplerDefaults {
 };
 
 SamplerDefaults sampler_defaults(const std::string& name) {
-  if (name == "es" || name == "loss" || name == "order") return {0.25, 0.2, 0.9, 0.0};
-  if (name == "eswp") return {0.25, 0.2, 0.8, 0.2};
-  return {};
+  static const std::map<std::string, SamplerDefaults> table = {
+      {"es", {0.25, 0.2, 0.9, 0.0}},          {"eswp", {0.25, 0.2, 0.8, 0.2}},
+      {"loss", {0.25, 0.2, 0.9, 0.0}},        {"order", {0.25, 0.2, 0.9, 0.0}},
+      {"adaselection", {0.25, 0.2, 0.9, 0.0}}, {"selective_backprop", {1.0, 0.2, 0.9, 0.0}},
+      {"omission", {0.5, 0.9, 0.99, 0.0}},    {"infobatch", {1.0, 0.2, 0.9, 0.5}},
+      {"ucb", {1.0, 0.2, 0.9, 0.3}},          {"epsilon_greedy", {1.0, 0.2, 0.9, 0.3}},
+      {"random_prune", {1.0, 0.2, 0.9, 0.3}}, {"reduced_epochs", {1.0, 0.2, 0.9, 0.3}},
+  };
+  const auto it = table.find(name);
+  return it == table.end() ? SamplerDefaults{} : it->second;
 }
 
 }  // namespace
@@ -216,6 +226,30 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   p.prune_ratio = c.get_optional_float("sampler.prune_ratio").value_or(defaults.prune_ratio);
   ESRUN_CHECK(p.prune_ratio >= 0 && p.prune_ratio < 1, c.where("sampler.prune_ratio"),
               ": expected a number in [0, 1), got ", p.prune_ratio);
+  p.delta = check.float_in("sampler.delta", 0.0, 1.0, true);
+  p.ema = c.get_bool("sampler.ema");
+  p.level = c.get_string("sampler.level");
+  p.keep = check.float_in("sampler.keep", 0.0, 1.0, true);
+  ESRUN_CHECK(p.keep > 0, c.where("sampler.keep"), ": expected a number in (0, 1], got 0");
+  p.alpha = check.float_in("sampler.alpha", 0.0, 1.0, true);
+  p.candidates = c.get_optional_strings("sampler.candidates").value_or(std::vector<std::string>{});
+  static const std::vector<std::string> known_candidates = {"big_loss", "small_loss", "uniform", "grad_norm",
+                                                            "adaboost", "coreset1", "coreset2"};
+  ESRUN_CHECK(!p.candidates.empty(), c.where("sampler.candidates"), ": expected at least one candidate method");
+  for (const auto& candidate : p.candidates)
+    ESRUN_CHECK(std::find(known_candidates.begin(), known_candidates.end(), candidate) != known_candidates.end(),
+                c.where("sampler.candidates"), ": unknown candidate '", candidate,
+                "'; known: big_loss, small_loss, uniform, grad_norm, adaboost, coreset1, coreset2");
+  p.method_beta = check.float_in("sampler.method_beta", -1.0, 1.0, true);
+  p.cl_gamma = c.get_optional_float("sampler.cl_gamma");
+  p.sb_beta = check.positive("sampler.sb_beta");
+  p.p_min = check.float_in("sampler.p_min", 0.0, 1.0, true);
+  p.history = check.int_at_least("sampler.history", 1);
+  p.period = check.int_at_least("sampler.period", 1);
+  p.ucb_c = check.float_in("sampler.ucb_c", 0.0, 1e9, true);
+  p.epsilon = check.float_in("sampler.epsilon", 0.0, 1.0, true);
+  p.hide_fraction = check.float_in("sampler.hide_fraction", 0.0, 1.0, false);
+  p.confidence = check.float_in("sampler.confidence", 0.0, 1.0, true);
   check.warn_ignored("sampler", p.name);
   ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
               ": set one of them, not both");

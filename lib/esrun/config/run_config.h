@@ -90,7 +90,19 @@ struct SamplerOptions {
   int64_t resolved_mini_batch = 128;      // b
   double beta1 = 0.2, beta2 = 0.9;        // es, eswp
   int64_t anneal_epochs = 0;              // es, eswp: E_a
-  double prune_ratio = 0.0;               // eswp: r
+  double prune_ratio = 0.0;               // eswp, infobatch, ucb, epsilon_greedy, random_prune, reduced_epochs: r
+  double delta = 0.875;                   // infobatch
+  bool ema = false;                       // infobatch
+  std::string level = "set";              // omission
+  double keep = 0.5, alpha = 0.1;         // omission
+  std::vector<std::string> candidates;    // adaselection
+  double method_beta = 1.0;               // adaselection
+  std::optional<double> cl_gamma;         // adaselection
+  double sb_beta = 3.0, p_min = 0.0;      // selective_backprop
+  int64_t history = 1024;                 // selective_backprop
+  int64_t period = 1;                     // ucb, epsilon_greedy
+  double ucb_c = 1.0, epsilon = 0.1;      // ucb, epsilon_greedy
+  double hide_fraction = 0.3, confidence = 0.7;  // ka
 };
 
 struct TrainOptions {

@@ -19,7 +19,7 @@ const char* to_string(ValueType type) {
 
 namespace {
 // Policies that train on b of each meta-batch of B.
-const std::vector<std::string> kBatchLevel = {"es", "eswp", "loss", "order"};
+const std::vector<std::string> kBatchLevel = {"es", "eswp", "loss", "order", "adaselection", "selective_backprop", "omission"};
 
 KeySpec spec(std::string path, ValueType type, std::string default_yaml, std::string help, bool nullable = false,
              std::vector<std::string> choices = {}, std::vector<std::string> used_by = {}) {
@@ -91,10 +91,26 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.mini_batch", T::Int, "null", "mini-batch size b <= B trained per step by batch-level policies; null = from ratio", true, {}, kBatchLevel),
       spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]; null = the policy's default (0.25)", true, {}, kBatchLevel),
       spec("sampler.drop_last", T::Bool, "false", "drop the last meta-batch of an epoch when it is smaller than B"),
-      spec("sampler.beta1", T::Float, "null", "ES: weight of the score in the sampling weight w = beta1*s + (1-beta1)*loss; null = 0.2", true, {}, {"es", "eswp"}),
-      spec("sampler.beta2", T::Float, "null", "ES: EMA factor of the score s <- beta2*s + (1-beta2)*loss; null = 0.9 (es), 0.8 (eswp)", true, {}, {"es", "eswp"}),
+      spec("sampler.beta1", T::Float, "null", "ES: weight of the score in w = beta1*s + (1-beta1)*loss (null = 0.2); omission: EMA factor of SCORE (null = 0.9)", true, {}, {"es", "eswp", "omission"}),
+      spec("sampler.beta2", T::Float, "null", "ES: EMA factor of the score s (null = 0.9 es, 0.8 eswp); omission: EMA factor of the scale G (null = 0.99); infobatch with ema: EMA factor of H (null = 0.9)", true, {}, {"es", "eswp", "omission", "infobatch"}),
       spec("sampler.anneal_epochs", T::Int, "null", "ES: epochs without selection at each end of training; null = round(0.05 * epochs)", true, {}, {"es", "eswp"}),
-      spec("sampler.prune_ratio", T::Float, "null", "fraction r of the data pruned per selecting epoch; null = 0.2 (eswp)", true, {}, {"eswp"}),
+      spec("sampler.prune_ratio", T::Float, "null", "fraction r pruned per epoch; null = 0.2 (eswp), 0.5 (infobatch), 0.3 (ucb, epsilon_greedy, random_prune, reduced_epochs: the fraction of epochs dropped)", true, {}, {"eswp", "infobatch", "ucb", "epsilon_greedy", "random_prune", "reduced_epochs"}),
+      spec("sampler.delta", T::Float, "0.875", "infobatch: prune in epochs e < delta * epochs, then train on everything", false, {}, {"infobatch"}),
+      spec("sampler.ema", T::Bool, "false", "infobatch: H <- beta2*H + (1-beta2)*loss instead of H = loss", false, {}, {"infobatch"}),
+      spec("sampler.level", T::String, "set", "omission: Bernoulli sampling over the whole set each epoch, or within each meta-batch", false, {"set", "batch"}, {"omission"}),
+      spec("sampler.keep", T::Float, "0.5", "omission (level set): expected fraction of the data kept per epoch", false, {}, {"omission"}),
+      spec("sampler.alpha", T::Float, "0.1", "omission: mixing of each score with the mean score", false, {}, {"omission"}),
+      spec("sampler.candidates", T::StringList, "[big_loss, small_loss, uniform]", "adaselection: candidate methods (big_loss, small_loss, uniform, grad_norm, adaboost, coreset1, coreset2)", false, {}, {"adaselection"}),
+      spec("sampler.method_beta", T::Float, "1.0", "adaselection: beta in [-1, 1] of the method-weight update", false, {}, {"adaselection"}),
+      spec("sampler.cl_gamma", T::Float, "null", "adaselection: curriculum reward exponent gamma; null = no reward", true, {}, {"adaselection"}),
+      spec("sampler.sb_beta", T::Float, "3.0", "selective_backprop: keep probability CDF(loss)^beta", false, {}, {"selective_backprop"}),
+      spec("sampler.p_min", T::Float, "0.0", "selective_backprop: smallest keep probability", false, {}, {"selective_backprop"}),
+      spec("sampler.history", T::Int, "1024", "selective_backprop: losses kept for the CDF", false, {}, {"selective_backprop"}),
+      spec("sampler.period", T::Int, "1", "ucb, epsilon_greedy: epochs between choices of the kept set", false, {}, {"ucb", "epsilon_greedy"}),
+      spec("sampler.ucb_c", T::Float, "1.0", "ucb: weight c of the deviation in mean + c * deviation", false, {}, {"ucb"}),
+      spec("sampler.epsilon", T::Float, "0.1", "epsilon_greedy: fraction of the kept set chosen at random", false, {}, {"epsilon_greedy"}),
+      spec("sampler.hide_fraction", T::Float, "0.3", "ka: maximum fraction F of the data hidden per epoch", false, {}, {"ka"}),
+      spec("sampler.confidence", T::Float, "0.7", "ka: a candidate is hidden only if last predicted correctly with this softmax confidence", false, {}, {"ka"}),
       spec("sampler.unbiased", T::Bool, "false", "loss: weight each chosen sample by 1/(B p_i), normalised to mean 1", false, {}, {"loss"}),
       spec("sampler.adaptive_q", T::Bool, "false", "order: train on b/2, b/4, b/8 once the previous epoch's train accuracy reaches 80/90/95%", false, {}, {"order"}),
   };

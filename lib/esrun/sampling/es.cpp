@@ -52,15 +52,15 @@ class EvolvedSampling final : public SelectionPolicy {
 
   bool needs_scores(int64_t epoch) const override { return selecting(epoch); }
 
-  Selection select(const Batch& batch, const torch::Tensor& losses) override {
-    if (!losses.defined()) return {};  // annealing: train on the whole meta-batch
-    const auto weights = update(batch.indices, losses);
+  Selection select(const Batch& batch, const Scores& scores) override {
+    if (!scores.defined()) return {};  // annealing: train on the whole meta-batch
+    const auto weights = update(batch.indices, scores.losses);
     const int64_t b = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
-    return Selection{sample_without_replacement(weights, b, gen_), {}};
+    return Selection{sample_without_replacement(weights, b, gen_), {}, {}};
   }
 
   void observe(const Observation& observation) override {
-    if (!selecting(observation.epoch)) update(observation.indices, observation.losses);
+    if (observation.trained && !selecting(observation.epoch)) update(observation.indices, observation.losses);
   }
 
   void save(torch::serialize::OutputArchive& archive) const override {
@@ -69,9 +69,7 @@ class EvolvedSampling final : public SelectionPolicy {
   }
 
   void load(torch::serialize::InputArchive& archive) override {
-    torch::Tensor scores;
-    archive.read("scores", scores);
-    scores_.copy_(scores);
+    load_tensor(archive, "scores", scores_);
     load_generator(archive, "generator", gen_);
   }
 

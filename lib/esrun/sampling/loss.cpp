@@ -16,16 +16,16 @@ class LossSampling final : public SelectionPolicy {
 
   bool needs_scores(int64_t /*epoch*/) const override { return true; }
 
-  Selection select(const Batch& batch, const torch::Tensor& losses) override {
+  Selection select(const Batch& batch, const Scores& scores) override {
     const int64_t size = batch.indices.size(0);
     const int64_t b = mini_batch_for(size, options_.resolved_mini_batch, options_.meta_batch);
-    const auto l = losses.to(torch::kDouble);
+    const auto l = scores.losses.to(torch::kDouble);
     const auto positions = sample_without_replacement(l, b, gen_);
-    if (!options_.unbiased) return Selection{positions, {}};
+    if (!options_.unbiased) return Selection{positions, {}, {}};
     const auto p = l.index_select(0, positions) / l.sum().clamp_min(1e-300);
     auto weights = 1.0 / (static_cast<double>(size) * p.clamp_min(1e-300));
     weights = weights / weights.mean();
-    return Selection{positions, weights.to(losses.scalar_type())};
+    return Selection{positions, weights.to(scores.losses.scalar_type()), {}};
   }
 
   void save(torch::serialize::OutputArchive& archive) const override { save_generator(archive, "generator", gen_); }

@@ -28,13 +28,13 @@ class OrderedSgd final : public SelectionPolicy {
 
   bool needs_scores(int64_t /*epoch*/) const override { return true; }
 
-  Selection select(const Batch& batch, const torch::Tensor& losses) override {
+  Selection select(const Batch& batch, const Scores& scores) override {
     int64_t q = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
     if (options_.adaptive_q) {
       const int shift = previous_accuracy_ >= 0.95 ? 3 : previous_accuracy_ >= 0.90 ? 2 : previous_accuracy_ >= 0.80 ? 1 : 0;
       q = std::max<int64_t>(1, q >> shift);
     }
-    return Selection{std::get<1>(losses.topk(q)), {}};
+    return Selection{std::get<1>(scores.losses.topk(q)), {}, {}};
   }
 
   void observe(const Observation& observation) override {

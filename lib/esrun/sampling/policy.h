@@ -10,6 +10,8 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
@@ -22,11 +24,21 @@ struct Batch {
   torch::Tensor targets;  // int64 [B]
 };
 
+// What the scoring forward computed for a meta-batch (no gradient, BatchNorm statistics kept).
+struct Scores {
+  torch::Tensor losses;      // float [B]: the same per-sample loss the step uses
+  torch::Tensor grad_norms;  // float [B]: squared norm of dl/dlogits
+  bool defined() const { return losses.defined(); }
+};
+
 // Rows of the meta-batch to train on and their loss weights. An undefined `positions` means every
-// row; an undefined `weights` means weight 1 for each.
+// row; an undefined `weights` means weight 1 for each. A policy that trains on batches of its own
+// making (a queue across meta-batches) sets `queued`: the trainer then takes one step on each of
+// those batches (possibly none) instead of on rows of this meta-batch.
 struct Selection {
   torch::Tensor positions;
   torch::Tensor weights;
+  std::optional<std::vector<Batch>> queued;
 };
 
 // The samples of one epoch (before the trainer's shuffle) and their loss weights (undefined: 1).
@@ -35,13 +47,16 @@ struct EpochPlan {
   torch::Tensor weights;
 };
 
-// What one training step computed, handed back to the policy (all detached, on the device).
+// What one training step (or a forward-only refresh pass) computed, handed back to the policy
+// (all detached, on the device).
 struct Observation {
   int64_t epoch = 0;
   torch::Tensor indices;     // int64 [b]: positions in the training split
-  torch::Tensor losses;      // float [b]: per-sample losses of the training forward
+  torch::Tensor losses;      // float [b]: per-sample losses of the forward
   torch::Tensor grad_norms;  // float [b]: squared norm of dl/dlogits
   torch::Tensor correct;     // bool [b]: argmax == target
+  torch::Tensor confidence;  // float [b]: the largest softmax probability
+  bool trained = true;       // false for the forward-only pass of refresh_indices()
 };
 
 struct PolicyContext {
@@ -59,8 +74,17 @@ class SelectionPolicy {
 
   virtual EpochPlan plan_epoch(int64_t epoch);
   virtual bool needs_scores(int64_t /*epoch*/) const { return false; }
-  virtual Selection select(const Batch& /*batch*/, const torch::Tensor& /*losses*/) { return {}; }
+  virtual Selection select(const Batch& /*batch*/, const Scores& /*scores*/) { return {}; }
   virtual void observe(const Observation& /*observation*/) {}
+  // Batches still to train on when the epoch's meta-batches are done (a queue's remainder).
+  virtual std::vector<Batch> flush(int64_t /*epoch*/) { return {}; }
+  // Samples to pass forward (no gradient) after the epoch; their results come back through
+  // observe() with `trained` false.
+  virtual torch::Tensor refresh_indices(int64_t /*epoch*/) { return {}; }
+  // Multiplies the schedule's learning rate during `epoch`.
+  virtual double lr_scale(int64_t /*epoch*/) const { return 1.0; }
+  // How many epochs to train when train.epochs is `configured`; the LR schedule spans them.
+  virtual int64_t epochs(int64_t configured) const { return configured; }
   virtual void save(torch::serialize::OutputArchive& /*archive*/) const {}
   virtual void load(torch::serialize::InputArchive& /*archive*/) {}
 

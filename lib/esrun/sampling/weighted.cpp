@@ -34,4 +34,10 @@ void load_generator(torch::serialize::InputArchive& archive, const std::string& 
   gen.set_state(state);
 }
 
+void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into) {
+  torch::Tensor value;
+  archive.read(key, value);
+  into.copy_(value);
+}
+
 }  // namespace esrun

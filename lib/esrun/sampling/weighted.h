@@ -21,4 +21,7 @@ int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch);
 void save_generator(torch::serialize::OutputArchive& archive, const std::string& key, const at::Generator& gen);
 void load_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen);
 
+// Reads `key` into the existing tensor `into` (keeping its device and dtype).
+void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into);
+
 }  // namespace esrun

@@ -9,6 +9,10 @@ torch::Tensor per_sample_loss(const torch::Tensor& logits, const torch::Tensor& 
                           F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(label_smoothing));
 }
 
+torch::Tensor weighted_mean_loss(const torch::Tensor& losses, const torch::Tensor& weights) {
+  return weights.defined() ? (losses * weights).mean() : losses.mean();
+}
+
 torch::Tensor logit_grad_sq_norm(const torch::Tensor& logits, const torch::Tensor& targets, double label_smoothing) {
   const auto classes = logits.size(1);
   auto target = F::one_hot(targets, classes).to(logits.scalar_type()) * (1.0 - label_smoothing);

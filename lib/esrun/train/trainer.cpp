@@ -52,15 +52,23 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
   model_ = build_model(config_, data_, device_);
   optimizer_ = optimizers().create(config_.optimizer.name, config_.resolved.where("optimizer.name"), config_.optimizer,
                                    model_->parameters());
-  schedule_ = schedules().create(config_.schedule.name, config_.resolved.where("schedule.name"), config_.schedule,
-                                 config_.optimizer.lr, static_cast<double>(config_.train.epochs));
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
                               derive_seed(config_.seed, "policy")};
   policy_ = samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
+  epochs_ = policy_->epochs(config_.train.epochs);
+  schedule_ = schedules().create(config_.schedule.name, config_.resolved.where("schedule.name"), config_.schedule,
+                                 config_.optimizer.lr, static_cast<double>(epochs_));
 }
 
+struct Trainer::EpochTotals {
+  torch::Tensor loss, correct, noisy;  // sums on the device, read once per epoch
+  int64_t samples_backward = 0;
+  PhaseClock* clock;
+  PhaseTimes* time;
+};
+
 void Trainer::fit(const std::function<void(const EpochRecord&)>& on_epoch) {
-  for (int64_t epoch = 0; epoch < config_.train.epochs; ++epoch) on_epoch(train_epoch(epoch));
+  for (int64_t epoch = 0; epoch < epochs_; ++epoch) on_epoch(train_epoch(epoch));
 }
 
 EpochRecord Trainer::train_epoch(int64_t epoch) {
@@ -69,8 +77,6 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   PhaseTimes& time = record.time;
   PhaseClock clock(device_);
   const auto epoch_start = std::chrono::steady_clock::now();
-  const double smoothing = config_.train.label_smoothing;
-  const bool track_noise = config_.data.label_noise.kind != NoiseKind::None;
 
   model_->train();
   const EpochPlan plan = policy_->plan_epoch(epoch);
@@ -79,14 +85,15 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   const auto order = plan.indices.index_select(0, shuffle);
   const auto order_weights = plan.weights.defined() ? plan.weights.index_select(0, shuffle) : torch::Tensor();
   const bool scoring = policy_->needs_scores(epoch);
+  const double lr_scale = policy_->lr_scale(epoch);
   clock.lap(time.select);
 
   const int64_t meta = config_.sampler.meta_batch;
   const int64_t steps = config_.sampler.drop_last ? planned / meta : (planned + meta - 1) / meta;
   const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  auto loss_sum = torch::zeros({}, sum_options), correct_sum = torch::zeros({}, sum_options),
-       noisy_sum = torch::zeros({}, sum_options);
-  record.lr = schedule_->lr(static_cast<double>(epoch));
+  EpochTotals totals{torch::zeros({}, sum_options), torch::zeros({}, sum_options), torch::zeros({}, sum_options), 0,
+                     &clock, &time};
+  record.lr = schedule_->lr(static_cast<double>(epoch)) * lr_scale;
 
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * meta, size = std::min(meta, planned - begin);
@@ -94,7 +101,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
     const auto batch_weights = order_weights.defined() ? order_weights.narrow(0, begin, size) : torch::Tensor();
     clock.lap(time.data);
 
-    torch::Tensor scores;
+    Scores scores;
     if (scoring) {
       scores = score(batch);
       record.samples_forward += size;
@@ -103,6 +110,12 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
     const Selection selection = policy_->select(batch, scores);
     clock.lap(time.select);
 
+    const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
+    if (selection.queued) {
+      for (const Batch& queued : *selection.queued)
+        train_rows(epoch, queued.indices, queued.inputs, queued.targets, {}, progress, lr_scale, totals);
+      continue;
+    }
     torch::Tensor indices = batch.indices, inputs = batch.inputs, targets = batch.targets, weights = batch_weights;
     if (selection.positions.defined()) {
       indices = indices.index_select(0, selection.positions);
@@ -110,37 +123,43 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
       targets = targets.index_select(0, selection.positions);
       if (weights.defined()) weights = weights.index_select(0, selection.positions);
     }
-    const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
-    const StepOutput out = train_step(inputs, targets, combine_weights(weights, selection.weights),
-                                      schedule_->lr(progress), schedule_->momentum(progress));
-    clock.lap(time.train_step);
-
-    Observation observation;
-    {
-      torch::NoGradGuard no_grad;
-      observation = Observation{epoch, indices, out.losses, logit_grad_sq_norm(out.logits, targets, smoothing),
-                                out.logits.argmax(1).eq(targets)};
-      loss_sum += observation.losses.sum();
-      correct_sum += observation.correct.sum();
-      if (track_noise) noisy_sum += data_.noisy_mask.index_select(0, indices).sum();
-    }
-    record.samples_backward += indices.size(0);
-    policy_->observe(observation);
+    train_rows(epoch, indices, inputs, targets, combine_weights(weights, selection.weights), progress, lr_scale, totals);
+  }
+  for (const Batch& rest : policy_->flush(epoch)) {
     clock.lap(time.select);
+    train_rows(epoch, rest.indices, rest.inputs, rest.targets, {}, static_cast<double>(epoch + 1) - 1e-9, lr_scale,
+               totals);
+  }
+
+  // A forward-only pass the policy asked for (KAKURENBO refreshes its hidden samples' losses).
+  const auto refresh = policy_->refresh_indices(epoch);
+  if (refresh.defined() && refresh.size(0) > 0) {
+    clock.lap(time.select);
+    for (int64_t begin = 0; begin < refresh.size(0); begin += meta) {
+      const int64_t size = std::min(meta, refresh.size(0) - begin);
+      const Batch batch = make_batch(refresh.narrow(0, begin, size));
+      const auto logits = forward_no_grad(batch.inputs);
+      const auto losses = per_sample_loss(logits, batch.targets, config_.train.label_smoothing);
+      record.samples_forward += size;
+      clock.lap(time.score_forward);
+      policy_->observe(observation_of(epoch, batch.indices, batch.targets, logits, losses, false));
+      clock.lap(time.select);
+    }
   }
 
   record.epoch_dataset_size = planned;
+  record.samples_backward = totals.samples_backward;
   samples_backward_total_ += record.samples_backward;
   record.samples_backward_total = samples_backward_total_;
-  const double trained = std::max<int64_t>(1, record.samples_backward);
-  record.train_loss = loss_sum.item<double>() / trained;
-  record.train_acc = correct_sum.item<double>() / trained;
-  if (track_noise) record.noisy_backward_fraction = noisy_sum.item<double>() / trained;
+  const double trained = static_cast<double>(std::max<int64_t>(1, record.samples_backward));
+  record.train_loss = totals.loss.item<double>() / trained;
+  record.train_acc = totals.correct.item<double>() / trained;
+  if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = totals.noisy.item<double>() / trained;
   clock.lap(time.select);
   train_seconds_total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
   time.train_total_so_far = train_seconds_total_;
 
-  const bool last = epoch + 1 == config_.train.epochs;
+  const bool last = epoch + 1 == epochs_;
   if (last || (epoch + 1) % config_.train.eval_every == 0) {
     const Evaluation result = evaluate();
     record.evaluated = true;
@@ -153,15 +172,54 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   return record;
 }
 
+void Trainer::train_rows(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& inputs,
+                         const torch::Tensor& targets, const torch::Tensor& weights, double progress, double lr_scale,
+                         EpochTotals& totals) {
+  if (indices.size(0) == 0) return;
+  const StepOutput out = train_step(inputs, targets, weights, schedule_->lr(progress) * lr_scale, schedule_->momentum(progress));
+  totals.clock->lap(totals.time->train_step);
+  const Observation observation = observation_of(epoch, indices, targets, out.logits, out.losses, true);
+  {
+    torch::NoGradGuard no_grad;
+    totals.loss += observation.losses.sum();
+    totals.correct += observation.correct.sum();
+    if (config_.data.label_noise.kind != NoiseKind::None) totals.noisy += data_.noisy_mask.index_select(0, indices).sum();
+  }
+  totals.samples_backward += indices.size(0);
+  policy_->observe(observation);
+  totals.clock->lap(totals.time->select);
+}
+
+torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
+  torch::NoGradGuard no_grad;
+  FrozenBatchNorm frozen(*model_);
+  return model_->forward(inputs);
+}
+
+Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
+                                    const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const {
+  torch::NoGradGuard no_grad;
+  const double smoothing = config_.train.label_smoothing;
+  const auto probabilities = torch::softmax(logits, 1);
+  return Observation{epoch,
+                     indices,
+                     losses,
+                     logit_grad_sq_norm(logits, targets, smoothing),
+                     logits.argmax(1).eq(targets),
+                     std::get<0>(probabilities.max(1)),
+                     trained};
+}
+
 Batch Trainer::make_batch(const torch::Tensor& indices) {
   return Batch{indices, augment_(data_.train.images.index_select(0, indices), augment_gen_),
                data_.train.labels.index_select(0, indices)};
 }
 
-torch::Tensor Trainer::score(const Batch& batch) {
+Scores Trainer::score(const Batch& batch) {
+  const auto logits = forward_no_grad(batch.inputs);
   torch::NoGradGuard no_grad;
-  FrozenBatchNorm frozen(*model_);
-  return per_sample_loss(model_->forward(batch.inputs), batch.targets, config_.train.label_smoothing);
+  const double smoothing = config_.train.label_smoothing;
+  return Scores{per_sample_loss(logits, batch.targets, smoothing), logit_grad_sq_norm(logits, batch.targets, smoothing)};
 }
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
@@ -171,8 +229,7 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   if (momentum) set_momentum(*optimizer_, *momentum);
   const auto logits = model_->forward(inputs);
   const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
-  // Weighted methods use mean(w_i * l_i): divided by the batch size, not by the sum of weights.
-  const auto loss = weights.defined() ? (losses * weights).mean() : losses.mean();
+  const auto loss = weighted_mean_loss(losses, weights);
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();

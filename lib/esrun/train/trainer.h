@@ -34,7 +34,7 @@ class Trainer {
 
   // The pieces of a step, also timed one by one by `esrun bench`.
   Batch make_batch(const torch::Tensor& indices);  // gather + augment
-  torch::Tensor score(const Batch& batch);         // per-sample losses; no gradient, BatchNorm statistics kept
+  Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
   struct StepOutput {
     torch::Tensor logits, losses;  // of the training forward
   };
@@ -43,11 +43,20 @@ class Trainer {
   StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
                         double lr, std::optional<double> momentum = std::nullopt);
 
+  int64_t epochs() const { return epochs_; }  // as the policy decides (reduced_epochs trains fewer)
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const ImageDataset& data() const { return data_; }
 
  private:
+  struct EpochTotals;
+  // One step on these rows, its observation handed to the policy and added to the epoch's totals.
+  void train_rows(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
+                  const torch::Tensor& weights, double progress, double lr_scale, EpochTotals& totals);
+  torch::Tensor forward_no_grad(const torch::Tensor& inputs);
+  Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
+                             const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
+
   const RunConfig config_;
   ImageDataset data_;
   torch::Device device_;
@@ -55,6 +64,7 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<SelectionPolicy> policy_;
+  int64_t epochs_ = 0;
   TrainAugment augment_;
   Normalizer eval_normalize_;
   at::Generator shuffle_gen_, augment_gen_;

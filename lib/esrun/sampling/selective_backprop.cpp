@@ -1,0 +1,124 @@
+// selective_backprop: Selective Backprop (Jiang et al. 2019, METHODS.md). Every meta-batch is
+// scored; the losses join a history of the last 1024 (sampler.history); each sample is kept with
+// probability max(p_min, CDF(l_i)^beta), CDF its percentile in that history (beta = 3, p_min = 0).
+// Kept samples queue, with their augmented inputs, across meta-batches; whenever b are queued the
+// trainer takes a step on them (plain mean). The first epoch keeps everything (priming); the last,
+// partial queue of an epoch is trained on at the epoch's end.
+#include "esrun/core/torch_compat.h"
+#include "esrun/sampling/policy.h"
+#include "esrun/sampling/weighted.h"
+
+namespace esrun {
+namespace {
+
+class SelectiveBackprop final : public SelectionPolicy {
+ public:
+  SelectiveBackprop(const SamplerOptions& options, const PolicyContext& context)
+      : SelectionPolicy(context),
+        options_(options),
+        gen_(compat::make_cpu_generator(context.seed)),
+        history_(torch::zeros({options.history}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
+
+  EpochPlan plan_epoch(int64_t epoch) override {
+    epoch_ = epoch;
+    return SelectionPolicy::plan_epoch(epoch);
+  }
+
+  bool needs_scores(int64_t /*epoch*/) const override { return true; }
+
+  Selection select(const Batch& batch, const Scores& scores) override {
+    const auto losses = scores.losses.to(torch::kDouble);
+    remember(losses);
+    torch::Tensor keep;
+    if (epoch_ == 0) {
+      keep = torch::ones({losses.size(0)}, torch::TensorOptions(torch::kBool).device(losses.device()));
+    } else {
+      const auto past = std::get<0>(history_.narrow(0, 0, filled_).sort());
+      const auto cdf = torch::searchsorted(past, losses, /*out_int32=*/false, /*right=*/true).to(torch::kDouble) /
+                       static_cast<double>(filled_);
+      const auto probability = torch::clamp_min(cdf.pow(options_.sb_beta), options_.p_min);
+      keep = torch::rand({losses.size(0)}, gen_, torch::kDouble).to(losses.device()).lt(probability);
+    }
+    const auto rows = keep.nonzero().flatten();
+    append(Batch{batch.indices.index_select(0, rows), batch.inputs.index_select(0, rows), batch.targets.index_select(0, rows)});
+    std::vector<Batch> ready;
+    while (queued() >= options_.resolved_mini_batch) ready.push_back(take(options_.resolved_mini_batch));
+    return Selection{{}, {}, std::move(ready)};
+  }
+
+  std::vector<Batch> flush(int64_t /*epoch*/) override {
+    if (queued() == 0) return {};
+    return {take(queued())};
+  }
+
+  void save(torch::serialize::OutputArchive& archive) const override {
+    archive.write("history", history_);
+    archive.write("cursor", torch::tensor({filled_, write_, epoch_}, torch::kLong));
+    const bool any = queued() > 0;
+    archive.write("queue_indices", any ? queue_.indices : torch::empty({0}, torch::kLong));
+    archive.write("queue_inputs", any ? queue_.inputs : torch::empty({0}));
+    archive.write("queue_targets", any ? queue_.targets : torch::empty({0}, torch::kLong));
+    save_generator(archive, "generator", gen_);
+  }
+  void load(torch::serialize::InputArchive& archive) override {
+    load_tensor(archive, "history", history_);
+    torch::Tensor cursor;
+    archive.read("cursor", cursor);
+    filled_ = cursor[0].item<int64_t>();
+    write_ = cursor[1].item<int64_t>();
+    epoch_ = cursor[2].item<int64_t>();
+    archive.read("queue_indices", queue_.indices);
+    archive.read("queue_inputs", queue_.inputs);
+    archive.read("queue_targets", queue_.targets);
+    if (queue_.indices.numel() == 0) queue_ = Batch{};
+    load_generator(archive, "generator", gen_);
+  }
+
+ private:
+  // The ring buffer of the last `history` losses.
+  void remember(const torch::Tensor& losses) {
+    const int64_t capacity = history_.size(0);
+    const auto recent = losses.size(0) > capacity ? losses.narrow(0, losses.size(0) - capacity, capacity) : losses;
+    const int64_t count = recent.size(0);
+    const auto slots = (torch::arange(count, torch::kLong) + write_).remainder(capacity).to(history_.device());
+    history_.index_copy_(0, slots, recent);
+    write_ = (write_ + count) % capacity;
+    filled_ = std::min(capacity, filled_ + count);
+  }
+
+  int64_t queued() const { return queue_.indices.defined() ? queue_.indices.size(0) : 0; }
+
+  void append(const Batch& rows) {
+    if (rows.indices.size(0) == 0) return;
+    if (queued() == 0) {
+      queue_ = rows;
+      return;
+    }
+    queue_ = Batch{torch::cat({queue_.indices, rows.indices}), torch::cat({queue_.inputs, rows.inputs}),
+                   torch::cat({queue_.targets, rows.targets})};
+  }
+
+  Batch take(int64_t count) {
+    const int64_t rest = queued() - count;
+    Batch out{queue_.indices.narrow(0, 0, count), queue_.inputs.narrow(0, 0, count), queue_.targets.narrow(0, 0, count)};
+    queue_ = rest == 0 ? Batch{}
+                       : Batch{queue_.indices.narrow(0, count, rest), queue_.inputs.narrow(0, count, rest),
+                               queue_.targets.narrow(0, count, rest)};
+    return out;
+  }
+
+  SamplerOptions options_;
+  at::Generator gen_;
+  torch::Tensor history_;
+  int64_t filled_ = 0, write_ = 0, epoch_ = 0;
+  Batch queue_;
+};
+
+const bool registered = samplers().add(
+    "selective_backprop", "keep each scored sample with probability CDF(loss)^beta, train on queues of b kept samples",
+    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
+      return std::make_unique<SelectiveBackprop>(o, c);
+    });
+
+}  // namespace
+}  // namespace esrun
