@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes configs/paper/<table>/*.yaml and configs/smoke/*.yaml from the settings of the ES paper
-(Appendix B.1, Section 4). Run from the repository root after changing a setting here; the files
+"""Writes configs/paper/<table>/*.yaml and configs/smoke/*.yaml from the settings of the papers:
+the ES paper (Appendix B.1, Section 4), InfoBatch (Tables 1 and 3) and Omission (Section 4). Run from the repository root after changing a setting here; the files
 are committed so that a user can run one cell of a table with one --config.
 
     python3 scripts/make_paper_configs.py
@@ -21,6 +21,8 @@ SETTINGS = {
                          lr={m: 0.2 for m in ("uniform", "loss", "order", "es", "eswp")}),
 }
 METHODS = ("uniform", "loss", "order", "es", "eswp")
+# Set-level methods the ES paper compares with, at their own papers' defaults and the baseline's LR.
+SET_LEVEL = ("ucb", "ka", "infobatch")
 
 # Table 6 ablations as sampler settings. "E" is a single EMA (beta1 = beta2 = 0.9), "DE" the decoupled
 # EMA of ES (0.2, 0.9), "A" annealing at the default round(0.05 E) epochs; plain Loss is ES with
@@ -42,16 +44,19 @@ ABLATION_SETTINGS = {
 }
 
 
+BATCH_LEVEL = ("loss", "order", "es", "eswp", "adaselection")
+
+
 def sampler_block(method, setting, extra=None):
     lines = [f"  name: {method}", f"  meta_batch: {setting['batch']}"]
-    if method != "uniform":
+    if method in BATCH_LEVEL and "mini_batch" not in (extra or {}):
         lines.append(f"  ratio: {setting['ratio']}")
     for key, value in (extra or {}).items():
         lines.append(f"  {key}: {value}")
     return "sampler:\n" + "\n".join(lines) + "\n"
 
 
-def config_text(name, comment, setting, method, lr, epochs, noise=("none", 0.0), sampler_extra=None):
+def config_text(name, comment, setting, method, lr, epochs, noise=("none", 0.0), sampler_extra=None, schedule=None):
     noise_kind, noise_ratio = noise
     text = HEADER + f"# {comment}\nname: {name}\nseed: 0\n"
     text += f"data:\n  name: {setting['dataset']}\n  root: {setting['root']}\n"
@@ -60,7 +65,7 @@ def config_text(name, comment, setting, method, lr, epochs, noise=("none", 0.0),
     text += f"model:\n  name: {setting['model']}\n"
     text += f"train:\n  epochs: {epochs}\n"
     text += f"optimizer:\n  name: sgd\n  lr: {lr}\n  momentum: 0.9\n  weight_decay: 5.0e-4\n"
-    text += "schedule:\n  name: onecycle\n"
+    text += schedule or "schedule:\n  name: onecycle\n"
     text += sampler_block(method, setting, sampler_extra)
     return text
 
@@ -73,6 +78,8 @@ def write(path, text):
 
 def smoke(name, method, noise=("none", 0.0), sampler_extra=None):
     setting = dict(batch=64, ratio=0.25)
+    if method == "selective_backprop":
+        sampler_extra = dict(sampler_extra or {}, mini_batch=32)
     text = HEADER + f"# Smoke version of {name}: seconds on synthetic data.\nname: smoke_{name}\nseed: 0\n"
     text += "data:\n  name: synthetic_shapes\n  synthetic: {train_size: 512, test_size: 128, classes: 4, image_size: 32}\n"
     if noise[0] != "none":
@@ -107,8 +114,76 @@ def main():
             write(f"configs/paper/table6/{column}_{row}.yaml",
                   config_text(f"table6_{column}_{row}", f"ES paper Table 6 ablation '{row}' on {column}.", setting,
                               "es", setting["lr"]["es"], epochs, (kind, ratio), extra))
-    for method in METHODS:
+    for key, setting in SETTINGS.items():
+        for method in SET_LEVEL:
+            write(f"configs/paper/table2/{key}_{method}.yaml",
+                  config_text(f"table2_{key}_{method}", f"ES paper Table 2, {key}, {method} (its paper's defaults): "
+                              "200 epochs.", setting, method, setting["lr"]["uniform"], 200))
+    for kind in ("flip", "uniform"):
+        for ratio in (0.1, 0.4):
+            for method in SET_LEVEL:
+                tag = f"{kind}{int(ratio * 100)}"
+                write(f"configs/paper/table5/cifar100_r18_{tag}_{method}.yaml",
+                      config_text(f"table5_{tag}_{method}",
+                                  f"ES paper Table 5: CIFAR-100, ResNet-18, {kind} label noise {int(ratio * 100)}%, "
+                                  f"{method}, 100 epochs.", SETTINGS["cifar100_r18"], method,
+                                  SETTINGS["cifar100_r18"]["lr"]["uniform"], 100, (kind, ratio)))
+    # InfoBatch Table 1, dynamic rows: ResNet-18 on CIFAR-10/100 at 30/50/70% pruning, 200 epochs.
+    # InfoBatch trains with LARS, which esrun does not have: SGD with the ES paper's LRs stands in.
+    for key in ("cifar10_r18", "cifar100_r18"):
+        setting = SETTINGS[key]
+        for method in ("random_prune", "epsilon_greedy", "ucb", "infobatch"):
+            for prune in (0.3, 0.5, 0.7):
+                write(f"configs/paper/infobatch_table1/{key}_{method}_r{int(prune * 100)}.yaml",
+                      config_text(f"infobatch_t1_{key}_{method}_r{int(prune * 100)}",
+                                  f"InfoBatch Table 1: {key}, {method}, prune ratio {prune} (SGD in place of LARS).",
+                                  setting, method, setting["lr"]["uniform"], 200, sampler_extra={"prune_ratio": prune}))
+    # InfoBatch Table 3: ablation of soft pruning, rescaling and annealing at r = 0.5 on CIFAR-100.
+    ablation = {"random_prune": ("random_prune", {"prune_ratio": 0.5}),
+                "soft_pruning": ("infobatch", {"rescale": "false", "delta": 1.0}),
+                "soft_pruning_rescale": ("infobatch", {"delta": 1.0}),
+                "soft_pruning_anneal": ("infobatch", {"rescale": "false"}),
+                "infobatch": ("infobatch", {}),
+                "full_dataset": ("uniform", {})}
+    for key in ("cifar100_r18", "cifar100_r50"):
+        setting = SETTINGS[key]
+        for row, (method, extra) in ablation.items():
+            write(f"configs/paper/infobatch_table3/{key}_{row}.yaml",
+                  config_text(f"infobatch_t3_{key}_{row}", f"InfoBatch Table 3 ablation '{row}' on {key}, r = 0.5.",
+                              setting, method, setting["lr"]["uniform"], 200, sampler_extra=extra))
+    # Omission Section 4: ResNet-18, CIFAR-10/100, 200 epochs, SGD, batch 128 (drop_last), cosine LR
+    # with maximum 0.1, 10% warm-up, weight decay 5e-4. Historical group: InfoBatch, Omission,
+    # reduced epochs; extra-forward group: selective backprop, loss, order on B = 2b. Selection
+    # ratio = the kept fraction (InfoBatch's r set to 1 - ratio, our reading).
+    cosine = "schedule:\n  name: cosine\n  warmup_epochs: 20\n"
+    for key in ("cifar10_r18", "cifar100_r18"):
+        base = dict(SETTINGS[key], batch=128)
+        for keep in (0.3, 0.5):
+            tag = f"keep{int(keep * 100)}"
+            cells = {
+                "historical_infobatch": ("infobatch", base, {"prune_ratio": round(1 - keep, 2), "drop_last": "true"}),
+                "historical_omission": ("omission", base, {"keep": keep, "drop_last": "true"}),
+                "historical_reduced_epochs": ("reduced_epochs", base, {"prune_ratio": round(1 - keep, 2),
+                                                                       "drop_last": "true"}),
+                "extra_forward_selective_backprop": ("selective_backprop", dict(base, batch=256),
+                                                     {"mini_batch": 128, "drop_last": "true"}),
+                "extra_forward_loss": ("loss", dict(base, batch=256), {"mini_batch": 128, "drop_last": "true"}),
+                "extra_forward_order": ("order", dict(base, batch=256), {"mini_batch": 128, "drop_last": "true"}),
+            }
+            for row, (method, setting, extra) in cells.items():
+                write(f"configs/paper/omission/{key}_{tag}_{row}.yaml",
+                      config_text(f"omission_{key}_{tag}_{row}", f"Omission's comparison, {row}, {key}, "
+                                  f"selection ratio {keep}.", setting, method, 0.1, 200, sampler_extra=extra,
+                                  schedule=cosine))
+        write(f"configs/paper/omission/{key}_full.yaml",
+              config_text(f"omission_{key}_full", f"Omission's comparison: full training, {key}.", base, "uniform", 0.1,
+                          200, sampler_extra={"drop_last": "true"}, schedule=cosine))
+    for method in METHODS + SET_LEVEL + ("omission", "adaselection", "selective_backprop", "epsilon_greedy",
+                                         "random_prune", "reduced_epochs"):
         smoke(method, method)
+    smoke("omission_batch", "omission", sampler_extra={"level": "batch"})
+    smoke("adaselection_all", "adaselection", sampler_extra={
+        "candidates": "[big_loss, small_loss, uniform, grad_norm, adaboost, coreset1, coreset2]", "cl_gamma": 1.0})
     smoke("es_noisy", "es", ("uniform", 0.4))
     for row, extra in ABLATIONS.items():
         smoke(f"table6_{row}", "es", ("uniform", 0.4), extra)

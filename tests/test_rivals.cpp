@@ -316,3 +316,11 @@ TEST_CASE("Methods without current losses run no scoring forward", "[sampler]") 
     CHECK_FALSE(make_policy("{name: " + name + "}", 16)->needs_scores(1));
   for (const std::string name : {"adaselection", "selective_backprop"}) CHECK(make_policy("{name: " + name + "}", 16)->needs_scores(1));
 }
+
+TEST_CASE("InfoBatch without rescaling keeps weight 1 (soft pruning)", "[sampler][infobatch]") {
+  auto policy = make_policy("{name: infobatch, prune_ratio: 0.5, rescale: false}", 10);
+  policy->observe(trained(torch::arange(10, torch::kLong), torch::arange(10).to(torch::kFloat)));
+  const auto plan = policy->plan_epoch(1);
+  CHECK(plan.indices.size(0) == 7);
+  CHECK(plan.weights.eq(1.0f).all().item<bool>());
+}

@@ -228,6 +228,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
               ": expected a number in [0, 1), got ", p.prune_ratio);
   p.delta = check.float_in("sampler.delta", 0.0, 1.0, true);
   p.ema = c.get_bool("sampler.ema");
+  p.rescale = c.get_bool("sampler.rescale");
   p.level = c.get_string("sampler.level");
   p.keep = check.float_in("sampler.keep", 0.0, 1.0, true);
   ESRUN_CHECK(p.keep > 0, c.where("sampler.keep"), ": expected a number in (0, 1], got 0");

@@ -93,6 +93,7 @@ struct SamplerOptions {
   double prune_ratio = 0.0;               // eswp, infobatch, ucb, epsilon_greedy, random_prune, reduced_epochs: r
   double delta = 0.875;                   // infobatch
   bool ema = false;                       // infobatch
+  bool rescale = true;                    // infobatch
   std::string level = "set";              // omission
   double keep = 0.5, alpha = 0.1;         // omission
   std::vector<std::string> candidates;    // adaselection

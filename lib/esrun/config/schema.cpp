@@ -96,6 +96,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.anneal_epochs", T::Int, "null", "ES: epochs without selection at each end of training; null = round(0.05 * epochs)", true, {}, {"es", "eswp"}),
       spec("sampler.prune_ratio", T::Float, "null", "fraction r pruned per epoch; null = 0.2 (eswp), 0.5 (infobatch), 0.3 (ucb, epsilon_greedy, random_prune, reduced_epochs: the fraction of epochs dropped)", true, {}, {"eswp", "infobatch", "ucb", "epsilon_greedy", "random_prune", "reduced_epochs"}),
       spec("sampler.delta", T::Float, "0.875", "infobatch: prune in epochs e < delta * epochs, then train on everything", false, {}, {"infobatch"}),
+      spec("sampler.rescale", T::Bool, "true", "infobatch: weight kept well-learned samples by 1/(1-r) (false: InfoBatch's 'soft pruning' ablation)", false, {}, {"infobatch"}),
       spec("sampler.ema", T::Bool, "false", "infobatch: H <- beta2*H + (1-beta2)*loss instead of H = loss", false, {}, {"infobatch"}),
       spec("sampler.level", T::String, "set", "omission: Bernoulli sampling over the whole set each epoch, or within each meta-batch", false, {"set", "batch"}, {"omission"}),
       spec("sampler.keep", T::Float, "0.5", "omission (level set): expected fraction of the data kept per epoch", false, {}, {"omission"}),

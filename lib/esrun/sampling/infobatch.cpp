@@ -3,7 +3,8 @@
 // thinned: exactly floor((1 - r) |W|) of W are kept, chosen uniformly without replacement, each with
 // loss weight 1 / (1 - r); every other sample is kept with weight 1. From epoch ceil(delta * E) on,
 // all samples with weight 1 (weights really reset: the authors' code leaves stale weights when
-// delta * E is not an integer; we do not). After training on a sample, H_i = its latest loss
+// delta * E is not an integer; we do not). `rescale: false` drops the 1 / (1 - r) weights (the
+// paper's "soft pruning" ablation, Table 3). After training on a sample, H_i = its latest loss
 // (`ema: true`: an EMA, H <- beta2 H + (1 - beta2) l, our reading of the authors' EMA variant);
 // pruned samples keep stale scores.
 #include <cmath>
@@ -36,7 +37,8 @@ class InfoBatch final : public SelectionPolicy {
     const auto weight_options = torch::TensorOptions(torch::kFloat).device(scores_.device());
     return EpochPlan{torch::cat({others, kept}),
                      torch::cat({torch::ones({others.size(0)}, weight_options),
-                                 torch::full({keep}, 1.0 / (1.0 - options_.prune_ratio), weight_options)})};
+                                 torch::full({keep}, options_.rescale ? 1.0 / (1.0 - options_.prune_ratio) : 1.0,
+                                             weight_options)})};
   }
 
   void observe(const Observation& observation) override {
