@@ -28,7 +28,8 @@ esrun::Batch batch_of(const torch::Tensor& indices) {
 }
 
 esrun::Selection select_with(esrun::SelectionPolicy& policy, const esrun::Batch& batch, const torch::Tensor& losses) {
-  return policy.select(batch, esrun::Scores{losses, losses.defined() ? torch::zeros_like(losses) : torch::Tensor()});
+  if (!losses.defined()) return policy.select(batch, esrun::Scores{});
+  return policy.select(batch, esrun::Scores{losses, torch::zeros_like(losses), torch::zeros({losses.size(0)}, torch::kBool)});
 }
 
 torch::Tensor saved_tensor(const esrun::SelectionPolicy& policy, const std::string& key) {
@@ -179,7 +180,9 @@ TEST_CASE("order trains on the b largest losses, fewer with adaptive q", "[sampl
             .equal(torch::tensor({1, 3, 5, 7}, torch::kLong)));
   auto adaptive = make_policy({"sampler={name: order, meta_batch: 8, mini_batch: 4, adaptive_q: true}"}, 16);
   adaptive->plan_epoch(0);
-  adaptive->observe({0, torch::arange(10, torch::kLong), torch::zeros({10}), {}, torch::arange(10).lt(9), {}, true});  // 90%
+  // 9 of the 10 scored samples predicted correctly: 90% (measured on the whole scored meta-batch).
+  const auto ten = torch::rand({10});
+  adaptive->select(batch_of(torch::arange(10, torch::kLong)), esrun::Scores{ten, ten, torch::arange(10).lt(9)});
   adaptive->plan_epoch(1);
   CHECK(select_with(*adaptive, batch_of(torch::arange(8, torch::kLong)), losses).positions.size(0) == 1);  // b/4
 }

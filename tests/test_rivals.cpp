@@ -34,7 +34,9 @@ esrun::Batch batch_of(int64_t size) {
                       torch::zeros({size}, torch::kLong)};
 }
 
-esrun::Scores scores_of(const torch::Tensor& losses) { return esrun::Scores{losses, torch::zeros_like(losses)}; }
+esrun::Scores scores_of(const torch::Tensor& losses) {
+  return esrun::Scores{losses, torch::zeros_like(losses), torch::zeros({losses.size(0)}, torch::kBool)};
+}
 
 void round_trip(const esrun::SelectionPolicy& from, esrun::SelectionPolicy& to) {
   torch::serialize::OutputArchive out;
@@ -145,7 +147,7 @@ TEST_CASE("AdaSelection candidates give the METHODS.md importances", "[sampler][
   CHECK(torch::allclose(esrun::adaselection_importance("big_loss", l, g, 2), torch::softmax(l, 0)));
   CHECK(torch::allclose(esrun::adaselection_importance("small_loss", l, g, 2), torch::softmax(-l, 0)));
   CHECK(torch::allclose(esrun::adaselection_importance("uniform", l, g, 2), torch::full({4}, 0.25, torch::kDouble)));
-  CHECK(torch::allclose(esrun::adaselection_importance("grad_norm", l, g, 2), torch::softmax(g, 0)));
+  CHECK(torch::allclose(esrun::adaselection_importance("grad_norm", l, g, 2), torch::softmax(g.sqrt(), 0)));  // g is g^2
   const auto scaled = l / (4.0 * (1 + 1e-6));
   CHECK(torch::allclose(esrun::adaselection_importance("adaboost", l, g, 2), 0.5 * torch::log((1 + scaled) / (1 - scaled))));
   CHECK(esrun::adaselection_importance("coreset1", l, g, 2).equal(torch::tensor({1.0, 0.0, 1.0, 0.0}, torch::kDouble)));
@@ -235,6 +237,24 @@ TEST_CASE("epsilon-greedy keeps (1-r)n: the best by mean and a random epsilon sh
   CHECK(std::get<0>(at::_unique(kept)).size(0) == 50);
   CHECK(kept.ge(60).sum().item<int64_t>() == 40);  // the 40 highest means: 60..99
   CHECK(kept.lt(60).sum().item<int64_t>() == 10);  // 10 at random from the rest
+}
+
+TEST_CASE("UCB breaks ties among unseen samples at random, by seed", "[sampler][ucb]") {
+  const auto config = [](int) {
+    return esrun::load_config(esrun::RunRequest{{}, {"sampler={name: ucb, prune_ratio: 0.5}"}, std::nullopt}).sampler;
+  };
+  auto a = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 1});
+  auto b = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 2});
+  const auto first = sorted(a->plan_epoch(0).indices);
+  CHECK_FALSE(first.equal(torch::arange(50, torch::kLong)));
+  CHECK_FALSE(first.equal(sorted(b->plan_epoch(0).indices)));
+}
+
+TEST_CASE("Omission's batch level spends keep * B per meta-batch by default", "[sampler][omission]") {
+  const auto options =
+      esrun::load_config(esrun::RunRequest{{}, {"sampler={name: omission, level: batch, keep: 0.25, meta_batch: 64}"}, std::nullopt})
+          .sampler;
+  CHECK(options.resolved_mini_batch == 16);
 }
 
 TEST_CASE("UCB re-chooses its set only every period epochs", "[sampler][ucb]") {

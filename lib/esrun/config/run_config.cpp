@@ -262,7 +262,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     ESRUN_CHECK(*p.ratio > 0 && *p.ratio <= 1, c.where("sampler.ratio"), ": expected a number in (0, 1], got ", *p.ratio);
     p.resolved_mini_batch = std::max<int64_t>(1, std::llround(*p.ratio * static_cast<double>(p.meta_batch)));
   } else {
-    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(defaults.ratio * static_cast<double>(p.meta_batch)));
+    // Omission's batch level spends its budget keep * B per meta-batch.
+    const double ratio = p.name == "omission" ? c.get_float("sampler.keep") : defaults.ratio;
+    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
   }
   return r;
 }

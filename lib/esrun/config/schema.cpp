@@ -89,7 +89,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.name", T::String, "uniform", "data-selection policy (esrun list samplers)"),
       spec("sampler.meta_batch", T::Int, "128", "meta-batch size B: samples drawn per step"),
       spec("sampler.mini_batch", T::Int, "null", "mini-batch size b <= B trained per step by batch-level policies; null = from ratio", true, {}, kBatchLevel),
-      spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]; null = the policy's default (0.25)", true, {}, kBatchLevel),
+      spec("sampler.ratio", T::Float, "null", "b/B when mini_batch is null, in (0, 1]; null = the policy's default (0.25; omission: keep; selective_backprop: 1)", true, {}, kBatchLevel),
       spec("sampler.drop_last", T::Bool, "false", "drop the last meta-batch of an epoch when it is smaller than B"),
       spec("sampler.beta1", T::Float, "null", "ES: weight of the score in w = beta1*s + (1-beta1)*loss (null = 0.2); omission: EMA factor of SCORE (null = 0.9)", true, {}, {"es", "eswp", "omission"}),
       spec("sampler.beta2", T::Float, "null", "ES: EMA factor of the score s (null = 0.9 es, 0.8 eswp); omission: EMA factor of the scale G (null = 0.99); infobatch with ema: EMA factor of H (null = 0.9)", true, {}, {"es", "eswp", "omission", "infobatch"}),

@@ -7,7 +7,8 @@
 // Method weights start at 1/M; after each step w^m <- w^m exp(beta |L^m_t - L^m_{t-1}| / L^m_{t-1}),
 // normalised, where L^m_t is the mean loss of the k samples method m alone would pick.
 // The optional curriculum reward (cl_gamma): the paper's formula (4) as printed sharpens with t while
-// its text says it flattens; we implement the text: r_t(i) = exp(-l_i / (t^gamma mean_j l_j^2)).
+// its text says it flattens; we implement the text: r_t(i) = exp(-l_i / (t^gamma mean_j l_j^2)), with
+// t the step count from 1 (the paper's iteration index).
 #include "esrun/sampling/adaselection.h"
 
 #include <cmath>
@@ -24,7 +25,7 @@ torch::Tensor adaselection_importance(const std::string& method, const torch::Te
   if (method == "big_loss") return torch::softmax(losses, 0);
   if (method == "small_loss") return torch::softmax(-losses, 0);
   if (method == "uniform") return torch::full_like(losses, 1.0 / static_cast<double>(size));
-  if (method == "grad_norm") return torch::softmax(grad_norms.to(losses.scalar_type()), 0);
+  if (method == "grad_norm") return torch::softmax(grad_norms.to(losses.scalar_type()).sqrt(), 0);  // g = ||dl/dz||
   if (method == "adaboost") {
     const auto scaled = losses / (losses.max() * (1.0 + 1e-6)).clamp_min(1e-12);
     return 0.5 * torch::log((1.0 + scaled) / (1.0 - scaled));

@@ -4,7 +4,9 @@
 // a candidate is hidden only if its last prediction was correct with a largest softmax probability
 // (over classes; the authors' code takes it over the batch, a bug we do not copy) of at least 0.7.
 // The learning rate is multiplied by 1 / (1 - hidden fraction). After the epoch the hidden samples
-// pass forward once (no gradient, counted in the time) to refresh their loss and prediction.
+// pass forward once (no gradient, counted in the time) to refresh their loss and prediction; the
+// pass is the trainer's scoring forward: augmented inputs, training-mode BatchNorm with its running
+// statistics left unchanged.
 // Samples never seen are never hidden.
 #include <cmath>
 #include <limits>

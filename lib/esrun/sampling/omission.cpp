@@ -6,7 +6,8 @@
 //   p_i = min(sqrt((1 - alpha) SCORE_i + alpha mean_j SCORE_j) / c, 1),  c by bisection so sum p = k.
 // level set (default): at each epoch's start over all n with k = keep * n, Bernoulli draws, the chosen
 // samples shuffled into meta-batches, loss weight keep / p_i. level batch: within each meta-batch
-// with k = b, loss weight (b / B) / p_i.
+// with k = b (b = keep * B unless mini_batch or ratio is set), loss weight (b / B) / p_i; the mean
+// score mixed in is over all n samples.
 #include "esrun/sampling/omission.h"
 
 #include <cmath>
@@ -17,8 +18,9 @@
 
 namespace esrun {
 
-torch::Tensor omission_probabilities(const torch::Tensor& scores, double budget, double alpha, int iterations) {
-  const auto q = torch::sqrt((1.0 - alpha) * scores + alpha * scores.mean());
+torch::Tensor omission_probabilities(const torch::Tensor& scores, double budget, double alpha, const torch::Tensor& mean,
+                                     int iterations) {
+  const auto q = torch::sqrt((1.0 - alpha) * scores + alpha * (mean.defined() ? mean : scores.mean()));
   if (budget >= static_cast<double>(scores.size(0))) return torch::ones_like(q);
   // f(c) = sum_i min(q_i / c, 1) does not increase with c; f(min q) = n >= k and f(sum q / k) <= k.
   auto low = q.min(), high = q.sum() / budget;
@@ -54,7 +56,8 @@ class Omission final : public SelectionPolicy {
     if (options_.level != "batch") return {};
     const int64_t size = batch.indices.size(0);
     const int64_t b = mini_batch_for(size, options_.resolved_mini_batch, options_.meta_batch);
-    const auto p = omission_probabilities(scores_.index_select(0, batch.indices), static_cast<double>(b), options_.alpha);
+    const auto p = omission_probabilities(scores_.index_select(0, batch.indices), static_cast<double>(b), options_.alpha,
+                                          scores_.mean());
     const auto positions = bernoulli(p).nonzero().flatten();
     const double rate = static_cast<double>(b) / static_cast<double>(size);
     return Selection{positions, (rate / p.index_select(0, positions)).to(torch::kFloat), {}};

@@ -1,6 +1,8 @@
 // order: Ordered SGD (Kawaguchi & Lu 2020). Trains on the q largest losses of each scored
 // meta-batch, q = b. With adaptive_q (the authors' code) q shrinks with the previous epoch's
-// training accuracy: >= 80% -> b/2, >= 90% -> b/4, >= 95% -> b/8.
+// training accuracy: >= 80% -> b/2, >= 90% -> b/4, >= 95% -> b/8. The accuracy is measured on the
+// whole scored meta-batch, as the authors' code measures it on the whole batch forward; q follows
+// each epoch's accuracy (our reading: it can grow back if the accuracy falls).
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -31,16 +33,12 @@ class OrderedSgd final : public SelectionPolicy {
   Selection select(const Batch& batch, const Scores& scores) override {
     int64_t q = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
     if (options_.adaptive_q) {
+      correct_ += scores.correct.sum();
+      seen_ += scores.correct.size(0);
       const int shift = previous_accuracy_ >= 0.95 ? 3 : previous_accuracy_ >= 0.90 ? 2 : previous_accuracy_ >= 0.80 ? 1 : 0;
       q = std::max<int64_t>(1, q >> shift);
     }
     return Selection{std::get<1>(scores.losses.topk(q)), {}, {}};
-  }
-
-  void observe(const Observation& observation) override {
-    if (!options_.adaptive_q) return;
-    correct_ += observation.correct.sum();
-    seen_ += observation.correct.size(0);
   }
 
   void save(torch::serialize::OutputArchive& archive) const override {

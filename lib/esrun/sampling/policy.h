@@ -28,6 +28,7 @@ struct Batch {
 struct Scores {
   torch::Tensor losses;      // float [B]: the same per-sample loss the step uses
   torch::Tensor grad_norms;  // float [B]: squared norm of dl/dlogits
+  torch::Tensor correct;     // bool [B]: argmax == target
   bool defined() const { return losses.defined(); }
 };
 

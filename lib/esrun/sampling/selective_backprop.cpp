@@ -1,6 +1,8 @@
 // selective_backprop: Selective Backprop (Jiang et al. 2019, METHODS.md). Every meta-batch is
 // scored; the losses join a history of the last 1024 (sampler.history); each sample is kept with
-// probability max(p_min, CDF(l_i)^beta), CDF its percentile in that history (beta = 3, p_min = 0).
+// probability max(p_min, CDF(l_i)^beta), CDF its percentile in that history (beta = 3, p_min = 0);
+// the batch's own losses join the history before the percentiles are taken, as the authors' code
+// appends each loss before ranking it.
 // Kept samples queue, with their augmented inputs, across meta-batches; whenever b are queued the
 // trainer takes a step on them (plain mean). The first epoch keeps everything (priming); the last,
 // partial queue of an epoch is trained on at the epoch's end.

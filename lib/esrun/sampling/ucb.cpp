@@ -3,9 +3,9 @@
 // epochs the kept set is chosen anew: ucb keeps the (1 - r) n samples with the highest
 // mu_i + c sigma_i; epsilon_greedy keeps (1 - r) n of which a fraction epsilon is uniform at random
 // (from the rest) and the others the highest mu_i. Samples never trained rank first (ties broken at
-// random). No reweighting.
+// random). No reweighting. A sample's first observation sets mu = loss and sigma^2 = 0; later ones
+// use the deviation from the mean before the update.
 #include <cmath>
-#include <limits>
 
 #include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
@@ -65,10 +65,11 @@ class Bandit final : public SelectionPolicy {
   torch::Tensor choose() {
     const int64_t n = context().train_size;
     const auto keep = static_cast<int64_t>(std::llround((1.0 - options_.prune_ratio) * static_cast<double>(n)));
-    // Unseen first: +inf priority; a tiny random term breaks ties among equal priorities at random.
-    const auto jitter = torch::rand({n}, gen_, torch::kDouble).to(mean_.device()) * 1e-9;
+    // Unseen first, in random order: keys 1e300 * (1 + U) rank above every seen priority; among seen
+    // samples a tiny random term breaks ties at random.
+    const auto uniform = torch::rand({n}, gen_, torch::kDouble).to(mean_.device());
     auto priority = greedy_ ? mean_.clone() : mean_ + options_.ucb_c * variance_.sqrt();
-    priority = torch::where(seen_, priority, torch::full_like(priority, std::numeric_limits<double>::infinity())) + jitter;
+    priority = torch::where(seen_, priority + uniform * 1e-9, 1e300 * (1.0 + uniform));
     if (!greedy_) return std::get<1>(priority.topk(keep));
     const auto random_count = static_cast<int64_t>(std::llround(options_.epsilon * static_cast<double>(keep)));
     const auto best = std::get<1>(priority.topk(keep - random_count));

@@ -219,7 +219,8 @@ Scores Trainer::score(const Batch& batch) {
   const auto logits = forward_no_grad(batch.inputs);
   torch::NoGradGuard no_grad;
   const double smoothing = config_.train.label_smoothing;
-  return Scores{per_sample_loss(logits, batch.targets, smoothing), logit_grad_sq_norm(logits, batch.targets, smoothing)};
+  return Scores{per_sample_loss(logits, batch.targets, smoothing), logit_grad_sq_norm(logits, batch.targets, smoothing),
+                logits.argmax(1).eq(batch.targets)};
 }
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
