@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   app.add_option("-s,--set", request.sets, "override key.path=value (value parsed as YAML); repeatable")
       ->allow_extra_args(false);
   app.add_option("-o,--out", out, "run directory (default <out_root>/<name>/<timestamp>-s<seed>)");
+  std::string resume;
+  app.add_option("--resume", resume, "continue the run in this directory from its checkpoints/last.pt");
+  int64_t stop_after = 0;
+  app.add_option("--stop-after-epochs", stop_after, "checkpoint and stop after this many epochs (then --resume)");
 
   auto* run = app.add_subcommand("run", "train the configured experiment (the default)");
   auto* validate = app.add_subcommand("validate", "check a config without training");
@@ -40,6 +44,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (!out.empty()) request.out = out;
+  if (!resume.empty()) request.resume = resume;
+  if (stop_after > 0) request.stop_after = stop_after;
 
   try {
     if (*list) {

@@ -35,8 +35,75 @@ std::string format_record(const EpochRecord& r, int64_t epochs, double images_pe
 }  // namespace
 
 RunConfig load_config(const RunRequest& request) {
-  return load_run_config(resolve_config(request.configs, request.sets));
+  std::vector<std::string> files = request.configs;
+  if (request.resume) files.insert(files.begin(), (std::filesystem::path(*request.resume) / "config.resolved.yaml").string());
+  return load_run_config(resolve_config(files, request.sets));
 }
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Keys a resumed run may change: where and how fast it runs, how often it evaluates and saves, and
+// a longer training (train.epochs may grow). Anything else would make the continuation a different
+// experiment.
+void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, const std::string& run_dir) {
+  static const std::vector<std::string> allowed = {"threads", "device", "out_root", "train.eval_every",
+                                                   "train.eval_batch", "train.on_nan", "checkpoint.every",
+                                                   "checkpoint.best", "train.epochs"};
+  std::string changed;
+  for (const auto& key : config_schema()) {
+    YAML::Emitter a, b;
+    a << YAML::Flow << saved.value(key.path);
+    b << YAML::Flow << now.value(key.path);
+    if (std::string(a.c_str()) == b.c_str()) continue;
+    if (std::find(allowed.begin(), allowed.end(), key.path) != allowed.end()) continue;
+    changed += "\n  " + key.path + ": " + a.c_str() + " -> " + b.c_str();
+  }
+  ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
+              "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
+              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*)");
+  ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
+              now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
+}
+
+nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
+  double best = -1, final_acc = 0, final_loss = 0;
+  int64_t best_epoch = -1, forward = 0, backward = 0;
+  double train_seconds = 0;
+  for (const auto& r : records) {
+    if (!r["test_acc"].is_null()) {
+      final_acc = r["test_acc"].get<double>();
+      final_loss = r["test_loss"].get<double>();
+      if (final_acc > best) best = final_acc, best_epoch = r["epoch"].get<int64_t>();
+    }
+    forward += r["samples_forward"].get<int64_t>();
+    backward = r["samples_backward_total"].get<int64_t>();
+    train_seconds = r["time"]["train_total_so_far"].get<double>();
+  }
+  return {{"final_test_acc", final_acc}, {"final_test_loss", final_loss}, {"best_test_acc", best},
+          {"best_epoch", best_epoch},    {"train_time_s", train_seconds},   {"samples_backward_total", backward},
+          {"samples_forward_total", forward}};
+}
+
+// checkpoints/<file>: the trainer's state, the next epoch, the config hash and the metrics so far,
+// written to a temporary file and renamed, so a crash never leaves a corrupt checkpoint.
+void write_checkpoint(const RunDirectory& dir, const std::string& file, const Trainer& trainer, int64_t next_epoch,
+                      const std::string& config_hash, const std::vector<nlohmann::json>& records) {
+  std::string metrics;
+  for (const auto& r : records) metrics += r.dump() + "\n";
+  torch::serialize::OutputArchive archive, state;
+  trainer.save(state);
+  archive.write("trainer", state);
+  archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
+  archive.write("config_hash", c10::IValue(config_hash));
+  archive.write("metrics", c10::IValue(metrics));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  dir.write_atomic("checkpoints/" + file, bytes.str());
+}
+
+}  // namespace
 
 RunResult run(const RunRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
@@ -45,9 +112,36 @@ RunResult run(const RunRequest& request) {
   const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
 
-  RunDirectory dir = RunDirectory::create(config.out_root, config.name, config.seed, request.out);
+  // A resumed run reads its checkpoint before anything is written.
+  std::vector<nlohmann::json> records;
+  int64_t first_epoch = 0;
+  torch::serialize::InputArchive resumed_state;
+  if (request.resume) {
+    const fs::path from(*request.resume);
+    const auto saved = resolve_config({(from / "config.resolved.yaml").string()}, {});
+    check_resumable(saved, config.resolved, *request.resume);
+    const fs::path checkpoint = from / "checkpoints" / "last.pt";
+    ESRUN_CHECK(fs::exists(checkpoint), "--resume ", *request.resume, ": no checkpoint at '", checkpoint.string(), "'");
+    torch::serialize::InputArchive archive;
+    archive.load_from(checkpoint.string());
+    torch::Tensor next_epoch;
+    archive.read("next_epoch", next_epoch);
+    first_epoch = next_epoch.item<int64_t>();
+    c10::IValue metrics;
+    archive.read("metrics", metrics);
+    std::istringstream lines(metrics.toStringRef());
+    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
+    archive.read("trainer", resumed_state);
+  }
+  std::string metrics_so_far;
+  for (const auto& r : records) metrics_so_far += r.dump() + "\n";
+  RunDirectory dir = request.resume && !request.out
+                         ? RunDirectory::resume(*request.resume, metrics_so_far)
+                         : (request.resume ? RunDirectory::resume(*request.out, metrics_so_far)
+                                           : RunDirectory::create(config.out_root, config.name, config.seed, request.out));
   dir.write_atomic("config.resolved.yaml", config.resolved.to_yaml());
-  spdlog::info("run directory {}", dir.path().string());
+  spdlog::info("run directory {}{}", dir.path().string(),
+               request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
 
   ImageDataset data = load_dataset(config);
   spdlog::info("{}: {} train / {} test images, {} classes{}", data.name, data.train.size(), data.test.size(),
@@ -57,49 +151,57 @@ RunResult run(const RunRequest& request) {
                    : fmt::format(", {} noise on {} labels", to_string(config.data.label_noise.kind),
                                  data.noisy_mask.sum().item<int64_t>()));
   Trainer trainer(config, std::move(data), device);
+  if (request.resume) trainer.load(resumed_state);
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, device.str(), threads,
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
 
-  double best_acc = -1, final_acc = 0, final_loss = 0;
-  int64_t best_epoch = -1, samples_forward_total = 0, samples_backward_total = 0;
-  double train_seconds = 0;
-  trainer.fit([&](const EpochRecord& record) {
-    dir.append_metrics(to_json(record));
+  const std::string hash = config.resolved.hash();
+  double best_acc = -1;
+  for (const auto& r : records)
+    if (!r["test_acc"].is_null()) best_acc = std::max(best_acc, r["test_acc"].get<double>());
+  int64_t epochs_this_run = 0;
+  bool finished = true;
+  trainer.fit(first_epoch, [&](const EpochRecord& record) {
+    const auto json = to_json(record);
+    dir.append_metrics(json);
+    records.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
     spdlog::info(format_record(record, trainer.epochs(), rate));
-    if (record.evaluated) {
-      final_acc = record.test_acc;
-      final_loss = record.test_loss;
-      if (record.test_acc > best_acc) best_acc = record.test_acc, best_epoch = record.epoch;
-    }
-    samples_forward_total += record.samples_forward;
-    samples_backward_total = record.samples_backward_total;
-    train_seconds = record.time.train_total_so_far;
+    const bool last = record.epoch + 1 == trainer.epochs();
+    const bool stopping = request.stop_after && ++epochs_this_run >= *request.stop_after && !last;
+    const int64_t every = config.checkpoint.every;
+    if (last || stopping || (every > 0 && (record.epoch + 1) % every == 0))
+      write_checkpoint(dir, "last.pt", trainer, record.epoch + 1, hash, records);
+    if (config.checkpoint.best && record.evaluated && record.test_acc > best_acc)
+      write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, records);
+    if (record.evaluated) best_acc = std::max(best_acc, record.test_acc);
+    if (stopping) finished = false;
+    return !stopping;
   });
+  if (!finished) {
+    spdlog::info("stopped after {} epochs (--stop-after-epochs); continue with --resume {}", epochs_this_run,
+                 dir.path().string());
+    return RunResult{dir.path(), {}, false};
+  }
 
-  nlohmann::json summary = {
+  nlohmann::json summary = summarise(records);
+  summary.update({
       {"name", config.name},
       {"seed", config.seed},
       {"epochs", trainer.epochs()},
-      {"final_test_acc", final_acc},
-      {"final_test_loss", final_loss},
-      {"best_test_acc", best_acc},
-      {"best_epoch", best_epoch},
-      {"train_time_s", train_seconds},
       {"wall_time_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count()},
-      {"samples_backward_total", samples_backward_total},
-      {"samples_forward_total", samples_forward_total},
-      {"config_hash", config.resolved.hash()},
+      {"config_hash", hash},
       {"esrun_version", ESRUN_VERSION},
       {"libtorch_version", compat::libtorch_version()},
       {"device", device.str()},
       {"threads", threads},
-  };
+  });
   dir.write_atomic("summary.json", summary.dump(2) + "\n");
-  spdlog::info("done: final test acc {:.2f}%, best {:.2f}% (epoch {}), train time {:.1f}s -> {}", 100 * final_acc,
-               100 * best_acc, best_epoch + 1, train_seconds, dir.path().string());
-  return RunResult{dir.path(), summary};
+  spdlog::info("done: final test acc {:.2f}%, best {:.2f}% (epoch {}), train time {:.1f}s -> {}",
+               100 * summary["final_test_acc"].get<double>(), 100 * summary["best_test_acc"].get<double>(),
+               summary["best_epoch"].get<int64_t>() + 1, summary["train_time_s"].get<double>(), dir.path().string());
+  return RunResult{dir.path(), summary, true};
 }
 
 std::string list_registered(const std::string& kind) {

@@ -13,14 +13,21 @@
 namespace esrun {
 
 struct RunRequest {
+  RunRequest() = default;
+  RunRequest(std::vector<std::string> configs_, std::vector<std::string> sets_, std::optional<std::string> out_)
+      : configs(std::move(configs_)), sets(std::move(sets_)), out(std::move(out_)) {}
+
   std::vector<std::string> configs;  // --config files, in order
   std::vector<std::string> sets;     // --set key.path=value, in order
   std::optional<std::string> out;    // --out DIR
+  std::optional<std::string> resume; // --resume RUN_DIR: continue from its checkpoints/last.pt
+  std::optional<int64_t> stop_after; // --stop-after-epochs N: checkpoint and stop after N epochs of this invocation
 };
 
 struct RunResult {
   std::filesystem::path run_dir;
-  nlohmann::json summary;
+  nlohmann::json summary;  // empty when the run stopped early (--stop-after-epochs)
+  bool finished = true;
 };
 
 // Resolves and validates the configuration (everything checked before any data is loaded).

@@ -168,6 +168,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   t.label_smoothing = check.float_in("train.label_smoothing", 0.0, 1.0, false);
   t.eval_every = check.int_at_least("train.eval_every", 1);
   t.eval_batch = check.int_at_least("train.eval_batch", 1);
+  t.skip_nan = c.get_string("train.on_nan") == "skip";
+  r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
+  r.checkpoint.best = c.get_bool("checkpoint.best");
 
   OptimizerOptions& o = r.optimizer;
   o.name = check.registered(optimizers(), "optimizer.name");

@@ -111,6 +111,12 @@ struct TrainOptions {
   double label_smoothing = 0.0;
   int64_t eval_every = 1;
   int64_t eval_batch = 500;
+  bool skip_nan = false;  // train.on_nan: skip
+};
+
+struct CheckpointOptions {
+  int64_t every = 1;
+  bool best = false;
 };
 
 struct RunConfig {
@@ -125,6 +131,7 @@ struct RunConfig {
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   SamplerOptions sampler;
+  CheckpointOptions checkpoint;
 
   ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
 };

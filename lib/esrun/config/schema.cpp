@@ -65,6 +65,9 @@ const std::vector<KeySpec>& config_schema() {
       spec("train.label_smoothing", T::Float, "0.0", "label smoothing of the per-sample cross entropy, in [0, 1)"),
       spec("train.eval_every", T::Int, "1", "evaluate on the test split every N epochs (and always after the last)"),
       spec("train.eval_batch", T::Int, "500", "batch size of evaluation forwards"),
+      spec("train.on_nan", T::String, "stop", "a non-finite training loss: stop (keeping the last good checkpoint) or skip the step (a host read per step)", false, {"stop", "skip"}),
+      spec("checkpoint.every", T::Int, "1", "write checkpoints/last.pt every N epochs (and after the last); 0 = only after the last"),
+      spec("checkpoint.best", T::Bool, "false", "also keep checkpoints/best.pt, the epoch with the best test accuracy"),
 
       spec("optimizer.name", T::String, "sgd", "optimizer (esrun list optimizers)"),
       spec("optimizer.lr", T::Float, "0.1", "learning rate (the maximum learning rate for onecycle)"),

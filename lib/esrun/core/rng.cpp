@@ -2,6 +2,8 @@
 
 #include "esrun/core/torch_compat.h"
 
+#include <mutex>
+
 namespace esrun {
 
 uint64_t fnv1a64(const std::string& bytes) {
@@ -24,6 +26,25 @@ uint64_t derive_seed(uint64_t run_seed, const std::string& stream) {
 
 at::Generator make_generator(uint64_t run_seed, const std::string& stream) {
   return compat::make_cpu_generator(derive_seed(run_seed, stream));
+}
+
+void save_generator(torch::serialize::OutputArchive& archive, const std::string& key, const at::Generator& gen) {
+  auto copy = gen;
+  std::lock_guard<std::mutex> lock(copy.mutex());
+  archive.write(key, copy.get_state());
+}
+
+void load_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen) {
+  torch::Tensor state;
+  archive.read(key, state);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into) {
+  torch::Tensor value;
+  archive.read(key, value);
+  into.copy_(value);
 }
 
 }  // namespace esrun

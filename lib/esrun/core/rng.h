@@ -15,6 +15,13 @@ uint64_t derive_seed(uint64_t run_seed, const std::string& stream);
 // A CPU torch generator for the named stream.
 at::Generator make_generator(uint64_t run_seed, const std::string& stream);
 
+// A generator's state in a checkpoint archive, under `key`.
+void save_generator(torch::serialize::OutputArchive& archive, const std::string& key, const at::Generator& gen);
+void load_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen);
+
+// Reads `key` into the existing tensor `into` (keeping its device and dtype).
+void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into);
+
 // FNV-1a 64-bit hash of a byte string (used for stream names and the config hash).
 uint64_t fnv1a64(const std::string& bytes);
 

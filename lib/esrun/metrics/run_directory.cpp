@@ -50,8 +50,20 @@ RunDirectory RunDirectory::create(const std::string& out_root, const std::string
   return dir;
 }
 
+RunDirectory RunDirectory::resume(const fs::path& path, const std::string& metrics) {
+  make_directories(path);
+  RunDirectory dir(path);
+  dir.write_atomic("metrics.jsonl", metrics);
+  std::error_code ignored;
+  fs::remove(path / "summary.json", ignored);
+  dir.metrics_.open(path / "metrics.jsonl", std::ios::app);
+  ESRUN_CHECK(dir.metrics_.good(), "cannot append to '", (path / "metrics.jsonl").string(), "'");
+  return dir;
+}
+
 void RunDirectory::write_atomic(const std::string& file, const std::string& content) const {
   const fs::path target = path_ / file;
+  make_directories(target.parent_path());
   const fs::path temporary = path_ / (file + ".tmp");
   {
     std::ofstream out(temporary, std::ios::trunc | std::ios::binary);

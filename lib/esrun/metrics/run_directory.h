@@ -18,6 +18,9 @@ class RunDirectory {
   // <out_root>/<name>/<YYYYmmdd-HHMMSS>-s<seed>, with -2, -3, ... appended when it exists.
   static RunDirectory create(const std::string& out_root, const std::string& name, uint64_t seed,
                              const std::optional<std::string>& out);
+  // An existing run directory to continue in: metrics.jsonl is rewritten (atomically) to `metrics`,
+  // the lines of the checkpointed epochs, then appended to; a stale summary.json is removed.
+  static RunDirectory resume(const std::filesystem::path& path, const std::string& metrics);
 
   const std::filesystem::path& path() const { return path_; }
   void write_atomic(const std::string& file, const std::string& content) const;

@@ -1,7 +1,6 @@
 #include "esrun/sampling/weighted.h"
 
 #include <cmath>
-#include <mutex>
 
 namespace esrun {
 
@@ -19,25 +18,6 @@ int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch) {
   if (size >= meta_batch) return mini_batch;
   const auto scaled = std::llround(static_cast<double>(mini_batch) * static_cast<double>(size) / static_cast<double>(meta_batch));
   return std::max<int64_t>(1, std::min<int64_t>(size, scaled));
-}
-
-void save_generator(torch::serialize::OutputArchive& archive, const std::string& key, const at::Generator& gen) {
-  auto copy = gen;
-  std::lock_guard<std::mutex> lock(copy.mutex());
-  archive.write(key, copy.get_state());
-}
-
-void load_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen) {
-  torch::Tensor state;
-  archive.read(key, state);
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(state);
-}
-
-void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into) {
-  torch::Tensor value;
-  archive.read(key, value);
-  into.copy_(value);
 }
 
 }  // namespace esrun

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "esrun/core/rng.h"  // save_generator, load_generator, load_tensor
+
 namespace esrun {
 
 // k of weights.size(0) positions sampled without replacement proportionally to `weights`
@@ -16,12 +18,5 @@ torch::Tensor sample_without_replacement(const torch::Tensor& weights, int64_t k
 // The mini-batch for a meta-batch of `size` rows: b for a full one, max(1, round(b * size / B))
 // for the last, smaller one (METHODS.md, es).
 int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch);
-
-// A generator's state and seed in a checkpoint archive, under `key`.
-void save_generator(torch::serialize::OutputArchive& archive, const std::string& key, const at::Generator& gen);
-void load_generator(torch::serialize::InputArchive& archive, const std::string& key, at::Generator& gen);
-
-// Reads `key` into the existing tensor `into` (keeping its device and dtype).
-void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into);
 
 }  // namespace esrun

@@ -1,5 +1,7 @@
 #include "esrun/train/trainer.h"
 
+#include <spdlog/spdlog.h>
+
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/core/timer.h"
@@ -62,13 +64,45 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
 
 struct Trainer::EpochTotals {
   torch::Tensor loss, correct, noisy;  // sums on the device, read once per epoch
-  int64_t samples_backward = 0;
+  torch::Tensor first_bad_step;        // -1, or the first step whose loss was not finite
+  int64_t step = 0;
+  int64_t samples_backward = 0, skipped_steps = 0;
   PhaseClock* clock;
   PhaseTimes* time;
 };
 
-void Trainer::fit(const std::function<void(const EpochRecord&)>& on_epoch) {
-  for (int64_t epoch = 0; epoch < epochs_; ++epoch) on_epoch(train_epoch(epoch));
+void Trainer::fit(int64_t first_epoch, const std::function<bool(const EpochRecord&)>& on_epoch) {
+  for (int64_t epoch = first_epoch; epoch < epochs_; ++epoch)
+    if (!on_epoch(train_epoch(epoch))) return;
+}
+
+void Trainer::save(torch::serialize::OutputArchive& archive) const {
+  torch::serialize::OutputArchive model, optimizer, policy;
+  model_->save(model);
+  optimizer_->save(optimizer);
+  policy_->save(policy);
+  archive.write("model", model);
+  archive.write("optimizer", optimizer);
+  archive.write("policy", policy);
+  save_generator(archive, "shuffle_generator", shuffle_gen_);
+  save_generator(archive, "augment_generator", augment_gen_);
+  archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
+}
+
+void Trainer::load(torch::serialize::InputArchive& archive) {
+  torch::serialize::InputArchive model, optimizer, policy;
+  archive.read("model", model);
+  archive.read("optimizer", optimizer);
+  archive.read("policy", policy);
+  model_->load(model);
+  optimizer_->load(optimizer);
+  policy_->load(policy);
+  load_generator(archive, "shuffle_generator", shuffle_gen_);
+  load_generator(archive, "augment_generator", augment_gen_);
+  torch::Tensor totals;
+  archive.read("totals", totals);
+  samples_backward_total_ = static_cast<int64_t>(totals[0].item<double>());
+  train_seconds_total_ = totals[1].item<double>();
 }
 
 EpochRecord Trainer::train_epoch(int64_t epoch) {
@@ -91,8 +125,8 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   const int64_t meta = config_.sampler.meta_batch;
   const int64_t steps = config_.sampler.drop_last ? planned / meta : (planned + meta - 1) / meta;
   const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  EpochTotals totals{torch::zeros({}, sum_options), torch::zeros({}, sum_options), torch::zeros({}, sum_options), 0,
-                     &clock, &time};
+  EpochTotals totals{torch::zeros({}, sum_options), torch::zeros({}, sum_options), torch::zeros({}, sum_options),
+                     torch::full({}, -1.0, sum_options), 0, 0, 0, &clock, &time};
   record.lr = schedule_->lr(static_cast<double>(epoch)) * lr_scale;
 
   for (int64_t step = 0; step < steps; ++step) {
@@ -111,6 +145,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
     clock.lap(time.select);
 
     const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
+    totals.step = step;
     if (selection.queued) {
       for (const Batch& queued : *selection.queued)
         train_rows(epoch, queued.indices, queued.inputs, queued.targets, {}, progress, lr_scale, totals);
@@ -147,6 +182,14 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
     }
   }
 
+  // Non-finite losses are flagged on the device and read here, once per epoch.
+  const auto bad_step = static_cast<int64_t>(totals.first_bad_step.item<double>());
+  ESRUN_CHECK(bad_step < 0, "the training loss became non-finite (NaN or Inf) in epoch ", epoch, " at step ", bad_step,
+              "; nothing of this epoch was saved, the last checkpoint stays as it was. Lower optimizer.lr, or set "
+              "train.on_nan: skip to skip such steps");
+  if (totals.skipped_steps > 0)
+    spdlog::warn("epoch {}: skipped {} steps with a non-finite loss (train.on_nan: skip)", epoch, totals.skipped_steps);
+
   record.epoch_dataset_size = planned;
   record.samples_backward = totals.samples_backward;
   samples_backward_total_ += record.samples_backward;
@@ -178,6 +221,16 @@ void Trainer::train_rows(int64_t epoch, const torch::Tensor& indices, const torc
   if (indices.size(0) == 0) return;
   const StepOutput out = train_step(inputs, targets, weights, schedule_->lr(progress) * lr_scale, schedule_->momentum(progress));
   totals.clock->lap(totals.time->train_step);
+  if (!out.loss.defined()) {
+    ++totals.skipped_steps;
+    return;
+  }
+  {
+    torch::NoGradGuard no_grad;
+    const auto bad = torch::isfinite(out.loss).logical_not() & totals.first_bad_step.lt(0);
+    totals.first_bad_step = torch::where(bad, torch::full_like(totals.first_bad_step, static_cast<double>(totals.step)),
+                                         totals.first_bad_step);
+  }
   const Observation observation = observation_of(epoch, indices, targets, out.logits, out.losses, true);
   {
     torch::NoGradGuard no_grad;
@@ -231,10 +284,12 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   const auto logits = model_->forward(inputs);
   const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
   const auto loss = weighted_mean_loss(losses, weights);
+  // train.on_nan: skip needs the loss on the host before the update: one read per step.
+  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{logits.detach(), losses.detach(), {}};
   optimizer_->zero_grad();
   loss.backward();
   optimizer_->step();
-  return StepOutput{logits.detach(), losses.detach()};
+  return StepOutput{logits.detach(), losses.detach(), loss.detach()};
 }
 
 Evaluation Trainer::evaluate() {

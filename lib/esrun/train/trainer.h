@@ -26,8 +26,14 @@ class Trainer {
  public:
   Trainer(const RunConfig& config, ImageDataset data, torch::Device device);
 
-  // Trains every epoch, calling `on_epoch` after each one.
-  void fit(const std::function<void(const EpochRecord&)>& on_epoch);
+  // Trains epochs first_epoch .. epochs() - 1, calling `on_epoch` after each; `on_epoch` returns
+  // false to stop early (the caller has checkpointed).
+  void fit(int64_t first_epoch, const std::function<bool(const EpochRecord&)>& on_epoch);
+
+  // Everything a resumed run needs to continue bit for bit: model, optimizer, policy, the RNG
+  // streams and the running totals (the LR schedule is a function of progress).
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
 
   EpochRecord train_epoch(int64_t epoch);
   Evaluation evaluate();
@@ -37,6 +43,7 @@ class Trainer {
   Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
   struct StepOutput {
     torch::Tensor logits, losses;  // of the training forward
+    torch::Tensor loss;            // the reduced loss (undefined when a non-finite step was skipped)
   };
   // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
   // loss = mean(w_i * l_i) (plain mean when `weights` is undefined).

@@ -1,0 +1,106 @@
+// Checkpoints, resume and non-finite losses.
+#include <catch2/catch.hpp>
+
+#include "esrun/run.h"
+#include "helpers.h"
+
+using Catch::Matchers::Contains;
+using esrun::testing::TempDir;
+
+namespace {
+
+std::vector<std::string> tiny(const TempDir& dir, const std::string& sampler) {
+  esrun::testing::write_cifar10_layout(dir.path() / "cifar", 40, 40);
+  return {"data.name=cifar10", "data.root=" + (dir.path() / "cifar").string(), "model={name: small_cnn, width: 8}",
+          "train.epochs=4", "threads=2", "sampler=" + sampler, "data.label_noise={kind: uniform, ratio: 0.2}"};
+}
+
+std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
+  for (auto& r : records) r.erase("time");
+  return records;
+}
+
+}  // namespace
+
+TEST_CASE("A run interrupted and resumed ends with the same metrics as an uninterrupted one", "[checkpoint][e2e]") {
+  for (const std::string sampler : {"{name: uniform, meta_batch: 32}", "{name: es, meta_batch: 32, anneal_epochs: 1}",
+                                    "{name: selective_backprop, meta_batch: 32, mini_batch: 16}", "{name: ka, meta_batch: 32}"}) {
+    INFO(sampler);
+    TempDir dir;
+    const auto sets = tiny(dir, sampler);
+    const auto whole = esrun::run(esrun::RunRequest{{}, sets, dir / "whole"});
+    esrun::RunRequest first{{}, sets, dir / "parts"};
+    first.stop_after = 2;
+    const auto stopped = esrun::run(first);
+    CHECK_FALSE(stopped.finished);
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "parts" / "summary.json"));
+    CHECK(std::filesystem::exists(dir.path() / "parts" / "checkpoints" / "last.pt"));
+    CHECK(esrun::testing::read_jsonl(dir.path() / "parts" / "metrics.jsonl").size() == 2);
+    esrun::RunRequest second{{}, {}, std::nullopt};
+    second.resume = dir / "parts";
+    const auto resumed = esrun::run(second);
+    CHECK(resumed.finished);
+    CHECK(without_times(esrun::testing::read_jsonl(resumed.run_dir / "metrics.jsonl")) ==
+          without_times(esrun::testing::read_jsonl(whole.run_dir / "metrics.jsonl")));
+    CHECK(resumed.summary["final_test_acc"] == whole.summary["final_test_acc"]);
+    CHECK(resumed.summary["samples_backward_total"] == whole.summary["samples_backward_total"]);
+  }
+}
+
+TEST_CASE("Resume refuses a config that changes the experiment and allows more epochs", "[checkpoint][errors]") {
+  TempDir dir;
+  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  esrun::RunRequest first{{}, sets, dir / "run"};
+  first.stop_after = 1;
+  esrun::run(first);
+  esrun::RunRequest changed{{}, {"optimizer.lr=0.5"}, std::nullopt};
+  changed.resume = dir / "run";
+  REQUIRE_THROWS_WITH(esrun::run(changed), Contains("optimizer.lr: 0.1 -> 0.5") && Contains("may not change"));
+  esrun::RunRequest fewer{{}, {"train.epochs=2"}, std::nullopt};
+  fewer.resume = dir / "run";
+  REQUIRE_THROWS_WITH(esrun::run(fewer), Contains("epochs may only grow"));
+  esrun::RunRequest longer{{}, {"train.epochs=5", "threads=1"}, std::nullopt};  // threads may change too
+  longer.resume = dir / "run";
+  const auto result = esrun::run(longer);
+  CHECK(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl").size() == 5);
+  esrun::RunRequest missing{{}, {}, std::nullopt};
+  missing.resume = (dir.path() / "nowhere").string();
+  REQUIRE_THROWS_WITH(esrun::run(missing), Contains("cannot read config file"));
+}
+
+TEST_CASE("A leftover partial checkpoint file never replaces the last good one", "[checkpoint]") {
+  TempDir dir;
+  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  esrun::RunRequest first{{}, sets, dir / "run"};
+  first.stop_after = 1;
+  esrun::run(first);
+  // A crash during the next write leaves a truncated temporary file beside last.pt.
+  esrun::testing::write_file((dir.path() / "run" / "checkpoints" / "last.pt.tmp").string(), "PK\x03\x04 truncated");
+  esrun::RunRequest second{{}, {}, std::nullopt};
+  second.resume = dir / "run";
+  CHECK(esrun::run(second).finished);
+}
+
+TEST_CASE("best.pt keeps the epoch with the best test accuracy", "[checkpoint]") {
+  TempDir dir;
+  auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  sets.push_back("checkpoint.best=true");
+  sets.push_back("checkpoint.every=0");
+  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  CHECK(std::filesystem::exists(result.run_dir / "checkpoints" / "best.pt"));
+  CHECK(std::filesystem::exists(result.run_dir / "checkpoints" / "last.pt"));
+}
+
+TEST_CASE("A non-finite loss stops the run naming epoch and step, or is skipped on request", "[checkpoint][errors]") {
+  TempDir dir;
+  auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  sets.push_back("optimizer={name: sgd, lr: 1.0e30}");
+  sets.push_back("schedule.name=constant");
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, sets, dir / "stop"}),
+                      Contains("non-finite (NaN or Inf) in epoch 0 at step") && Contains("train.on_nan: skip"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "stop" / "summary.json"));
+  sets.push_back("train.on_nan=skip");
+  sets.push_back("train.epochs=1");
+  const auto skipped = esrun::run(esrun::RunRequest{{}, sets, dir / "skip"});
+  CHECK(skipped.summary["samples_backward_total"].get<int64_t>() < 200);
+}
