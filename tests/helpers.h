@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,32 @@ inline void write_cifar10_layout(const std::filesystem::path& root, int per_batc
   for (int b = 1; b <= 5; ++b)
     write_cifar((root / ("data_batch_" + std::to_string(b) + ".bin")).string(), cycle_labels(per_batch, 10), 1, b);
   write_cifar((root / "test_batch.bin").string(), cycle_labels(test_count, 10), 1, 99);
+}
+
+// Saves `from` and loads the bytes into `to`, as a checkpoint round trip does.
+template <typename Saver, typename Loader>
+void round_trip(const Saver& from, Loader& to) {
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  to.load(in);
+}
+
+// One tensor of what `from.save()` writes.
+template <typename Saver>
+torch::Tensor saved_tensor(const Saver& from, const std::string& key) {
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  std::stringstream bytes;
+  out.save_to(bytes);
+  torch::serialize::InputArchive in;
+  in.load_from(bytes);
+  torch::Tensor value;
+  in.read(key, value);
+  return value;
 }
 
 inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {

@@ -32,28 +32,6 @@ esrun::Selection select_with(esrun::SelectionPolicy& policy, const esrun::Batch&
   return policy.select(batch, esrun::Scores{losses, torch::zeros_like(losses), torch::zeros({losses.size(0)}, torch::kBool)});
 }
 
-torch::Tensor saved_tensor(const esrun::SelectionPolicy& policy, const std::string& key) {
-  torch::serialize::OutputArchive out;
-  policy.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  torch::Tensor value;
-  in.read(key, value);
-  return value;
-}
-
-void round_trip(const esrun::SelectionPolicy& from, esrun::SelectionPolicy& to) {
-  torch::serialize::OutputArchive out;
-  from.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  to.load(in);
-}
-
 }  // namespace
 
 TEST_CASE("Decoupled EMA weights satisfy Proposition 2", "[sampler][es]") {
@@ -137,13 +115,13 @@ TEST_CASE("ES annealing epochs update the scores from the training step's losses
   auto es = make_policy({"sampler={name: es, anneal_epochs: 1, beta2: 0.5}"}, 4, 4);
   esrun::Observation seen{0, torch::tensor({1, 3}, torch::kLong), torch::tensor({2.0f, 4.0f}), {}, {}, {}, true};
   es->observe(seen);
-  const auto scores = saved_tensor(*es, "scores");
+  const auto scores = esrun::testing::saved_tensor(*es, "scores");
   CHECK(scores[0].item<double>() == Approx(0.25));
   CHECK(scores[1].item<double>() == Approx(0.5 * 0.25 + 0.5 * 2.0));
   CHECK(scores[3].item<double>() == Approx(0.5 * 0.25 + 0.5 * 4.0));
   seen.epoch = 1;  // a selecting epoch: the scoring forward already updated the scores
   es->observe(seen);
-  CHECK(saved_tensor(*es, "scores").equal(scores));
+  CHECK(esrun::testing::saved_tensor(*es, "scores").equal(scores));
 }
 
 TEST_CASE("ESWP keeps round((1 - r) n) distinct samples in selecting epochs only", "[sampler][es]") {
@@ -206,7 +184,7 @@ TEST_CASE("Saved and loaded ES, ESWP, loss and order states give the same next c
     policy->plan_epoch(0);
     for (int step = 0; step < 3; ++step) select_with(*policy, batch_of(indices), torch::rand({16}, gen, torch::kFloat));
     auto restored = make_policy(sets, 64);
-    round_trip(*policy, *restored);
+    esrun::testing::round_trip(*policy, *restored);
     const auto losses = torch::rand({16}, gen, torch::kFloat);
     CHECK(policy->plan_epoch(1).indices.equal(restored->plan_epoch(1).indices));
     CHECK(select_with(*policy, batch_of(indices), losses).positions.equal(select_with(*restored, batch_of(indices), losses).positions));

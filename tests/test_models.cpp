@@ -3,6 +3,7 @@
 #include "esrun/models/model.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/train/loss.h"
+#include "helpers.h"
 
 namespace {
 std::shared_ptr<esrun::Model> make(const std::string& name, int64_t classes) {
@@ -80,13 +81,7 @@ TEST_CASE("The uniform policy plans every sample and its state round-trips", "[s
   const esrun::Batch batch{torch::arange(4), torch::zeros({4, 1}), torch::zeros({4}, torch::kLong)};
   CHECK_FALSE(policy->select(batch, {}).positions.defined());
 
-  torch::serialize::OutputArchive out;
-  policy->save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
   auto restored = esrun::samplers().create("uniform", "sampler.name", options, context);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  restored->load(in);
+  esrun::testing::round_trip(*policy, *restored);
   CHECK(restored->plan_epoch(1).indices.equal(policy->plan_epoch(1).indices));
 }

@@ -10,6 +10,7 @@
 #include "esrun/sampling/omission.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/train/loss.h"
+#include "helpers.h"
 
 namespace {
 
@@ -36,16 +37,6 @@ esrun::Batch batch_of(int64_t size) {
 
 esrun::Scores scores_of(const torch::Tensor& losses) {
   return esrun::Scores{losses, torch::zeros_like(losses), torch::zeros({losses.size(0)}, torch::kBool)};
-}
-
-void round_trip(const esrun::SelectionPolicy& from, esrun::SelectionPolicy& to) {
-  torch::serialize::OutputArchive out;
-  from.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  to.load(in);
 }
 
 torch::Tensor sorted(const torch::Tensor& t) { return std::get<0>(t.sort()); }
@@ -128,14 +119,7 @@ TEST_CASE("Omission scores follow the EMA of the normalised logit-gradient norm"
   auto observation = trained(torch::tensor({0, 1}, torch::kLong), torch::ones({2}));
   observation.grad_norms = torch::tensor({1.0f, 3.0f});  // batch mean 2 starts G at 2
   policy->observe(observation);
-  torch::serialize::OutputArchive out;
-  policy->save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  torch::Tensor scores;
-  in.read("scores", scores);
+  const auto scores = esrun::testing::saved_tensor(*policy, "scores");
   CHECK(scores[0].item<double>() == Approx(0.5 + 0.5 * 0.5));
   CHECK(scores[1].item<double>() == Approx(0.5 + 0.5 * 1.5));
   CHECK(scores[2].item<double>() == 1.0);
@@ -162,25 +146,12 @@ TEST_CASE("AdaSelection picks k samples and updates method weights by the rule",
   const auto step1 = policy->select(batch_of(4), scores_of(first));
   CHECK(step1.positions.size(0) == 2);
   policy->select(batch_of(4), scores_of(first * 2));
-  torch::serialize::OutputArchive out;
-  policy->save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
-  torch::Tensor weights;
-  in.read("weights", weights);
+  auto weights = esrun::testing::saved_tensor(*policy, "weights");
   CHECK(weights[0].item<double>() == Approx(0.5));
   CHECK(weights[1].item<double>() == Approx(0.5));
   // Step 3 with big_loss's picks unchanged and small_loss's doubling again moves weight to small_loss.
   policy->select(batch_of(4), scores_of(torch::tensor({4.0f, 8.0f, 8.0f, 6.0f})));
-  torch::serialize::OutputArchive out2;
-  policy->save(out2);
-  std::stringstream bytes2;
-  out2.save_to(bytes2);
-  torch::serialize::InputArchive in2;
-  in2.load_from(bytes2);
-  in2.read("weights", weights);
+  weights = esrun::testing::saved_tensor(*policy, "weights");
   // L_big: 7 -> 8 (+1/7); L_small: 3 -> 5 (+2/3).
   const double big = std::exp(1.0 / 7.0), small = std::exp(2.0 / 3.0);
   CHECK(weights[1].item<double>() == Approx(small / (big + small)));
@@ -316,7 +287,7 @@ TEST_CASE("Every policy's saved state gives the same next choices after loading"
       policy->flush(epoch);
     }
     auto restored = make_policy(with_batch, 32);
-    round_trip(*policy, *restored);
+    esrun::testing::round_trip(*policy, *restored);
     const auto a = policy->plan_epoch(2), b = restored->plan_epoch(2);
     CHECK(a.indices.equal(b.indices));
     CHECK(a.weights.defined() == b.weights.defined());
