@@ -71,27 +71,29 @@ inline void write_cifar10_layout(const std::filesystem::path& root, int per_batc
   write_cifar((root / "test_batch.bin").string(), cycle_labels(test_count, 10), 1, 99);
 }
 
-// Saves `from` and loads the bytes into `to`, as a checkpoint round trip does.
-template <typename Saver, typename Loader>
-void round_trip(const Saver& from, Loader& to) {
+// What `from.save()` writes, serialised to bytes and read back as a checkpoint would be.
+template <typename Saver>
+torch::serialize::InputArchive saved_archive(const Saver& from) {
   torch::serialize::OutputArchive out;
   from.save(out);
   std::stringstream bytes;
   out.save_to(bytes);
   torch::serialize::InputArchive in;
   in.load_from(bytes);
+  return in;
+}
+
+// Saves `from` and loads the bytes into `to`, as a checkpoint round trip does.
+template <typename Saver, typename Loader>
+void round_trip(const Saver& from, Loader& to) {
+  auto in = saved_archive(from);
   to.load(in);
 }
 
 // One tensor of what `from.save()` writes.
 template <typename Saver>
 torch::Tensor saved_tensor(const Saver& from, const std::string& key) {
-  torch::serialize::OutputArchive out;
-  from.save(out);
-  std::stringstream bytes;
-  out.save_to(bytes);
-  torch::serialize::InputArchive in;
-  in.load_from(bytes);
+  auto in = saved_archive(from);
   torch::Tensor value;
   in.read(key, value);
   return value;

@@ -53,12 +53,10 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
                                                    "checkpoint.best", "train.epochs"};
   std::string changed;
   for (const auto& key : config_schema()) {
-    YAML::Emitter a, b;
-    a << YAML::Flow << saved.value(key.path);
-    b << YAML::Flow << now.value(key.path);
-    if (std::string(a.c_str()) == b.c_str()) continue;
+    const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
+    if (before == after) continue;
     if (std::find(allowed.begin(), allowed.end(), key.path) != allowed.end()) continue;
-    changed += "\n  " + key.path + ": " + a.c_str() + " -> " + b.c_str();
+    changed += "\n  " + key.path + ": " + before + " -> " + after;
   }
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "

@@ -105,13 +105,13 @@ std::string emit_tree(ValueText value_text, Comment comment) {
   return out.str();
 }
 
-std::string flow(const YAML::Node& node) {
+}  // namespace
+
+std::string flow_yaml(const YAML::Node& node) {
   YAML::Emitter emitter;
   emitter << YAML::Flow << node;
   return emitter.c_str();
 }
-
-}  // namespace
 
 std::string Origin::describe() const {
   if (line <= 0) return source;
@@ -252,7 +252,7 @@ std::optional<std::vector<std::string>> ResolvedConfig::get_optional_strings(con
 }
 
 std::string ResolvedConfig::to_yaml() const {
-  return emit_tree([this](const KeySpec& key) { return flow(value(key.path)); },
+  return emit_tree([this](const KeySpec& key) { return flow_yaml(value(key.path)); },
                    [](const KeySpec&) { return std::string(); });
 }
 
@@ -278,7 +278,7 @@ ResolvedConfig resolve_config(const std::vector<std::string>& files, const std::
 }
 
 std::string defaults_yaml() {
-  return emit_tree([](const KeySpec& key) { return flow(YAML::Load(key.default_yaml)); },
+  return emit_tree([](const KeySpec& key) { return flow_yaml(YAML::Load(key.default_yaml)); },
                    [](const KeySpec& key) {
                      std::string c = "  # " + key.help;
                      if (!key.choices.empty()) {
@@ -309,7 +309,7 @@ std::string defaults_markdown() {
       for (size_t i = 0; i < key.used_by.size(); ++i) meaning += (i ? ", `" : " `") + key.used_by[i] + "`";
     }
     out << "| `" << key.path << "` | " << to_string(key.type) << (key.nullable ? " or null" : "") << " | `"
-        << flow(YAML::Load(key.default_yaml)) << "` | " << meaning << " |\n";
+        << flow_yaml(YAML::Load(key.default_yaml)) << "` | " << meaning << " |\n";
   }
   out << "\nAs YAML (`esrun print-config --defaults`):\n\n```yaml\n" << defaults_yaml() << "```\n";
   return out.str();

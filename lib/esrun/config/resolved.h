@@ -65,6 +65,9 @@ class ResolvedConfig {
 // Applies the layers in order and reports every unknown key in one error.
 ResolvedConfig resolve_config(const std::vector<std::string>& files, const std::vector<std::string>& sets);
 
+// A YAML value on one line in flow style ("[0.9, 0.999]", "{kind: flip}", "0.1").
+std::string flow_yaml(const YAML::Node& node);
+
 // `esrun print-config --defaults`: every key with its default and help, as commented YAML or as
 // the Markdown page docs/config.md.
 std::string defaults_yaml();

@@ -18,12 +18,6 @@
 namespace esrun {
 namespace {
 
-std::string flow_text(const YAML::Node& node) {
-  YAML::Emitter out;
-  out << YAML::Flow << node;
-  return out.c_str();
-}
-
 // The validation helpers: one message grammar, "<key> (<origin>): expected <rule>, got <value>".
 class Checker {
  public:
@@ -61,7 +55,7 @@ class Checker {
     for (const auto& key : config_schema()) {
       if (key.used_by.empty() || key.path.rfind(section + ".", 0) != 0 || !c_.user_set(key.path)) continue;
       // A resolved config written back as --config sets every key; only a changed value is news.
-      if (flow_text(c_.value(key.path)) == flow_text(YAML::Load(key.default_yaml))) continue;
+      if (flow_yaml(c_.value(key.path)) == flow_yaml(YAML::Load(key.default_yaml))) continue;
       if (std::find(key.used_by.begin(), key.used_by.end(), chosen) == key.used_by.end())
         spdlog::warn("{} is ignored by {} '{}'", c_.where(key.path), section, chosen);
     }
@@ -182,7 +176,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   o.weight_decay = check.float_in("optimizer.weight_decay", 0.0, 1.0, false);
   const auto betas = c.get_floats("optimizer.betas");
   ESRUN_CHECK(betas.size() == 2 && betas[0] >= 0 && betas[0] < 1 && betas[1] >= 0 && betas[1] < 1,
-              c.where("optimizer.betas"), ": expected two numbers in [0, 1), got ", flow_text(c.value("optimizer.betas")));
+              c.where("optimizer.betas"), ": expected two numbers in [0, 1), got ", flow_yaml(c.value("optimizer.betas")));
   o.beta1 = betas[0];
   o.beta2 = betas[1];
   o.eps = check.positive("optimizer.eps");
@@ -205,7 +199,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   ESRUN_CHECK(std::is_sorted(s.milestones.begin(), s.milestones.end()) &&
                   (s.milestones.empty() || (s.milestones.front() >= 0 && s.milestones.back() <= t.epochs)),
               c.where("schedule.milestones"), ": expected increasing epochs in [0, train.epochs = ", t.epochs, "], got ",
-              flow_text(c.value("schedule.milestones")));
+              flow_yaml(c.value("schedule.milestones")));
   s.gamma = check.positive("schedule.gamma");
   check.warn_ignored("schedule", s.name);
 

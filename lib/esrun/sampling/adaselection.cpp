@@ -93,8 +93,6 @@ class AdaSelection final : public SelectionPolicy {
     step_ = step.item<int64_t>();
   }
 
-  const torch::Tensor& method_weights() const { return weights_; }
-
  private:
   SamplerOptions options_;
   torch::Tensor weights_, previous_;
