@@ -104,3 +104,46 @@ TEST_CASE("A non-finite loss stops the run naming epoch and step, or is skipped 
   const auto skipped = esrun::run(esrun::RunRequest{{}, sets, dir / "skip"});
   CHECK(skipped.summary["samples_backward_total"].get<int64_t>() < 200);
 }
+
+TEST_CASE("A run stopped between two steps of an epoch resumes to the same metrics as an uninterrupted one",
+          "[checkpoint][e2e][signals]") {
+  // 200 training images in meta-batches of 32: up to 7 steps per epoch; stopping every 3-4 steps
+  // cuts epochs in the middle (policy queues, open EMAs and half-summed totals included).
+  for (const std::string sampler :
+       {"{name: uniform, meta_batch: 32}", "{name: es, meta_batch: 32, anneal_epochs: 1}",
+        "{name: eswp, meta_batch: 32, prune_ratio: 0.3, anneal_epochs: 1}",
+        "{name: selective_backprop, meta_batch: 32, mini_batch: 16}", "{name: omission, meta_batch: 32}",
+        "{name: order, meta_batch: 32, mini_batch: 16}", "{name: infobatch, meta_batch: 32}"}) {
+    INFO(sampler);
+    TempDir dir;
+    const auto sets = tiny(dir, sampler);
+    const auto whole = esrun::run(esrun::RunRequest{{}, sets, dir / "whole"});
+    esrun::RunRequest first{{}, sets, dir / "parts"};
+    first.stop_after_steps = 3;
+    auto part = esrun::run(first);
+    CHECK_FALSE(part.finished);
+    int invocations = 1;
+    for (; !part.finished && invocations < 30; ++invocations) {
+      esrun::RunRequest again{{}, {}, std::nullopt};
+      again.resume = dir / "parts";
+      again.stop_after_steps = 4;
+      part = esrun::run(again);
+    }
+    REQUIRE(part.finished);
+    CHECK(invocations > 3);
+    CHECK(without_times(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) ==
+          without_times(esrun::testing::read_jsonl(whole.run_dir / "metrics.jsonl")));
+    CHECK(part.summary["final_test_acc"] == whole.summary["final_test_acc"]);
+  }
+}
+
+TEST_CASE("A fresh run refuses an --out folder that holds a started run", "[checkpoint][errors]") {
+  TempDir dir;
+  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  esrun::RunRequest first{{}, sets, dir / "run"};
+  first.stop_after = 1;
+  esrun::run(first);
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, sets, dir / "run"}),
+                      Contains("already holds a started run") && Contains("--resume"));
+  CHECK(esrun::testing::read_jsonl(dir.path() / "run" / "metrics.jsonl").size() == 1);
+}

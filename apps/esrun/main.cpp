@@ -8,6 +8,7 @@
 #include "esrun/bench.h"
 #include "esrun/config/resolved.h"
 #include "esrun/core/error.h"
+#include "esrun/core/stop.h"
 #include "esrun/run.h"
 
 int main(int argc, char** argv) {
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
       esrun::check_environment(esrun::load_config(request));
       std::cout << "config OK\n";
     } else {
-      esrun::run(request);
+      esrun::install_stop_handlers();
+      if (esrun::run(request).stop_signal != 0) return esrun::kInterruptedExitCode;
     }
   } catch (const esrun::Error& e) {
     spdlog::error("{}", e.what());

@@ -7,6 +7,7 @@
 
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
+#include "esrun/core/stop.h"
 #include "esrun/core/torch_compat.h"
 #include "esrun/data/dataset.h"
 #include "esrun/metrics/run_directory.h"
@@ -50,7 +51,8 @@ namespace fs = std::filesystem;
 void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, const std::string& run_dir) {
   static const std::vector<std::string> allowed = {"threads", "device", "out_root", "train.eval_every",
                                                    "train.eval_batch", "train.on_nan", "checkpoint.every",
-                                                   "checkpoint.best", "train.epochs"};
+                                                   "checkpoint.best", "train.epochs", "progress.mode",
+                                                   "progress.every"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -60,7 +62,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   }
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
-              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*)");
+              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }
@@ -157,9 +159,18 @@ RunResult run(const RunRequest& request) {
   double best_acc = -1;
   for (const auto& r : records)
     if (!r["test_acc"].is_null()) best_acc = std::max(best_acc, r["test_acc"].get<double>());
-  int64_t epochs_this_run = 0;
-  bool finished = true;
-  trainer.fit(first_epoch, [&](const EpochRecord& record) {
+  ProgressReporter progress(progress_mode(config.progress.mode), config.progress.every);
+  int64_t epochs_this_run = 0, steps_this_run = 0;
+  FitHooks hooks;
+  hooks.on_step = [&](const StepProgress& step) {
+    ++steps_this_run;
+    progress.step(step);
+  };
+  hooks.stop_requested = [&] {
+    return stop_signal() != 0 || (request.stop_after_steps && steps_this_run >= *request.stop_after_steps);
+  };
+  hooks.on_epoch = [&](const EpochRecord& record) {
+    progress.epoch_done(record.time.epoch_total);
     const auto json = to_json(record);
     dir.append_metrics(json);
     records.push_back(json);
@@ -167,20 +178,26 @@ RunResult run(const RunRequest& request) {
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
     spdlog::info(format_record(record, trainer.epochs(), rate));
     const bool last = record.epoch + 1 == trainer.epochs();
-    const bool stopping = request.stop_after && ++epochs_this_run >= *request.stop_after && !last;
+    const bool stopping =
+        !last && ((request.stop_after && ++epochs_this_run >= *request.stop_after) || hooks.stop_requested());
     const int64_t every = config.checkpoint.every;
     if (last || stopping || (every > 0 && (record.epoch + 1) % every == 0))
       write_checkpoint(dir, "last.pt", trainer, record.epoch + 1, hash, records);
     if (config.checkpoint.best && record.evaluated && record.test_acc > best_acc)
       write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, records);
     if (record.evaluated) best_acc = std::max(best_acc, record.test_acc);
-    if (stopping) finished = false;
     return !stopping;
-  });
-  if (!finished) {
-    spdlog::info("stopped after {} epochs (--stop-after-epochs); continue with --resume {}", epochs_this_run,
-                 dir.path().string());
-    return RunResult{dir.path(), {}, false};
+  };
+  if (!trainer.fit(first_epoch, hooks)) {
+    progress.clear();
+    const auto open = trainer.open_epoch();
+    if (open) write_checkpoint(dir, "last.pt", trainer, *open, hash, records);
+    const std::string where = open ? fmt::format("in epoch {}", *open + 1) : fmt::format("after epoch {}", records.size());
+    const int signal = stop_signal();
+    if (signal != 0) spdlog::warn("stopped by {} {}; checkpoint written", signal_name(signal), where);
+    else spdlog::info("stopped {}", where);
+    spdlog::info("continue with: esrun --resume {}", dir.path().string());
+    return RunResult{dir.path(), {}, false, signal};
   }
 
   nlohmann::json summary = summarise(records);

@@ -22,12 +22,16 @@ struct RunRequest {
   std::optional<std::string> out;    // --out DIR
   std::optional<std::string> resume; // --resume RUN_DIR: continue from its checkpoints/last.pt
   std::optional<int64_t> stop_after; // --stop-after-epochs N: checkpoint and stop after N epochs of this invocation
+  // Stop as a signal would, after this many meta-batch steps of this invocation (mid-epoch
+  // checkpoint); for tests of the graceful stop. Not on the command line.
+  std::optional<int64_t> stop_after_steps;
 };
 
 struct RunResult {
   std::filesystem::path run_dir;
-  nlohmann::json summary;  // empty when the run stopped early (--stop-after-epochs)
+  nlohmann::json summary;  // empty when the run stopped early
   bool finished = true;
+  int stop_signal = 0;     // the signal that stopped it (after its checkpoint), or 0
 };
 
 // Resolves and validates the configuration (everything checked before any data is loaded).

@@ -165,6 +165,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   t.skip_nan = c.get_string("train.on_nan") == "skip";
   r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
   r.checkpoint.best = c.get_bool("checkpoint.best");
+  r.progress.mode = c.get_string("progress.mode");
+  r.progress.every = check.positive("progress.every");
 
   OptimizerOptions& o = r.optimizer;
   o.name = check.registered(optimizers(), "optimizer.name");

@@ -119,6 +119,11 @@ struct CheckpointOptions {
   bool best = false;
 };
 
+struct ProgressOptions {
+  std::string mode = "auto";  // auto | bar | lines | off
+  double every = 30;          // seconds between lines in lines mode
+};
+
 struct RunConfig {
   std::string name;
   uint64_t seed = 0;
@@ -132,6 +137,7 @@ struct RunConfig {
   ScheduleOptions schedule;
   SamplerOptions sampler;
   CheckpointOptions checkpoint;
+  ProgressOptions progress;
 
   ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
 };

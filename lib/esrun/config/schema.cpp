@@ -68,6 +68,8 @@ const std::vector<KeySpec>& config_schema() {
       spec("train.on_nan", T::String, "stop", "a non-finite training loss: stop (keeping the last good checkpoint) or skip the step (a host read per step)", false, {"stop", "skip"}),
       spec("checkpoint.every", T::Int, "1", "write checkpoints/last.pt every N epochs (and after the last); 0 = only after the last"),
       spec("checkpoint.best", T::Bool, "false", "also keep checkpoints/best.pt, the epoch with the best test accuracy"),
+      spec("progress.mode", T::String, "auto", "live progress: bar (one redrawn line), lines (periodic log lines), off; auto = bar on a terminal, lines otherwise", false, {"auto", "bar", "lines", "off"}),
+      spec("progress.every", T::Float, "30", "seconds between progress lines in lines mode"),
 
       spec("optimizer.name", T::String, "sgd", "optimizer (esrun list optimizers)"),
       spec("optimizer.lr", T::Float, "0.1", "learning rate (the maximum learning rate for onecycle)"),

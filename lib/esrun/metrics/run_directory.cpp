@@ -38,6 +38,9 @@ RunDirectory RunDirectory::create(const std::string& out_root, const std::string
     path = *out;
     ESRUN_CHECK(!fs::exists(path / "summary.json"), "--out '", *out,
                 "' already holds a finished run (summary.json); choose another folder");
+    ESRUN_CHECK(!fs::exists(path / "checkpoints" / "last.pt"), "--out '", *out,
+                "' already holds a started run (checkpoints/last.pt); continue it with --resume ", *out,
+                " or choose another folder");
   } else {
     const fs::path base = fs::path(out_root) / name / (timestamp() + "-s" + std::to_string(seed));
     path = base;

@@ -62,19 +62,40 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
                                  config_.optimizer.lr, static_cast<double>(epochs_));
 }
 
-struct Trainer::EpochTotals {
+// An epoch in progress: what a checkpoint taken between two of its steps must hold to continue it.
+struct Trainer::OpenEpoch {
+  int64_t epoch = 0;
+  torch::Tensor order, order_weights;  // the shuffled plan and its loss weights (undefined: 1)
+  int64_t steps = 0, next_step = 0;
+  bool scoring = false;
+  double lr_scale = 1.0;
+  EpochRecord record;                  // counters and phase times so far
   torch::Tensor loss, correct, noisy;  // sums on the device, read once per epoch
   torch::Tensor first_bad_step;        // -1, or the first step whose loss was not finite
-  int64_t step = 0;
-  int64_t samples_backward = 0, skipped_steps = 0;
-  PhaseClock* clock;
-  PhaseTimes* time;
+  int64_t samples_backward = 0, skipped_steps = 0, images = 0;
+  double seconds_before = 0;           // spent in this epoch before an interruption
 };
 
-void Trainer::fit(int64_t first_epoch, const std::function<bool(const EpochRecord&)>& on_epoch) {
-  for (int64_t epoch = first_epoch; epoch < epochs_; ++epoch)
-    if (!on_epoch(train_epoch(epoch))) return;
+Trainer::~Trainer() = default;
+
+bool Trainer::fit(int64_t first_epoch, const FitHooks& hooks) {
+  for (int64_t epoch = first_epoch; epoch < epochs_; ++epoch) {
+    const auto record = train_epoch(epoch, hooks);
+    if (!record) return false;
+    if (hooks.on_epoch && !hooks.on_epoch(*record)) return epoch + 1 == epochs_;
+  }
+  return true;
 }
+
+std::optional<int64_t> Trainer::open_epoch() const {
+  return open_ ? std::optional<int64_t>(open_->epoch) : std::nullopt;
+}
+
+namespace {
+torch::Tensor or_empty(const torch::Tensor& t, torch::ScalarType type) {
+  return t.defined() ? t.cpu() : torch::empty({0}, type);
+}
+}  // namespace
 
 void Trainer::save(torch::serialize::OutputArchive& archive) const {
   torch::serialize::OutputArchive model, optimizer, policy;
@@ -87,6 +108,17 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   save_generator(archive, "shuffle_generator", shuffle_gen_);
   save_generator(archive, "augment_generator", augment_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
+  if (!open_) return;
+  const OpenEpoch& o = *open_;
+  const PhaseTimes& t = o.record.time;
+  torch::serialize::OutputArchive open;
+  open.write("order", o.order.cpu());
+  open.write("order_weights", or_empty(o.order_weights, torch::kFloat));
+  open.write("sums", torch::stack({o.loss, o.correct, o.noisy, o.first_bad_step}).cpu());
+  open.write("counters", torch::tensor({o.epoch, o.next_step, o.samples_backward, o.skipped_steps, o.images,
+                                        o.record.samples_forward}, torch::kLong));
+  open.write("seconds", torch::tensor({o.seconds_before, t.data, t.score_forward, t.select, t.train_step}, torch::kDouble));
+  archive.write("open_epoch", open);
 }
 
 void Trainer::load(torch::serialize::InputArchive& archive) {
@@ -103,67 +135,134 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   archive.read("totals", totals);
   samples_backward_total_ = static_cast<int64_t>(totals[0].item<double>());
   train_seconds_total_ = totals[1].item<double>();
+  open_.reset();
+  torch::serialize::InputArchive open;
+  if (!archive.try_read("open_epoch", open)) return;
+  torch::Tensor order, order_weights, sums, counters, seconds;
+  open.read("order", order);
+  open.read("order_weights", order_weights);
+  open.read("sums", sums);
+  open.read("counters", counters);
+  open.read("seconds", seconds);
+  open_ = begin_epoch(counters[0].item<int64_t>(), order.to(device_),
+                      order_weights.numel() > 0 ? order_weights.to(device_) : torch::Tensor());
+  OpenEpoch& o = *open_;
+  sums = sums.to(device_);
+  o.loss = sums[0], o.correct = sums[1], o.noisy = sums[2], o.first_bad_step = sums[3];
+  o.next_step = counters[1].item<int64_t>();
+  o.samples_backward = counters[2].item<int64_t>();
+  o.skipped_steps = counters[3].item<int64_t>();
+  o.images = counters[4].item<int64_t>();
+  o.record.samples_forward = counters[5].item<int64_t>();
+  PhaseTimes& t = o.record.time;
+  o.seconds_before = seconds[0].item<double>();
+  t.data = seconds[1].item<double>(), t.score_forward = seconds[2].item<double>();
+  t.select = seconds[3].item<double>(), t.train_step = seconds[4].item<double>();
 }
 
-EpochRecord Trainer::train_epoch(int64_t epoch) {
-  EpochRecord record;
-  record.epoch = epoch;
-  PhaseTimes& time = record.time;
-  PhaseClock clock(device_);
-  const auto epoch_start = std::chrono::steady_clock::now();
-
-  model_->train();
-  const EpochPlan plan = policy_->plan_epoch(epoch);
-  const int64_t planned = plan.indices.size(0);
-  const auto shuffle = torch::randperm(planned, shuffle_gen_, torch::kLong).to(device_);
-  const auto order = plan.indices.index_select(0, shuffle);
-  const auto order_weights = plan.weights.defined() ? plan.weights.index_select(0, shuffle) : torch::Tensor();
-  const bool scoring = policy_->needs_scores(epoch);
-  const double lr_scale = policy_->lr_scale(epoch);
-  clock.lap(time.select);
-
-  const int64_t meta = config_.sampler.meta_batch;
-  const int64_t steps = config_.sampler.drop_last ? planned / meta : (planned + meta - 1) / meta;
+std::unique_ptr<Trainer::OpenEpoch> Trainer::begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights) {
+  auto open = std::make_unique<OpenEpoch>();
+  open->epoch = epoch;
+  open->order = std::move(order);
+  open->order_weights = std::move(order_weights);
+  const int64_t planned = open->order.size(0), meta = config_.sampler.meta_batch;
+  open->steps = config_.sampler.drop_last ? planned / meta : (planned + meta - 1) / meta;
+  open->scoring = policy_->needs_scores(epoch);
+  open->lr_scale = policy_->lr_scale(epoch);
+  open->record.epoch = epoch;
+  open->record.lr = schedule_->lr(static_cast<double>(epoch)) * open->lr_scale;
   const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  EpochTotals totals{torch::zeros({}, sum_options), torch::zeros({}, sum_options), torch::zeros({}, sum_options),
-                     torch::full({}, -1.0, sum_options), 0, 0, 0, &clock, &time};
-  record.lr = schedule_->lr(static_cast<double>(epoch)) * lr_scale;
+  open->loss = torch::zeros({}, sum_options);
+  open->correct = torch::zeros({}, sum_options);
+  open->noisy = torch::zeros({}, sum_options);
+  open->first_bad_step = torch::full({}, -1.0, sum_options);
+  return open;
+}
 
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t begin = step * meta, size = std::min(meta, planned - begin);
-    const Batch batch = make_batch(order.narrow(0, begin, size));
-    const auto batch_weights = order_weights.defined() ? order_weights.narrow(0, begin, size) : torch::Tensor();
+std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& hooks) {
+  PhaseClock clock(device_);
+  model_->train();
+  if (!open_ || open_->epoch != epoch) {
+    const EpochPlan plan = policy_->plan_epoch(epoch);
+    const auto shuffle = torch::randperm(plan.indices.size(0), shuffle_gen_, torch::kLong).to(device_);
+    open_ = begin_epoch(epoch, plan.indices.index_select(0, shuffle),
+                        plan.weights.defined() ? plan.weights.index_select(0, shuffle) : torch::Tensor());
+    clock.lap(open_->record.time.select);
+  }
+  OpenEpoch& open = *open_;
+  PhaseTimes& time = open.record.time;
+  const auto epoch_start = std::chrono::steady_clock::now() -
+                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                               std::chrono::duration<double>(open.seconds_before));
+  const auto seconds_in_epoch = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+  };
+
+  const int64_t meta = config_.sampler.meta_batch, planned = open.order.size(0);
+  while (open.next_step < open.steps) {
+    const int64_t step = open.next_step, begin = step * meta, size = std::min(meta, planned - begin);
+    const Batch batch = make_batch(open.order.narrow(0, begin, size));
+    const auto batch_weights = open.order_weights.defined() ? open.order_weights.narrow(0, begin, size) : torch::Tensor();
     clock.lap(time.data);
 
     Scores scores;
-    if (scoring) {
+    if (open.scoring) {
       scores = score(batch);
-      record.samples_forward += size;
+      open.record.samples_forward += size;
+      open.images += size;
       clock.lap(time.score_forward);
     }
     const Selection selection = policy_->select(batch, scores);
     clock.lap(time.select);
 
-    const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(steps);
-    totals.step = step;
+    const double progress = static_cast<double>(epoch) + static_cast<double>(step) / static_cast<double>(open.steps);
     if (selection.queued) {
       for (const Batch& queued : *selection.queued)
-        train_rows(epoch, queued.indices, queued.inputs, queued.targets, {}, progress, lr_scale, totals);
-      continue;
+        train_rows(queued.indices, queued.inputs, queued.targets, {}, progress, open, clock);
+    } else {
+      torch::Tensor indices = batch.indices, inputs = batch.inputs, targets = batch.targets, weights = batch_weights;
+      if (selection.positions.defined()) {
+        indices = indices.index_select(0, selection.positions);
+        inputs = inputs.index_select(0, selection.positions);
+        targets = targets.index_select(0, selection.positions);
+        if (weights.defined()) weights = weights.index_select(0, selection.positions);
+      }
+      train_rows(indices, inputs, targets, combine_weights(weights, selection.weights), progress, open, clock);
     }
-    torch::Tensor indices = batch.indices, inputs = batch.inputs, targets = batch.targets, weights = batch_weights;
-    if (selection.positions.defined()) {
-      indices = indices.index_select(0, selection.positions);
-      inputs = inputs.index_select(0, selection.positions);
-      targets = targets.index_select(0, selection.positions);
-      if (weights.defined()) weights = weights.index_select(0, selection.positions);
+    ++open.next_step;
+    if (hooks.on_step)
+      hooks.on_step(StepProgress{epoch, epochs_, open.next_step, open.steps, open.images, seconds_in_epoch(), open.loss,
+                                 open.samples_backward});
+    if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
+      open.seconds_before = seconds_in_epoch();
+      return std::nullopt;
     }
-    train_rows(epoch, indices, inputs, targets, combine_weights(weights, selection.weights), progress, lr_scale, totals);
   }
+  EpochRecord record = finish_epoch(open, clock);
+  open_.reset();
+  train_seconds_total_ += seconds_in_epoch();
+  record.time.train_total_so_far = train_seconds_total_;
+
+  const bool last = epoch + 1 == epochs_;
+  if (last || (epoch + 1) % config_.train.eval_every == 0) {
+    const Evaluation result = evaluate();
+    record.evaluated = true;
+    record.test_loss = result.loss;
+    record.test_acc = result.acc;
+    record.test_acc5 = result.acc5;
+    clock.lap(record.time.eval);
+  }
+  record.time.epoch_total = seconds_in_epoch();
+  return record;
+}
+
+// The queue's remainder, the policy's forward-only refresh pass, and the epoch's sums read once.
+EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
+  const int64_t epoch = open.epoch, meta = config_.sampler.meta_batch;
+  PhaseTimes& time = open.record.time;
   for (const Batch& rest : policy_->flush(epoch)) {
     clock.lap(time.select);
-    train_rows(epoch, rest.indices, rest.inputs, rest.targets, {}, static_cast<double>(epoch + 1) - 1e-9, lr_scale,
-               totals);
+    train_rows(rest.indices, rest.inputs, rest.targets, {}, static_cast<double>(epoch + 1) - 1e-9, open, clock);
   }
 
   // A forward-only pass the policy asked for (KAKURENBO refreshes its hidden samples' losses).
@@ -175,7 +274,7 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
       const Batch batch = make_batch(refresh.narrow(0, begin, size));
       const auto logits = forward_no_grad(batch.inputs);
       const auto losses = per_sample_loss(logits, batch.targets, config_.train.label_smoothing);
-      record.samples_forward += size;
+      open.record.samples_forward += size;
       clock.lap(time.score_forward);
       policy_->observe(observation_of(epoch, batch.indices, batch.targets, logits, losses, false));
       clock.lap(time.select);
@@ -183,64 +282,53 @@ EpochRecord Trainer::train_epoch(int64_t epoch) {
   }
 
   // Non-finite losses are flagged on the device and read here, once per epoch.
-  const auto bad_step = static_cast<int64_t>(totals.first_bad_step.item<double>());
+  const auto bad_step = static_cast<int64_t>(open.first_bad_step.item<double>());
   ESRUN_CHECK(bad_step < 0, "the training loss became non-finite (NaN or Inf) in epoch ", epoch, " at step ", bad_step,
               "; nothing of this epoch was saved, the last checkpoint stays as it was. Lower optimizer.lr, or set "
               "train.on_nan: skip to skip such steps");
-  if (totals.skipped_steps > 0)
-    spdlog::warn("epoch {}: skipped {} steps with a non-finite loss (train.on_nan: skip)", epoch, totals.skipped_steps);
+  if (open.skipped_steps > 0)
+    spdlog::warn("epoch {}: skipped {} steps with a non-finite loss (train.on_nan: skip)", epoch, open.skipped_steps);
 
-  record.epoch_dataset_size = planned;
-  record.samples_backward = totals.samples_backward;
+  EpochRecord record = open.record;
+  record.epoch_dataset_size = open.order.size(0);
+  record.samples_backward = open.samples_backward;
   samples_backward_total_ += record.samples_backward;
   record.samples_backward_total = samples_backward_total_;
   const double trained = static_cast<double>(std::max<int64_t>(1, record.samples_backward));
-  record.train_loss = totals.loss.item<double>() / trained;
-  record.train_acc = totals.correct.item<double>() / trained;
-  if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = totals.noisy.item<double>() / trained;
-  clock.lap(time.select);
-  train_seconds_total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-  time.train_total_so_far = train_seconds_total_;
-
-  const bool last = epoch + 1 == epochs_;
-  if (last || (epoch + 1) % config_.train.eval_every == 0) {
-    const Evaluation result = evaluate();
-    record.evaluated = true;
-    record.test_loss = result.loss;
-    record.test_acc = result.acc;
-    record.test_acc5 = result.acc5;
-    clock.lap(time.eval);
-  }
-  time.epoch_total = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+  record.train_loss = open.loss.item<double>() / trained;
+  record.train_acc = open.correct.item<double>() / trained;
+  if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = open.noisy.item<double>() / trained;
+  clock.lap(record.time.select);
   return record;
 }
 
-void Trainer::train_rows(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& inputs,
-                         const torch::Tensor& targets, const torch::Tensor& weights, double progress, double lr_scale,
-                         EpochTotals& totals) {
+void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
+                         const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock) {
   if (indices.size(0) == 0) return;
-  const StepOutput out = train_step(inputs, targets, weights, schedule_->lr(progress) * lr_scale, schedule_->momentum(progress));
-  totals.clock->lap(totals.time->train_step);
+  const StepOutput out =
+      train_step(inputs, targets, weights, schedule_->lr(progress) * open.lr_scale, schedule_->momentum(progress));
+  open.images += indices.size(0);
+  clock.lap(open.record.time.train_step);
   if (!out.loss.defined()) {
-    ++totals.skipped_steps;
+    ++open.skipped_steps;
     return;
   }
   {
     torch::NoGradGuard no_grad;
-    const auto bad = torch::isfinite(out.loss).logical_not() & totals.first_bad_step.lt(0);
-    totals.first_bad_step = torch::where(bad, torch::full_like(totals.first_bad_step, static_cast<double>(totals.step)),
-                                         totals.first_bad_step);
+    const auto bad = torch::isfinite(out.loss).logical_not() & open.first_bad_step.lt(0);
+    open.first_bad_step = torch::where(bad, torch::full_like(open.first_bad_step, static_cast<double>(open.next_step)),
+                                       open.first_bad_step);
   }
-  const Observation observation = observation_of(epoch, indices, targets, out.logits, out.losses, true);
+  const Observation observation = observation_of(open.epoch, indices, targets, out.logits, out.losses, true);
   {
     torch::NoGradGuard no_grad;
-    totals.loss += observation.losses.sum();
-    totals.correct += observation.correct.sum();
-    if (config_.data.label_noise.kind != NoiseKind::None) totals.noisy += data_.noisy_mask.index_select(0, indices).sum();
+    open.loss += observation.losses.sum();
+    open.correct += observation.correct.sum();
+    if (config_.data.label_noise.kind != NoiseKind::None) open.noisy += data_.noisy_mask.index_select(0, indices).sum();
   }
-  totals.samples_backward += indices.size(0);
+  open.samples_backward += indices.size(0);
   policy_->observe(observation);
-  totals.clock->lap(totals.time->select);
+  clock.lap(open.record.time.select);
 }
 
 torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {

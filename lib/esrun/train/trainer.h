@@ -8,8 +8,10 @@
 #include <memory>
 
 #include "esrun/config/run_config.h"
+#include "esrun/core/timer.h"
 #include "esrun/data/dataset.h"
 #include "esrun/data/transforms.h"
+#include "esrun/metrics/progress.h"
 #include "esrun/metrics/records.h"
 #include "esrun/models/model.h"
 #include "esrun/optim/schedule.h"
@@ -22,20 +24,33 @@ struct Evaluation {
   std::optional<double> acc5;
 };
 
+// What fit() calls back. Every member may be empty.
+struct FitHooks {
+  std::function<bool(const EpochRecord&)> on_epoch;  // after each epoch; false stops after it
+  std::function<void(const StepProgress&)> on_step;  // after each meta-batch step
+  std::function<bool()> stop_requested;              // checked after each step: true leaves the epoch open
+};
+
 class Trainer {
  public:
   Trainer(const RunConfig& config, ImageDataset data, torch::Device device);
+  ~Trainer();
 
-  // Trains epochs first_epoch .. epochs() - 1, calling `on_epoch` after each; `on_epoch` returns
-  // false to stop early (the caller has checkpointed).
-  void fit(int64_t first_epoch, const std::function<bool(const EpochRecord&)>& on_epoch);
+  // Trains epochs first_epoch .. epochs() - 1. Returns false when it stopped early: either
+  // on_epoch returned false, or stop_requested() did mid-epoch, in which case the epoch stays open
+  // (open_epoch()) and save() records it, so that a resumed run continues from the next step.
+  bool fit(int64_t first_epoch, const FitHooks& hooks);
 
   // Everything a resumed run needs to continue bit for bit: model, optimizer, policy, the RNG
-  // streams and the running totals (the LR schedule is a function of progress).
+  // streams, the running totals (the LR schedule is a function of progress) and, when an epoch was
+  // interrupted, its shuffled plan, next step and partial sums.
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive);
 
-  EpochRecord train_epoch(int64_t epoch);
+  // Trains one epoch (or the rest of the open one); nullopt when stop_requested() interrupted it.
+  std::optional<EpochRecord> train_epoch(int64_t epoch, const FitHooks& hooks = {});
+  // The interrupted epoch, if any.
+  std::optional<int64_t> open_epoch() const;
   Evaluation evaluate();
 
   // The pieces of a step, also timed one by one by `esrun bench`.
@@ -56,10 +71,12 @@ class Trainer {
   const ImageDataset& data() const { return data_; }
 
  private:
-  struct EpochTotals;
-  // One step on these rows, its observation handed to the policy and added to the epoch's totals.
-  void train_rows(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
-                  const torch::Tensor& weights, double progress, double lr_scale, EpochTotals& totals);
+  struct OpenEpoch;
+  std::unique_ptr<OpenEpoch> begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights);
+  EpochRecord finish_epoch(OpenEpoch& open, PhaseClock& clock);
+  // One step on these rows, its observation handed to the policy and added to the epoch's sums.
+  void train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
+                  const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock);
   torch::Tensor forward_no_grad(const torch::Tensor& inputs);
   Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
                              const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
@@ -77,6 +94,7 @@ class Trainer {
   at::Generator shuffle_gen_, augment_gen_;
   int64_t samples_backward_total_ = 0;
   double train_seconds_total_ = 0;
+  std::unique_ptr<OpenEpoch> open_;  // the epoch in progress (kept when interrupted)
 };
 
 }  // namespace esrun
