@@ -11,7 +11,7 @@ build="${ESRUN_BUILD_DIR:-build}"
 jobs="$(nproc)"
 
 packages=(cmake g++ ninja-build libtorch-dev libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
-          libopencv-dev)
+          libopencv-dev python3 python3-yaml python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

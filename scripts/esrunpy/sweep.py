@@ -1,0 +1,355 @@
+"""scripts/sweep: expands a sweep YAML into esrun jobs and runs them locally with N workers, or
+writes a Slurm array job that runs the same jobs. Re-running skips finished runs (summary.json)
+and resumes interrupted ones (checkpoints/last.pt).
+
+Sweep YAML:
+    name: small_policies              # the sweep folder is <out>/<name>
+    out: runs/sweeps                  # optional (default runs/sweeps), relative to the current folder
+    configs: [../cifar10_subset_small_cnn.yaml]   # base configs, relative to this file
+    set: {train.epochs: 5}            # overrides for every job
+    grid:                             # every combination of these values
+      sampler.name: [uniform, es, eswp]
+      # config: ../paper/table2/*.yaml  # the special key `config`: whole config files (globs allowed),
+                                        # each applied after `configs`; the job is named by its stem
+    variants:                         # optional; each is crossed with the grid
+      - {label: b0.25, set: {sampler.ratio: 0.25}}
+    seeds: [0, 1]
+
+Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
+(<job folder>.log).
+"""
+import argparse
+import glob
+import itertools
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+INTERRUPTED = 3  # esrun's exit code after a graceful stop (checkpoint written)
+
+
+class SweepError(Exception):
+    pass
+
+
+def yaml_value(value):
+    """A value as esrun's --set parses it (YAML flow style)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1 << 20).strip()
+    return text.removesuffix("...").strip()  # a scalar document ends with "..."
+
+
+def path_safe(text):
+    return "".join(c if c.isalnum() or c in "._=-+," else "_" for c in text)
+
+
+class Job:
+    def __init__(self, name, seed, sets, run_dir, config=None):
+        self.name, self.seed, self.sets, self.run_dir, self.config = name, seed, sets, run_dir, config
+
+    @property
+    def log(self):
+        return self.run_dir + ".log"
+
+    def status(self):
+        if os.path.exists(os.path.join(self.run_dir, "summary.json")):
+            return "finished"
+        if os.path.exists(os.path.join(self.run_dir, "checkpoints", "last.pt")):
+            return "interrupted"
+        return "new"
+
+    def command(self, esrun, configs, extra_sets=()):
+        cmd = [esrun]
+        for config in list(configs) + ([self.config] if self.config else []):
+            cmd += ["--config", config]
+        for key, value in list(self.sets) + [("seed", self.seed)] + list(extra_sets):
+            cmd += ["--set", f"{key}={yaml_value(value)}"]
+        if self.status() == "interrupted":
+            cmd += ["--resume", self.run_dir]
+        else:
+            cmd += ["--out", self.run_dir]
+        return cmd
+
+
+class Sweep:
+    def __init__(self, path, out=None, extra_sets=()):
+        self.path = os.path.abspath(path)
+        try:
+            with open(path) as f:
+                spec = yaml.safe_load(f) or {}
+        except OSError as e:
+            raise SweepError(f"{path}: cannot read the sweep file: {e.strerror}")
+        except yaml.YAMLError as e:
+            raise SweepError(f"{path}: not valid YAML: {e}")
+        known = {"name", "out", "configs", "set", "grid", "variants", "seeds"}
+        unknown = sorted(set(spec) - known)
+        if unknown:
+            raise SweepError(f"{path}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+        self.name = spec.get("name") or os.path.splitext(os.path.basename(path))[0]
+        here = os.path.dirname(self.path)
+        self.configs = [os.path.normpath(os.path.join(here, c)) for c in self._list(spec, "configs", str)]
+        for config in self.configs:
+            if not os.path.exists(config):
+                raise SweepError(f"{path}: configs: '{config}' does not exist")
+        self.sets = list(self._dict(spec, "set").items()) + list(extra_sets)
+        grid = self._dict(spec, "grid")
+        for key, values in grid.items():
+            if key == "config" and isinstance(values, str):
+                values = grid[key] = [values]
+            if not isinstance(values, list) or not values:
+                raise SweepError(f"{path}: grid.{key}: expected a non-empty list of values, got {values!r}")
+        if "config" in grid:
+            files = []
+            for pattern in grid["config"]:
+                matched = sorted(glob.glob(os.path.join(here, pattern)))
+                if not matched:
+                    raise SweepError(f"{path}: grid.config: '{pattern}' matches no file")
+                files += [os.path.normpath(m) for m in matched]
+            grid["config"] = files
+        self.grid = grid
+        self.variants = []
+        for i, variant in enumerate(self._list(spec, "variants", dict)):
+            if set(variant) - {"label", "set"} or "label" not in variant:
+                raise SweepError(f"{path}: variants[{i}]: expected {{label: ..., set: {{key: value}}}}")
+            self.variants.append((str(variant["label"]), list((variant.get("set") or {}).items())))
+        self.seeds = self._list(spec, "seeds", int) or [0]
+        root = out or spec.get("out") or os.path.join("runs", "sweeps")
+        self.root = os.path.abspath(os.path.join(root, self.name))
+
+    def _list(self, spec, key, kind):
+        value = spec.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise SweepError(f"{self.path}: {key}: expected a list of {kind.__name__}, got {value!r}")
+        return value
+
+    def _dict(self, spec, key):
+        value = spec.get(key) or {}
+        if not isinstance(value, dict):
+            raise SweepError(f"{self.path}: {key}: expected a mapping of key.path: value, got {value!r}")
+        return value
+
+    def jobs(self):
+        """Grid x variants x seeds, in a stable order."""
+        keys = list(self.grid)
+        combos = list(itertools.product(*(self.grid[k] for k in keys))) if keys else [()]
+        variants = self.variants or [(None, [])]
+        jobs = []
+        for combo in combos:
+            for variant_label, variant_sets in variants:
+                chosen = dict(zip(keys, combo))
+                config = chosen.pop("config", None)
+                parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
+                    [f"{k}={yaml_value(v)}" for k, v in chosen.items()]
+                if variant_label:
+                    parts.append(variant_label)
+                name = path_safe(",".join(parts)) or "base"
+                # The grid's values come after `set`, a variant's after both.
+                sets = self.sets + list(chosen.items()) + variant_sets
+                for seed in self.seeds:
+                    jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
+        names = [(j.name, j.seed) for j in jobs]
+        if len(set(names)) != len(names):
+            raise SweepError(f"{self.path}: two jobs have the same name; give the variants distinct labels")
+        return jobs
+
+
+def default_esrun():
+    return os.path.join(REPO, "build", "esrun")
+
+
+def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
+    """Runs the jobs that are not finished, `workers` at a time. Returns {job name/seed: outcome}."""
+    todo = [j for j in jobs if j.status() != "finished"]
+    outcome = {f"{j.name}/s{j.seed}": "skipped (finished)" for j in jobs if j.status() == "finished"}
+    print(f"sweep {sweep.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} finished, "
+          f"{sum(j.status() == 'interrupted' for j in todo)} to resume, {len(todo)} to run with {workers} workers "
+          f"x {threads} threads -> {sweep.root}", flush=True)
+    if dry_run:
+        for job in todo:
+            print(shlex.join(job.command(esrun, sweep.configs, [("threads", threads)])))
+        return outcome
+
+    stop = {"signal": None}
+
+    def on_signal(number, _frame):
+        if stop["signal"] is None:
+            print(f"\nsweep: {signal.Signals(number).name}: asking running jobs to checkpoint and stop; "
+                  "re-run the sweep to resume them", file=sys.stderr, flush=True)
+        stop["signal"] = number
+        for process, _, _ in running:
+            if process.poll() is None:
+                process.send_signal(number)
+
+    running = []  # (process, job, slot)
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)}
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    free = list(range(workers))
+    queue = list(todo)
+    started = time.time()
+    try:
+        while queue or running:
+            while queue and free and stop["signal"] is None:
+                job, slot = queue.pop(0), free.pop(0)
+                extra = [("threads", threads), ("progress.mode", "lines")]
+                if devices:
+                    extra.append(("device", devices[slot % len(devices)]))
+                os.makedirs(os.path.dirname(job.run_dir), exist_ok=True)
+                resuming = job.status() == "interrupted"
+                with open(job.log, "a") as log:
+                    log.write(f"$ {shlex.join(job.command(esrun, sweep.configs, extra))}\n")
+                    log.flush()
+                    process = subprocess.Popen(job.command(esrun, sweep.configs, extra), stdout=log,
+                                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                print(f"[{time.time() - started:7.1f}s] {'resume' if resuming else 'start '} {job.name}/s{job.seed}",
+                      flush=True)
+                running.append((process, job, slot))
+            if queue and stop["signal"] is not None:
+                for job in queue:
+                    outcome[f"{job.name}/s{job.seed}"] = "not started (stopped)"
+                queue = []
+            time.sleep(0.2)
+            for entry in list(running):
+                process, job, slot = entry
+                code = process.poll()
+                if code is None:
+                    continue
+                running.remove(entry)
+                free.append(slot)
+                free.sort()
+                result = {0: "finished", INTERRUPTED: "interrupted (checkpointed)"}.get(code, f"failed (exit {code})")
+                outcome[f"{job.name}/s{job.seed}"] = result
+                print(f"[{time.time() - started:7.1f}s] {result:<10} {job.name}/s{job.seed}"
+                      + ("" if code in (0, INTERRUPTED) else f"  (see {job.log})"), flush=True)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    print(f"sweep {sweep.name}: wall time {time.time() - started:.1f}s", flush=True)
+    return outcome
+
+
+def slurm_script(sweep, jobs, args):
+    """The sbatch file of a Slurm array job whose task i runs job i (skip/resume included)."""
+    lines = ["#!/bin/bash", f"#SBATCH --job-name={sweep.name}", f"#SBATCH --array=0-{len(jobs) - 1}"
+             + (f"%{args.max_parallel}" if args.max_parallel else ""),
+             f"#SBATCH --output={os.path.join(sweep.root, 'logs', 'slurm-%A_%a.out')}",
+             f"#SBATCH --cpus-per-task={args.cpus}", f"#SBATCH --time={args.time}",
+             # Slurm sends SIGUSR1 to the batch shell this many seconds before the time limit; the
+             # task forwards it to esrun, which checkpoints and exits 3.
+             f"#SBATCH --signal=B:USR1@{args.signal_seconds}"]
+    if args.partition:
+        lines.append(f"#SBATCH --partition={args.partition}")
+    if args.gpus:
+        lines.append(f"#SBATCH --gpus={args.gpus}")
+    if args.mem:
+        lines.append(f"#SBATCH --mem={args.mem}")
+    if args.requeue:
+        lines.append("#SBATCH --requeue")
+    task = [sys.executable if args.python is None else args.python, os.path.join(REPO, "scripts", "sweep"),
+            sweep.path, "--out", os.path.dirname(sweep.root), "--esrun", args.esrun]
+    for item in args.set:
+        task += ["--set", item]
+    if args.requeue:
+        task.append("--requeue")
+    lines += ["", f"cd {shlex.quote(REPO)}",
+              f"exec {shlex.join(task)} --run-index \"$SLURM_ARRAY_TASK_ID\" --threads \"$SLURM_CPUS_PER_TASK\"", ""]
+    return "\n".join(lines)
+
+
+def run_index(sweep, jobs, index, threads, esrun, requeue):
+    """One Slurm array task: the job's status decides run, resume or nothing; signals are forwarded
+    to esrun. With --requeue, an interrupted job puts its array task back in the queue."""
+    if not 0 <= index < len(jobs):
+        raise SweepError(f"--run-index {index}: the sweep has jobs 0..{len(jobs) - 1}")
+    job = jobs[index]
+    if job.status() == "finished":
+        print(f"{job.name}/s{job.seed}: finished already ({job.run_dir}/summary.json)")
+        return 0
+    os.makedirs(os.path.dirname(job.run_dir), exist_ok=True)
+    command = job.command(esrun, sweep.configs, [("threads", threads), ("progress.mode", "lines")])
+    print("$ " + shlex.join(command), flush=True)
+    process = subprocess.Popen(command)
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(s, lambda number, _frame: process.send_signal(number))
+    while True:
+        try:
+            code = process.wait()
+            break
+        except InterruptedError:
+            continue
+    if code == INTERRUPTED and requeue and os.environ.get("SLURM_ARRAY_JOB_ID"):
+        task = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', index)}"
+        print(f"interrupted: requeueing {task}", flush=True)
+        subprocess.call(["scontrol", "requeue", task])
+    return code
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="scripts/sweep", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("sweep", help="the sweep YAML")
+    parser.add_argument("--out", help="parent folder of the sweep folder (default: the file's `out`, else runs/sweeps)")
+    parser.add_argument("--esrun", default=default_esrun(), help="the esrun binary (default build/esrun)")
+    parser.add_argument("--list", action="store_true", help="print the jobs with their status and exit")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands that would run")
+    parser.add_argument("--workers", type=int, default=1, help="local jobs at a time")
+    parser.add_argument("--threads", type=int, help="threads per job (default: cores / workers)")
+    parser.add_argument("--devices", help="comma-separated devices handed to workers in turn, e.g. cuda:0,cuda:1")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an override for every job, after the sweep's `set` and before its grid (e.g. a CPU-sized variant); repeatable")
+    slurm = parser.add_argument_group("Slurm")
+    slurm.add_argument("--slurm", action="store_true", help="write <sweep folder>/sweep.sbatch instead of running")
+    slurm.add_argument("--partition")
+    slurm.add_argument("--time", default="04:00:00", help="per-task time limit (default 04:00:00)")
+    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task")
+    slurm.add_argument("--cpus", type=int, default=8, help="CPUs per task (also esrun's threads)")
+    slurm.add_argument("--mem", help="memory per task, e.g. 32G")
+    slurm.add_argument("--max-parallel", type=int, help="at most this many tasks at once (%%N)")
+    slurm.add_argument("--signal-seconds", type=int, default=120,
+                       help="SIGUSR1 this many seconds before the time limit (default 120)")
+    slurm.add_argument("--requeue", action="store_true", help="requeue a task that was stopped by the signal")
+    slurm.add_argument("--python", help="python for the array tasks (default: this one)")
+    parser.add_argument("--run-index", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        extra = []
+        for item in args.set:
+            if "=" not in item:
+                raise SweepError(f"--set {item}: expected key.path=value")
+            key, value = item.split("=", 1)
+            extra.append((key, yaml.safe_load(value)))
+        sweep = Sweep(args.sweep, args.out, extra)
+        jobs = sweep.jobs()
+        threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.workers))
+        if args.workers < 1:
+            raise SweepError(f"--workers: expected at least 1, got {args.workers}")
+        if args.list:
+            for i, job in enumerate(jobs):
+                print(f"{i:4d}  {job.status():<11}  {job.name}/s{job.seed}")
+            return 0
+        if args.run_index is not None:
+            return run_index(sweep, jobs, args.run_index, threads, args.esrun, args.requeue)
+        if not os.path.exists(args.esrun):
+            raise SweepError(f"--esrun: '{args.esrun}' does not exist; build esrun first (scripts/setup.sh)")
+        if args.slurm:
+            os.makedirs(os.path.join(sweep.root, "logs"), exist_ok=True)
+            path = os.path.join(sweep.root, "sweep.sbatch")
+            with open(path, "w") as f:
+                f.write(slurm_script(sweep, jobs, args))
+            print(f"wrote {path} ({len(jobs)} array tasks); submit with: sbatch {path}")
+            return 0
+        devices = args.devices.split(",") if args.devices else []
+        outcome = run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run)
+        failed = [k for k, v in outcome.items() if v.startswith("failed")]
+        stopped = [k for k, v in outcome.items() if v.startswith(("interrupted", "not started"))]
+        if failed:
+            print(f"{len(failed)} job(s) failed: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        return INTERRUPTED if stopped else 0
+    except SweepError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

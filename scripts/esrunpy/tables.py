@@ -1,0 +1,128 @@
+"""scripts/tables: the papers' result tables from esrun run directories, as Markdown and CSV.
+
+For each row (default: the sampling method) and column (default: the dataset), the test accuracy
+as mean ± std over seeds, its difference to the baseline (default: uniform) in the same column, and
+the training time saved against that baseline, from summary.json's train_time_s (evaluation
+excluded). Other config keys that vary between runs of one cell are added to the row label, so
+different experiments are never averaged together. Cells without finished runs say "missing".
+
+    scripts/tables runs/sweeps/small_policies                     # ES Table 2 style
+    scripts/tables runs/... --cols data.name,data.label_noise.ratio  # ES Table 6: noise levels
+    scripts/tables runs/... --csv results.csv
+"""
+import argparse
+import csv
+import io
+import sys
+
+from .runs import find_runs, format_value, group, label, mean_std
+
+MISSING = "missing"
+
+
+class Cell:
+    def __init__(self, runs, metric):
+        finished = [r for r in runs if r.finished]
+        self.n = len(finished)
+        self.unfinished = len(runs) - self.n
+        self.acc = mean_std([100.0 * r.summary[metric] for r in finished]) if finished else None
+        self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
+        self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
+
+
+def build(runs, rows, cols, baseline, metric):
+    """Returns (row_keys, col_keys, row list, col list, {(row, col): Cell}, {(row, col): baseline Cell})."""
+    cells, row_keys, col_keys = group(runs, rows, cols)
+    row_values = sorted({r for r, _ in cells}, key=lambda v: tuple(format_value(x) for x in v))
+    col_values = sorted({c for _, c in cells}, key=lambda v: tuple(format_value(x) for x in v))
+    # The baseline row keeps the row's other keys (epochs, noise, ...) except the method's own options.
+    context = [i for i, k in enumerate(row_keys) if i > 0 and not k.startswith("sampler.")]
+    table = {(r, c): Cell(cells.get((r, c), []), metric) for r in row_values for c in col_values}
+    base = {}
+    for r in row_values:
+        for c in col_values:
+            candidates = [b for b in row_values if format_value(b[0]) == baseline and
+                          all(b[i] == r[i] for i in context) and table[(b, c)].n > 0]
+            base[(r, c)] = table[(candidates[0], c)] if len(candidates) == 1 else None
+    order = sorted(row_values, key=lambda v: (format_value(v[0]) != baseline,))
+    return row_keys, col_keys, order, col_values, table, base
+
+
+def delta(cell, base):
+    if cell.acc is None or base is None:
+        return None
+    return cell.acc[0] - base.acc[0]
+
+
+def saved(cell, base):
+    if cell.time is None or base is None or base.time[0] <= 0:
+        return None
+    return 100.0 * (1.0 - cell.time[0] / base.time[0])
+
+
+def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
+    head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
+    for c in cols:
+        name = label(col_keys, c)
+        head += [f"{name} acc (%)", f"{name} Δ vs {baseline}", f"{name} time saved"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        out = [label(row_keys, r)]
+        for c in cols:
+            cell, b = table[(r, c)], base[(r, c)]
+            if cell.acc is None:
+                out += [MISSING, MISSING, MISSING]
+                continue
+            acc = f"{cell.acc[0]:.2f} ± {cell.acc[1]:.2f} (n={cell.n})"
+            d, s = delta(cell, b), saved(cell, b)
+            out += [acc, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
+        lines.append("| " + " | ".join(out) + " |")
+    unfinished = sum(cell.unfinished for cell in table.values())
+    notes = [f"Test accuracy: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds). "
+             f"Time saved: 1 − train time / {baseline}'s train time (evaluation excluded)."]
+    if unfinished:
+        notes.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.")
+    return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
+
+
+def csv_text(row_keys, col_keys, rows, cols, table, base):
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(row_keys + col_keys + ["n", "unfinished", "acc_mean", "acc_std", "delta_acc", "train_time_s_mean",
+                                           "train_time_s_std", "time_saved_pct", "samples_backward_mean"])
+    blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
+    for r in rows:
+        for c in cols:
+            cell, b = table[(r, c)], base[(r, c)]
+            writer.writerow([format_value(v) for v in r] + [format_value(v) for v in c] + [
+                cell.n, cell.unfinished, blank(cell.acc and cell.acc[0]), blank(cell.acc and cell.acc[1]),
+                blank(delta(cell, b)), blank(cell.time and cell.time[0]), blank(cell.time and cell.time[1]),
+                blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")])
+    return out.getvalue()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="scripts/tables", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run directories or folders holding them")
+    parser.add_argument("--rows", default="sampler.name", help="comma-separated config keys of the rows")
+    parser.add_argument("--cols", default="data.name", help="comma-separated config keys of the columns")
+    parser.add_argument("--baseline", default="uniform", help="value of the first row key for the baseline row")
+    parser.add_argument("--metric", choices=["final", "best"], default="final", help="final or best test accuracy")
+    parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
+    args = parser.parse_args(argv)
+    runs = find_runs(args.runs)
+    if not runs:
+        print(f"error: no run directories (config.resolved.yaml) under {', '.join(args.runs)}", file=sys.stderr)
+        return 2
+    metric = f"{args.metric}_test_acc"
+    built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, metric)
+    print(markdown(*built, args.baseline, metric), end="")
+    if args.csv:
+        text = csv_text(*built[:4], built[4], built[5])
+        if args.csv == "-":
+            print("\n" + text, end="")
+        else:
+            with open(args.csv, "w") as f:
+                f.write(text)
+    return 0

@@ -1,0 +1,296 @@
+"""Tests of scripts/sweep, scripts/tables and scripts/plot (run by ctest as the `scripts` test).
+
+ESRUN_BINARY, when set, is the built esrun: then a real two-worker sweep runs on tiny CIFAR files
+these tests write."""
+import contextlib
+import io
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
+sys.path.insert(0, SCRIPTS)
+
+from esrunpy import plot, sweep, tables  # noqa: E402
+
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def quiet(function, *args):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = function(*args)
+    return code, out.getvalue()
+
+
+def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finished=True, noisy=None, extra=None):
+    """A hand-made run directory with known numbers."""
+    path = os.path.join(root, name)
+    config = {"name": name, "seed": seed, "data": {"name": data, "root": "/x"}, "sampler": {"name": sampler},
+              "train": {"epochs": 2}, "threads": 4}
+    for key, value in (extra or {}).items():
+        node = config
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    write(os.path.join(path, "config.resolved.yaml"), json.dumps(config))  # JSON is YAML
+    lines = []
+    for epoch in range(2):
+        record = {"epoch": epoch, "test_acc": acc - 0.1 * (1 - epoch), "samples_backward_total": 100 * (epoch + 1),
+                  "time": {"epoch_total": train_time / 2 + 1}}
+        if noisy is not None:
+            record["noisy_backward_fraction"] = noisy
+        lines.append(json.dumps(record))
+    write(os.path.join(path, "metrics.jsonl"), "\n".join(lines) + "\n")
+    if finished:
+        write(os.path.join(path, "summary.json"), json.dumps(
+            {"final_test_acc": acc, "best_test_acc": acc, "train_time_s": train_time, "samples_backward_total": 200}))
+    return path
+
+
+def png_size(path):
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert head[12:16] == b"IHDR"
+    return struct.unpack(">II", head[16:24])
+
+
+class SweepExpansion(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.base = write(os.path.join(self.dir.name, "base.yaml"), "name: base\n")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def sweep_file(self, text):
+        return write(os.path.join(self.dir.name, "sweep.yaml"), textwrap.dedent(text))
+
+    def test_grid_times_variants_times_seeds_with_stable_names(self):
+        path = self.sweep_file("""
+            name: demo
+            configs: [base.yaml]
+            set: {train.epochs: 3}
+            grid:
+              sampler.name: [uniform, es]
+              data.label_noise.ratio: [0.0, 0.2, 0.4]
+            variants:
+              - {label: small, set: {sampler.ratio: 0.25}}
+              - {label: large, set: {sampler.ratio: 0.5}}
+            seeds: [0, 1, 2]
+            """)
+        s = sweep.Sweep(path, out=self.dir.name)
+        jobs = s.jobs()
+        self.assertEqual(len(jobs), 2 * 3 * 2 * 3)
+        self.assertEqual(len({j.run_dir for j in jobs}), len(jobs))
+        self.assertEqual(jobs[0].name, "sampler.name=uniform,data.label_noise.ratio=0.0,small")
+        self.assertEqual(jobs[0].run_dir, os.path.join(self.dir.name, "demo", jobs[0].name, "s0"))
+        command = jobs[-1].command("esrun", s.configs, [("threads", 2)])
+        self.assertEqual(command[:3], ["esrun", "--config", self.base])
+        for expected in ["train.epochs=3", "sampler.name=es", "data.label_noise.ratio=0.4", "sampler.ratio=0.5",
+                         "seed=2", "threads=2"]:
+            self.assertIn(expected, command)
+        self.assertEqual(command[-2:], ["--out", jobs[-1].run_dir])
+
+    def test_grid_over_whole_config_files_names_jobs_by_file(self):
+        for name in ["c10_uniform", "c10_es"]:
+            write(os.path.join(self.dir.name, "table", name + ".yaml"), "name: x\n")
+        path = self.sweep_file("configs: [base.yaml]\ngrid: {config: table/*.yaml}\nseeds: [0]\n")
+        s = sweep.Sweep(path, out=self.dir.name, extra_sets=[("train.epochs", 1)])
+        jobs = s.jobs()
+        self.assertEqual([j.name for j in jobs], ["c10_es", "c10_uniform"])
+        command = jobs[0].command("esrun", s.configs)
+        self.assertEqual(command[1:5], ["--config", self.base, "--config",
+                                        os.path.join(self.dir.name, "table", "c10_es.yaml")])
+        self.assertIn("train.epochs=1", command)
+
+    def test_no_grid_runs_the_base_once_per_seed(self):
+        jobs = sweep.Sweep(self.sweep_file("configs: [base.yaml]\nseeds: [3, 4]\n"), out=self.dir.name).jobs()
+        self.assertEqual([(j.name, j.seed) for j in jobs], [("base", 3), ("base", 4)])
+
+    def test_bad_sweep_files_name_the_file_and_key(self):
+        for text, expected in [("grid: {sampler.name: es}\n", "grid.sampler.name: expected a non-empty list"),
+                               ("seeds: [a]\n", "seeds: expected a list of int"),
+                               ("configs: [nowhere.yaml]\n", "does not exist"),
+                               ("grdi: {}\n", "unknown key(s) grdi"),
+                               ("variants: [{set: {a: 1}}]\n", "variants[0]"),
+                               ("grid: {config: [none/*.yaml]}\n", "matches no file")]:
+            with self.assertRaises(sweep.SweepError) as caught:
+                sweep.Sweep(self.sweep_file(text), out=self.dir.name).jobs()
+            self.assertIn("sweep.yaml", str(caught.exception))
+            self.assertIn(expected, str(caught.exception))
+
+    def test_skip_finished_resume_interrupted_and_start_new(self):
+        path = self.sweep_file("configs: [base.yaml]\ngrid: {sampler.name: [uniform, es, eswp]}\nseeds: [0]\n")
+        s = sweep.Sweep(path, out=self.dir.name)
+        finished, interrupted, new = s.jobs()
+        write(os.path.join(finished.run_dir, "summary.json"), "{}")
+        write(os.path.join(interrupted.run_dir, "checkpoints", "last.pt"), "x")
+        self.assertEqual([j.status() for j in s.jobs()], ["finished", "interrupted", "new"])
+        self.assertEqual(interrupted.command("esrun", s.configs)[-2:], ["--resume", interrupted.run_dir])
+        self.assertEqual(new.command("esrun", s.configs)[-2:], ["--out", new.run_dir])
+
+        # A stand-in for esrun records its arguments and finishes the run it was given.
+        calls = os.path.join(self.dir.name, "calls.txt")
+        fake = write(os.path.join(self.dir.name, "fake_esrun"), textwrap.dedent(f"""\
+            #!{sys.executable}
+            import os, sys
+            args = sys.argv[1:]
+            with open({calls!r}, "a") as f:
+                f.write(" ".join(args) + "\\n")
+            flag = "--resume" if "--resume" in args else "--out"
+            run_dir = args[args.index(flag) + 1]
+            os.makedirs(run_dir, exist_ok=True)
+            open(os.path.join(run_dir, "summary.json"), "w").write("{{}}")
+            """))
+        os.chmod(fake, 0o755)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake, "--workers", "2"])
+        self.assertEqual(code, 0, out)
+        with open(calls) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 2)  # the finished job was skipped
+        self.assertTrue(any("--resume " + interrupted.run_dir in line for line in lines))
+        self.assertTrue(any("--out " + new.run_dir in line for line in lines))
+        self.assertTrue(all("threads=" in line for line in lines))
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake])
+        self.assertIn("3 finished", out)
+        with open(calls) as f:
+            self.assertEqual(len(f.read().splitlines()), 2)  # nothing ran again
+
+    def test_a_failing_job_is_reported_and_the_sweep_exits_non_zero(self):
+        path = self.sweep_file("configs: [base.yaml]\nseeds: [0]\n")
+        fake = write(os.path.join(self.dir.name, "failing"), f"#!{sys.executable}\nimport sys\nsys.exit(2)\n")
+        os.chmod(fake, 0o755)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake])
+        self.assertEqual(code, 1)
+        self.assertIn("failed (exit 2)", out)
+
+    def test_slurm_array_script_runs_each_job_by_index(self):
+        path = self.sweep_file("name: cluster\nconfigs: [base.yaml]\ngrid: {sampler.name: [uniform, es]}\nseeds: [0, 1]\n")
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable, "--slurm",
+                                       "--partition", "gpu", "--time", "02:00:00", "--gpus", "1", "--cpus", "6",
+                                       "--max-parallel", "2", "--requeue"])
+        self.assertEqual(code, 0, out)
+        with open(os.path.join(self.dir.name, "cluster", "sweep.sbatch")) as f:
+            script = f.read()
+        for expected in ["#SBATCH --array=0-3%2", "#SBATCH --partition=gpu", "#SBATCH --time=02:00:00",
+                         "#SBATCH --gpus=1", "#SBATCH --cpus-per-task=6", "#SBATCH --signal=B:USR1@120",
+                         "#SBATCH --requeue", "--run-index \"$SLURM_ARRAY_TASK_ID\"", "--requeue"]:
+            self.assertIn(expected, script)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--list"])
+        self.assertIn("   3  new          sampler.name=es/s1", out)
+
+
+class Tables(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        root = self.dir.name
+        make_run(root, "u0", "uniform", 0, 0.90, 100.0)
+        make_run(root, "u1", "uniform", 1, 0.92, 100.0)
+        make_run(root, "e0", "es", 0, 0.91, 60.0)
+        make_run(root, "e1", "es", 1, 0.93, 60.0)
+        make_run(root, "e2", "es", 2, 0.50, 10.0, finished=False)
+        make_run(root, "c0", "es", 0, 0.70, 50.0, data="cifar100")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_known_numbers_give_the_known_table(self):
+        code, out = quiet(tables.main, [self.dir.name, "--csv", "-"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | cifar10 acc (%) | cifar10 Δ vs uniform | cifar10 time saved | cifar100 acc (%) |", out)
+        self.assertIn("| uniform | 91.00 ± 1.41 (n=2) | +0.00 | 0.0% | missing | missing | missing |", out)
+        self.assertIn("| es | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% | 70.00 ± 0.00 (n=1) | missing | missing |", out)
+        self.assertIn("1 run(s) without summary.json (unfinished) are left out.", out)
+        self.assertIn("es,cifar10,2,1,92.0000,1.4142,1.0000,60.0000,0.0000,40.00,200", out)
+        self.assertIn("es,cifar100,1,0,70.0000,0.0000,,50.0000,0.0000,,200", out)
+
+    def test_keys_that_differ_within_a_cell_split_the_row(self):
+        make_run(self.dir.name, "long", "es", 0, 0.95, 120.0, extra={"train.epochs": 4})
+        make_run(self.dir.name, "ulong", "uniform", 0, 0.94, 200.0, extra={"train.epochs": 4})
+        code, out = quiet(tables.main, [self.dir.name])
+        self.assertIn("| es, epochs=4 | 95.00 ± 0.00 (n=1) | +1.00 | 40.0% |", out)
+        self.assertIn("| es, epochs=2 | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% |", out)
+
+    def test_no_runs_is_an_error(self):
+        empty = os.path.join(self.dir.name, "empty")
+        os.makedirs(empty)
+        code, out = quiet(tables.main, [empty])
+        self.assertEqual(code, 2)
+        self.assertIn("no run directories", out)
+
+
+class Plots(unittest.TestCase):
+    def test_plots_are_valid_png_files(self):
+        with tempfile.TemporaryDirectory() as root:
+            for seed in (0, 1):
+                make_run(root, f"u{seed}", "uniform", seed, 0.9, 100.0, noisy=0.2)
+                make_run(root, f"e{seed}", "es", seed, 0.91, 60.0, noisy=0.1 + 0.01 * seed)
+            code, out = quiet(plot.main, [root, "--out", os.path.join(root, "plots")])
+            self.assertEqual(code, 0, out)
+            for name in ["acc_vs_time.png", "acc_vs_backprop.png", "noisy_fraction.png"]:
+                width, height = png_size(os.path.join(root, "plots", name))
+                self.assertGreater(width, 100)
+                self.assertGreater(height, 100)
+
+    def test_noisy_fraction_only_with_label_noise(self):
+        with tempfile.TemporaryDirectory() as root:
+            make_run(root, "u0", "uniform", 0, 0.9, 100.0)
+            code, out = quiet(plot.main, [root, "--out", os.path.join(root, "plots")])
+            self.assertEqual(code, 0, out)
+            self.assertEqual(sorted(os.listdir(os.path.join(root, "plots"))), ["acc_vs_backprop.png", "acc_vs_time.png"])
+
+
+def write_tiny_cifar10(root, per_batch=32, test=32):
+    rng = random.Random(0)
+    for name, count in [(f"data_batch_{b}.bin", per_batch) for b in range(1, 6)] + [("test_batch.bin", test)]:
+        with open(write(os.path.join(root, name), ""), "wb") as f:
+            for i in range(count):
+                f.write(bytes([i % 10]) + bytes(rng.randrange(256) for _ in range(3072)))
+
+
+@unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
+class RealSweep(unittest.TestCase):
+    def test_two_workers_run_then_skip_and_the_table_and_plots_follow(self):
+        with tempfile.TemporaryDirectory() as root:
+            write_tiny_cifar10(os.path.join(root, "cifar"))
+            path = write(os.path.join(root, "sweep.yaml"), textwrap.dedent(f"""
+                name: tiny
+                set:
+                  data: {{name: cifar10, root: {os.path.join(root, 'cifar')}}}
+                  model: {{name: small_cnn, width: 4}}
+                  train.epochs: 2
+                  sampler.meta_batch: 32
+                grid: {{sampler.name: [uniform, es]}}
+                seeds: [0, 1]
+                """))
+            args = [path, "--out", root, "--esrun", os.environ["ESRUN_BINARY"], "--workers", "2"]
+            code, out = quiet(sweep.main, args)
+            self.assertEqual(code, 0, out)
+            self.assertIn("4 to run with 2 workers x", out)
+            code, out = quiet(sweep.main, args)
+            self.assertIn("4 finished", out)
+            code, out = quiet(tables.main, [os.path.join(root, "tiny")])
+            self.assertEqual(code, 0, out)
+            self.assertRegex(out, r"\| uniform \| \d+\.\d\d ± \d+\.\d\d \(n=2\) \| \+0\.00 \| 0\.0% \|")
+            self.assertRegex(out, r"\| es \| \d+\.\d\d ± \d+\.\d\d \(n=2\) \| [+-]\d+\.\d\d \| -?\d+\.\d% \|")
+            code, out = quiet(plot.main, [os.path.join(root, "tiny"), "--out", os.path.join(root, "plots")])
+            self.assertEqual(code, 0, out)
+            png_size(os.path.join(root, "plots", "acc_vs_time.png"))
+
+
+if __name__ == "__main__":
+    unittest.main()
