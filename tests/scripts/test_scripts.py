@@ -117,6 +117,16 @@ class SweepExpansion(unittest.TestCase):
                                         os.path.join(self.dir.name, "table", "c10_es.yaml")])
         self.assertIn("train.epochs=1", command)
 
+    def test_every_shipped_sweep_file_expands(self):
+        folder = os.path.join(SCRIPTS, "..", "configs", "sweeps")
+        for name in sorted(os.listdir(folder)):
+            jobs = sweep.Sweep(os.path.join(folder, name), out=self.dir.name).jobs()
+            self.assertGreater(len(jobs), 0, name)
+            for job in jobs:
+                for config in job.command("esrun", [])[1:]:
+                    if config.endswith(".yaml"):
+                        self.assertTrue(os.path.exists(config), config)
+
     def test_no_grid_runs_the_base_once_per_seed(self):
         jobs = sweep.Sweep(self.sweep_file("configs: [base.yaml]\nseeds: [3, 4]\n"), out=self.dir.name).jobs()
         self.assertEqual([(j.name, j.seed) for j in jobs], [("base", 3), ("base", 4)])
