@@ -99,6 +99,11 @@ TEST_CASE("A non-finite loss stops the run naming epoch and step, or is skipped 
   REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, sets, dir / "stop"}),
                       Contains("non-finite (NaN or Inf) in epoch 0 at step") && Contains("train.on_nan: skip"));
   CHECK_FALSE(std::filesystem::exists(dir.path() / "stop" / "summary.json"));
+  // A stop in the middle of the epoch does not checkpoint the poisoned model either.
+  esrun::RunRequest interrupted{{}, sets, dir / "interrupted"};
+  interrupted.stop_after_steps = 3;
+  REQUIRE_THROWS_WITH(esrun::run(interrupted), Contains("non-finite (NaN or Inf) in epoch 0"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "interrupted" / "checkpoints" / "last.pt"));
   sets.push_back("train.on_nan=skip");
   sets.push_back("train.epochs=1");
   const auto skipped = esrun::run(esrun::RunRequest{{}, sets, dir / "skip"});

@@ -39,17 +39,17 @@ pid_t spawn_esrun(const std::vector<std::string>& args, const std::string& log) 
   return pid;
 }
 
-// Waits (polling) until the run has finished `epochs` epochs; false if the child ended first or
-// nothing happened for a long while (a guard against hanging, not a speed requirement).
-bool wait_for_epochs(pid_t pid, const std::filesystem::path& run_dir, size_t epochs) {
+// Waits (polling) until the run has written its first checkpoint (after epoch 1); false if the
+// child ended first or nothing happened for a long while (a guard against hanging, not a speed
+// requirement).
+bool wait_for_checkpoint(pid_t pid, const std::filesystem::path& run_dir) {
   for (int i = 0; i < 6000; ++i) {
-    if (std::filesystem::exists(run_dir / "metrics.jsonl") &&
-        esrun::testing::read_jsonl(run_dir / "metrics.jsonl").size() >= epochs)
-      return true;
+    if (std::filesystem::exists(run_dir / "checkpoints" / "last.pt")) return true;
     if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
   return false;
 }
 
@@ -77,7 +77,7 @@ TEST_CASE("SIGTERM or SIGUSR1 stops a run after its current step with a checkpoi
     TempDir dir;
     const std::string log = dir / "log.txt";
     const pid_t child = spawn_esrun(long_run(dir), log);
-    REQUIRE(wait_for_epochs(child, dir.path() / "run", 1));
+    REQUIRE(wait_for_checkpoint(child, dir.path() / "run"));
     kill(child, signal);
     CHECK(exit_code(child) == esrun::kInterruptedExitCode);
     const std::string text = esrun::testing::read_file(log);
@@ -99,7 +99,7 @@ TEST_CASE("SIGTERM or SIGUSR1 stops a run after its current step with a checkpoi
 TEST_CASE("A second signal exits at once without writing a checkpoint", "[signals][cli]") {
   TempDir dir;
   const pid_t child = spawn_esrun(long_run(dir), dir / "log.txt");
-  REQUIRE(wait_for_epochs(child, dir.path() / "run", 1));
+  REQUIRE(wait_for_checkpoint(child, dir.path() / "run"));
   kill(child, SIGTERM);
   kill(child, SIGINT);
   const int code = exit_code(child);

@@ -23,7 +23,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   const int64_t batch_size = config.sampler.meta_batch;
   const int64_t n = trainer.data().train.size();
   auto gen = make_generator(config.seed, "bench");
-  const auto draw = [&] { return torch::randint(0, n, {batch_size}, gen, torch::kLong).to(device); };
+  const auto draw = [&] { return torch::randint(0, n, {batch_size}, gen, torch::kLong).to(trainer.data().train.images.device()); };
   const double lr = config.optimizer.lr;
 
   // Each phase runs warmup + steps times; only the last `steps` count.

@@ -20,7 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .runs import find_runs, group, label, mean_std  # noqa: E402
+from .runs import check_distinct_seeds, find_runs, group, label, mean_std  # noqa: E402
 
 
 def curve(runs, x_of, y_of):
@@ -74,6 +74,7 @@ FIGURES = [
 
 def plot(runs, rows, cols, out):
     cells, row_keys, col_keys = group(runs, rows, cols)
+    check_distinct_seeds(cells)
     col_values = sorted({c for _, c in cells}, key=str)
     row_values = sorted({r for r, _ in cells}, key=str)
     os.makedirs(out, exist_ok=True)
@@ -91,7 +92,7 @@ def plot(runs, rows, cols, out):
                 if not xs:
                     continue
                 line, = panel.plot(xs, ys, marker="o", markersize=3, label=f"{label(row_keys, r)} (n={len(members)})")
-                if len(members) > 1:
+                if len(members) > 1 and all(s is not None for s in spread):
                     panel.fill_between(xs, [y - s for y, s in zip(ys, spread)], [y + s for y, s in zip(ys, spread)],
                                        color=line.get_color(), alpha=0.2)
             panel.set_title(label(col_keys, c))
@@ -114,11 +115,17 @@ def main(argv=None):
     parser.add_argument("--out", default="plots", help="folder for the PNG files (default plots)")
     parser.add_argument("--rows", default="sampler.name", help="comma-separated config keys of the curves")
     parser.add_argument("--cols", default="data.name", help="comma-separated config keys of the panels")
+    parser.add_argument("--unfinished", action="store_true", help="also plot runs without summary.json")
     args = parser.parse_args(argv)
-    runs = [run for run in find_runs(args.runs) if run.metrics]
+    found = find_runs(args.runs)
+    runs = [run for run in found if run.metrics and (run.finished or args.unfinished)]
     if not runs:
-        print(f"error: no run directories with metrics under {', '.join(args.runs)}", file=sys.stderr)
+        print(f"error: no finished run directories under {', '.join(args.runs)} (--unfinished plots running ones)",
+              file=sys.stderr)
         return 2
+    if len(runs) < len(found):
+        print(f"left out {len(found) - len(runs)} unfinished run(s); --unfinished includes them (curves then stop at "
+              "the shortest run of each method)")
     for path in plot(runs, args.rows.split(","), args.cols.split(","), args.out):
         print(f"wrote {path}")
     return 0

@@ -112,9 +112,30 @@ def group(runs, rows, cols):
 
 
 def mean_std(values):
-    """Mean and sample standard deviation (0 for a single value)."""
+    """Mean and sample standard deviation (None for a single value)."""
     n = len(values)
     mean = sum(values) / n
     if n < 2:
-        return mean, 0.0
+        return mean, None
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+# The problem a run solves (data, labels and their noise, model, training length): a method is
+# compared with the baseline only on the same problem. Optimizer and schedule settings may differ
+# (the papers tune the learning rate per method).
+PROBLEM_PREFIXES = ("data.", "model.", "train.")
+
+
+def problem(run):
+    return tuple(sorted((k, v) for k, v in run.config.items() if k.startswith(PROBLEM_PREFIXES) and not ignored(k)))
+
+
+def check_distinct_seeds(cells):
+    """Two runs of one cell with the same seed (a copy, a re-run elsewhere) would count twice."""
+    for members in cells.values():
+        seen = {}
+        for run in members:
+            if run.get("seed") in seen:
+                raise SystemExit(f"error: {seen[run.get('seed')]} and {run.path} are the same experiment with the same "
+                                 "seed; keep one of them (or pass only one folder)")
+            seen[run.get("seed")] = run.path

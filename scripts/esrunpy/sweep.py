@@ -21,6 +21,7 @@ Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job i
 import argparse
 import glob
 import itertools
+import json
 import os
 import shlex
 import signal
@@ -55,6 +56,23 @@ class Job:
     @property
     def log(self):
         return self.run_dir + ".log"
+
+    def overrides(self, configs):
+        """What defines this job beyond its seed, recorded beside the run (sweep_job.json)."""
+        return {"configs": list(configs) + ([self.config] if self.config else []),
+                "set": [[k, yaml_value(v)] for k, v in self.sets], "seed": self.seed}
+
+    def recorded(self):
+        try:
+            with open(os.path.join(self.run_dir, "sweep_job.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def record(self, configs):
+        os.makedirs(self.run_dir, exist_ok=True)
+        with open(os.path.join(self.run_dir, "sweep_job.json"), "w") as f:
+            json.dump(self.overrides(configs), f, indent=1)
 
     def status(self):
         if os.path.exists(os.path.join(self.run_dir, "summary.json")):
@@ -164,6 +182,10 @@ def default_esrun():
 
 def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
     """Runs the jobs that are not finished, `workers` at a time. Returns {job name/seed: outcome}."""
+    stale = [j for j in jobs if j.status() != "new" and j.recorded() not in (None, j.overrides(sweep.configs))]
+    if stale:
+        raise SweepError(f"{len(stale)} job folder(s) hold runs made with other configs or overrides than this sweep now "
+                         f"gives, e.g. {stale[0].run_dir} (see its sweep_job.json); use another --out, or remove them")
     todo = [j for j in jobs if j.status() != "finished"]
     outcome = {f"{j.name}/s{j.seed}": "skipped (finished)" for j in jobs if j.status() == "finished"}
     print(f"sweep {sweep.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} finished, "
@@ -200,10 +222,12 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                     extra.append(("device", devices[slot % len(devices)]))
                 os.makedirs(os.path.dirname(job.run_dir), exist_ok=True)
                 resuming = job.status() == "interrupted"
+                command = job.command(esrun, sweep.configs, extra)
+                job.record(sweep.configs)
                 with open(job.log, "a") as log:
-                    log.write(f"$ {shlex.join(job.command(esrun, sweep.configs, extra))}\n")
+                    log.write(f"$ {shlex.join(command)}\n")
                     log.flush()
-                    process = subprocess.Popen(job.command(esrun, sweep.configs, extra), stdout=log,
+                    process = subprocess.Popen(command, stdout=log,
                                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
                 print(f"[{time.time() - started:7.1f}s] {'resume' if resuming else 'start '} {job.name}/s{job.seed}",
                       flush=True)
@@ -250,7 +274,7 @@ def slurm_script(sweep, jobs, args):
     if args.requeue:
         lines.append("#SBATCH --requeue")
     task = [sys.executable if args.python is None else args.python, os.path.join(REPO, "scripts", "sweep"),
-            sweep.path, "--out", os.path.dirname(sweep.root), "--esrun", args.esrun]
+            sweep.path, "--out", os.path.dirname(sweep.root), "--esrun", os.path.abspath(args.esrun)]
     for item in args.set:
         task += ["--set", item]
     if args.requeue:
@@ -266,15 +290,22 @@ def run_index(sweep, jobs, index, threads, esrun, requeue):
     if not 0 <= index < len(jobs):
         raise SweepError(f"--run-index {index}: the sweep has jobs 0..{len(jobs) - 1}")
     job = jobs[index]
+    if job.status() != "new" and job.recorded() not in (None, job.overrides(sweep.configs)):
+        raise SweepError(f"{job.run_dir} holds a run made with other configs or overrides (see its sweep_job.json)")
     if job.status() == "finished":
         print(f"{job.name}/s{job.seed}: finished already ({job.run_dir}/summary.json)")
         return 0
-    os.makedirs(os.path.dirname(job.run_dir), exist_ok=True)
     command = job.command(esrun, sweep.configs, [("threads", threads), ("progress.mode", "lines")])
+    job.record(sweep.configs)
     print("$ " + shlex.join(command), flush=True)
-    process = subprocess.Popen(command)
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
-        signal.signal(s, lambda number, _frame: process.send_signal(number))
+    # Slurm's `--signal=B:USR1@...` reaches only the batch shell, which is this process (exec): pass
+    # it on. scancel and the time limit send SIGTERM to every process of the job, esrun included,
+    # so forwarding those as well would arrive at esrun as a second signal (exit at once).
+    child = {}
+    signal.signal(signal.SIGUSR1, lambda number, _frame: child and child["process"].send_signal(number))
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, lambda _number, _frame: None)
+    child["process"] = process = subprocess.Popen(command)
     while True:
         try:
             code = process.wait()

@@ -15,7 +15,7 @@ import csv
 import io
 import sys
 
-from .runs import find_runs, format_value, group, label, mean_std
+from .runs import check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem
 
 MISSING = "missing"
 
@@ -23,6 +23,7 @@ MISSING = "missing"
 class Cell:
     def __init__(self, runs, metric):
         finished = [r for r in runs if r.finished]
+        self.problem = problem(runs[0]) if runs else None
         self.n = len(finished)
         self.unfinished = len(runs) - self.n
         self.acc = mean_std([100.0 * r.summary[metric] for r in finished]) if finished else None
@@ -33,16 +34,16 @@ class Cell:
 def build(runs, rows, cols, baseline, metric):
     """Returns (row_keys, col_keys, row list, col list, {(row, col): Cell}, {(row, col): baseline Cell})."""
     cells, row_keys, col_keys = group(runs, rows, cols)
+    check_distinct_seeds(cells)
     row_values = sorted({r for r, _ in cells}, key=lambda v: tuple(format_value(x) for x in v))
     col_values = sorted({c for _, c in cells}, key=lambda v: tuple(format_value(x) for x in v))
-    # The baseline row keeps the row's other keys (epochs, noise, ...) except the method's own options.
-    context = [i for i, k in enumerate(row_keys) if i > 0 and not k.startswith("sampler.")]
+    # The baseline cell of the same column solves the same problem (data, model, training length).
     table = {(r, c): Cell(cells.get((r, c), []), metric) for r in row_values for c in col_values}
     base = {}
     for r in row_values:
         for c in col_values:
-            candidates = [b for b in row_values if format_value(b[0]) == baseline and
-                          all(b[i] == r[i] for i in context) and table[(b, c)].n > 0]
+            candidates = [b for b in row_values if format_value(b[0]) == baseline and table[(b, c)].n > 0 and
+                          table[(b, c)].problem == table[(r, c)].problem]
             base[(r, c)] = table[(candidates[0], c)] if len(candidates) == 1 else None
     order = sorted(row_values, key=lambda v: (format_value(v[0]) != baseline,))
     return row_keys, col_keys, order, col_values, table, base
@@ -73,13 +74,16 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
             if cell.acc is None:
                 out += [MISSING, MISSING, MISSING]
                 continue
-            acc = f"{cell.acc[0]:.2f} ± {cell.acc[1]:.2f} (n={cell.n})"
+            spread = f" ± {cell.acc[1]:.2f}" if cell.acc[1] is not None else ""
+            acc = f"{cell.acc[0]:.2f}{spread} (n={cell.n})"
             d, s = delta(cell, b), saved(cell, b)
             out += [acc, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
-    notes = [f"Test accuracy: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds). "
-             f"Time saved: 1 − train time / {baseline}'s train time (evaluation excluded)."]
+    notes = [f"Test accuracy: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds; no std for one). "
+             f"Δ and time saved: against {baseline} on the same data, model and training length (data.*, model.*, "
+             f"train.* equal), time saved = 1 − train time / {baseline}'s train time (evaluation excluded); "
+             "missing where no such baseline finished."]
     if unfinished:
         notes.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"

@@ -180,6 +180,18 @@ class SweepExpansion(unittest.TestCase):
         with open(calls) as f:
             self.assertEqual(len(f.read().splitlines()), 2)  # nothing ran again
 
+    def test_a_finished_run_made_with_other_overrides_is_not_taken_as_done(self):
+        path = self.sweep_file("configs: [base.yaml]\nset: {train.epochs: 2}\nseeds: [0]\n")
+        job = sweep.Sweep(path, out=self.dir.name).jobs()[0]
+        job.record(sweep.Sweep(path, out=self.dir.name).configs)
+        write(os.path.join(job.run_dir, "summary.json"), "{}")
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable, "--set", "train.epochs=9"])
+        self.assertEqual(code, 2)
+        self.assertIn("other configs or overrides", out)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable])
+        self.assertEqual(code, 0, out)
+        self.assertIn("1 finished", out)
+
     def test_a_failing_job_is_reported_and_the_sweep_exits_non_zero(self):
         path = self.sweep_file("configs: [base.yaml]\nseeds: [0]\n")
         fake = write(os.path.join(self.dir.name, "failing"), f"#!{sys.executable}\nimport sys\nsys.exit(2)\n")
@@ -223,17 +235,31 @@ class Tables(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertIn("| method | cifar10 acc (%) | cifar10 Δ vs uniform | cifar10 time saved | cifar100 acc (%) |", out)
         self.assertIn("| uniform | 91.00 ± 1.41 (n=2) | +0.00 | 0.0% | missing | missing | missing |", out)
-        self.assertIn("| es | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% | 70.00 ± 0.00 (n=1) | missing | missing |", out)
+        self.assertIn("| es | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% | 70.00 (n=1) | missing | missing |", out)
         self.assertIn("1 run(s) without summary.json (unfinished) are left out.", out)
         self.assertIn("es,cifar10,2,1,92.0000,1.4142,1.0000,60.0000,0.0000,40.00,200", out)
-        self.assertIn("es,cifar100,1,0,70.0000,0.0000,,50.0000,0.0000,,200", out)
+        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200", out)
 
     def test_keys_that_differ_within_a_cell_split_the_row(self):
         make_run(self.dir.name, "long", "es", 0, 0.95, 120.0, extra={"train.epochs": 4})
         make_run(self.dir.name, "ulong", "uniform", 0, 0.94, 200.0, extra={"train.epochs": 4})
         code, out = quiet(tables.main, [self.dir.name])
-        self.assertIn("| es, epochs=4 | 95.00 ± 0.00 (n=1) | +1.00 | 40.0% |", out)
+        self.assertIn("| es, epochs=4 | 95.00 (n=1) | +1.00 | 40.0% |", out)
         self.assertIn("| es, epochs=2 | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% |", out)
+
+    def test_no_baseline_on_another_problem(self):
+        with tempfile.TemporaryDirectory() as root:
+            make_run(root, "es", "es", 0, 0.80, 30.0, extra={"model.name": "small_cnn", "train.epochs": 100})
+            make_run(root, "uniform", "uniform", 0, 0.85, 90.0, extra={"model.name": "resnet18", "train.epochs": 200})
+            code, out = quiet(tables.main, [root])
+            self.assertIn("| es | 80.00 (n=1) | missing | missing |", out)
+
+    def test_the_same_run_twice_is_refused(self):
+        import shutil
+        shutil.copytree(os.path.join(self.dir.name, "e0"), os.path.join(self.dir.name, "copy_of_e0"))
+        with self.assertRaises(SystemExit) as caught:
+            quiet(tables.main, [self.dir.name])
+        self.assertIn("same seed", str(caught.exception))
 
     def test_no_runs_is_an_error(self):
         empty = os.path.join(self.dir.name, "empty")

@@ -121,9 +121,17 @@ RunConfig load_run_config(const ResolvedConfig& c) {
                    r.device.find_first_not_of("0123456789", 5) == std::string::npos),
               c.where("device"), ": expected auto, cpu, cuda or cuda:N, got '", r.device, "'");
   r.threads = check.int_at_least("threads", 0);
+  const std::string precision = c.get_string("precision");
+  r.precision = precision == "bf16" ? Precision::Bf16 : precision == "fp16" ? Precision::Fp16 : Precision::Fp32;
+  ESRUN_CHECK(r.precision != Precision::Fp16 || r.device != "cpu", c.where("precision"),
+              ": fp16 needs a CUDA device (device is cpu); use bf16 or fp32 on the CPU");
+  r.channels_last = c.get_bool("channels_last");
+  r.cudnn_benchmark = c.get_bool("cudnn_benchmark");
+  r.timing = c.get_string("timing");
   r.out_root = c.get_string("out_root");
 
   DataOptions& d = r.data;
+  d.on_device = c.get_string("data.on_device") != "false";
   d.name = check.registered(datasets(), "data.name");
   d.root = c.get_string("data.root");
   d.label = c.get_string("data.label");
@@ -268,13 +276,23 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   return r;
 }
 
+std::string to_string(Precision precision) {
+  switch (precision) {
+    case Precision::Bf16: return "bf16";
+    case Precision::Fp16: return "fp16";
+    default: return "fp32";
+  }
+}
+
 void check_environment(const RunConfig& config) {
   const auto& c = config.resolved;
   const auto& readers = find_key("data.root")->used_by;
   if (std::find(readers.begin(), readers.end(), config.data.name) != readers.end())
     ESRUN_CHECK(std::filesystem::is_directory(config.data.root), c.where("data.root"), ": dataset directory '",
                 config.data.root, "' does not exist (expected the ", config.data.name, " files there)");
-  resolve_device(config.device, c.where("device"));
+  const torch::Device device = resolve_device(config.device, c.where("device"));
+  ESRUN_CHECK(config.precision != Precision::Fp16 || device.is_cuda(), c.where("precision"), ": fp16 needs a CUDA device (device ",
+              config.device, " resolved to ", device.str(), "); use bf16 or fp32");
 }
 
 }  // namespace esrun

@@ -36,6 +36,9 @@ struct LabelNoiseOptions {
   uint64_t seed = 0;  // resolved: the user's seed, or one derived from the run seed
 };
 
+enum class Precision { Fp32, Bf16, Fp16 };
+std::string to_string(Precision precision);
+
 struct DataOptions {
   std::string name;
   std::string root;
@@ -46,6 +49,7 @@ struct DataOptions {
   AugmentOptions augment;
   LabelNoiseOptions label_noise;
   uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
+  bool on_device = true;  // the training set on the device; else batches are built on the CPU
 };
 
 struct ModelOptions {
@@ -129,6 +133,10 @@ struct RunConfig {
   uint64_t seed = 0;
   std::string device;
   int64_t threads = 0;
+  Precision precision = Precision::Fp32;
+  bool channels_last = false;
+  bool cudnn_benchmark = true;
+  std::string timing = "auto";  // auto | phases | epoch
   std::string out_root;
   DataOptions data;
   ModelOptions model;

@@ -24,6 +24,12 @@ torch::Device resolve_device(const std::string& spec, const std::string& where) 
   ESRUN_FAIL("device '", spec, "' at ", where, ": expected auto, cpu, cuda or cuda:N");
 }
 
+torch::Tensor to_device_async(const torch::Tensor& host, const torch::Device& device) {
+  if (host.device() == device) return host;
+  if (!device.is_cuda() || !host.device().is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 int configure_threads(int requested) {
   const int threads = requested > 0 ? requested : std::max(1u, std::thread::hardware_concurrency());
   torch::set_num_threads(threads);

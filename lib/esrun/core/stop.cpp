@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 
@@ -18,10 +19,12 @@ void say(const char* text) {
 }
 
 extern "C" void on_stop_signal(int signal) {
+  const int saved_errno = errno;
   int expected = 0;
   if (requested.compare_exchange_strong(expected, signal)) {
     say("\nesrun: stop requested; finishing the current step and writing a checkpoint (signal again to quit "
         "at once)\n");
+    errno = saved_errno;
     return;
   }
   say("\nesrun: second signal, exiting without a checkpoint\n");

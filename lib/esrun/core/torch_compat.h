@@ -2,6 +2,7 @@
 // 2.x shipped inside PyTorch for CUDA builds) lives in this header and nowhere else.
 #pragma once
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
@@ -46,5 +47,70 @@ inline void synchronize(const torch::Device& device) {
 inline void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
 }
+
+// PyTorch 2.4 renamed the autocast switches to take the device type and deprecated the old names.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define ESRUN_AUTOCAST_BY_DEVICE_TYPE 1
+#endif
+
+inline bool autocast_enabled(c10::DeviceType type) {
+#ifdef ESRUN_AUTOCAST_BY_DEVICE_TYPE
+  return at::autocast::is_autocast_enabled(type);
+#else
+  return type == c10::DeviceType::CUDA ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+#endif
+}
+
+inline at::ScalarType autocast_dtype(c10::DeviceType type) {
+#ifdef ESRUN_AUTOCAST_BY_DEVICE_TYPE
+  return at::autocast::get_autocast_dtype(type);
+#else
+  return type == c10::DeviceType::CUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
+inline void set_autocast(c10::DeviceType type, bool enabled, at::ScalarType dtype) {
+#ifdef ESRUN_AUTOCAST_BY_DEVICE_TYPE
+  at::autocast::set_autocast_enabled(type, enabled);
+  at::autocast::set_autocast_dtype(type, dtype);
+#else
+  if (type == c10::DeviceType::CUDA) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
+#endif
+}
+
+// Mixed precision for the guard's lifetime, as Python's `torch.autocast(device_type, dtype)`:
+// eligible ops (convolutions, matmuls) run in `dtype`, the rest in fp32. No-op for fp32.
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, std::optional<at::ScalarType> dtype)
+      : type_(device.type()), active_(dtype.has_value()) {
+    if (!active_) return;
+    enabled_before_ = autocast_enabled(type_);
+    dtype_before_ = autocast_dtype(type_);
+    set_autocast(type_, true, *dtype);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!active_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set_autocast(type_, enabled_before_, dtype_before_);
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  c10::DeviceType type_;
+  bool active_;
+  bool enabled_before_ = false;
+  at::ScalarType dtype_before_ = at::kFloat;
+};
+
+inline void set_cudnn_benchmark(bool enabled) { at::globalContext().setBenchmarkCuDNN(enabled); }
 
 }  // namespace esrun::compat

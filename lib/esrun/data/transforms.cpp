@@ -1,5 +1,7 @@
 #include "esrun/data/transforms.h"
 
+#include "esrun/core/device.h"
+
 namespace esrun {
 
 namespace idx = torch::indexing;
@@ -9,8 +11,8 @@ torch::Tensor crop_at(const torch::Tensor& images, int64_t padding, const torch:
   const auto padded = torch::constant_pad_nd(images, {padding, padding, padding, padding}, 0);
   const auto long_options = torch::TensorOptions().dtype(torch::kLong).device(images.device());
   // Gather rows dy + [0, h) and columns dx + [0, w) of each padded image in one indexing op.
-  const auto rows = dy.to(images.device()).view({n, 1}) + torch::arange(h, long_options).view({1, h});
-  const auto cols = dx.to(images.device()).view({n, 1}) + torch::arange(w, long_options).view({1, w});
+  const auto rows = to_device_async(dy, images.device()).view({n, 1}) + torch::arange(h, long_options).view({1, h});
+  const auto cols = to_device_async(dx, images.device()).view({n, 1}) + torch::arange(w, long_options).view({1, w});
   const auto batch = torch::arange(n, long_options).view({n, 1, 1, 1});
   const auto channel = torch::arange(c, long_options).view({1, c, 1, 1});
   return padded.index({batch, channel, rows.view({n, 1, h, 1}), cols.view({n, 1, 1, w})});
@@ -25,7 +27,7 @@ torch::Tensor random_crop(const torch::Tensor& images, int64_t padding, at::Gene
 }
 
 torch::Tensor flip_where(const torch::Tensor& images, const torch::Tensor& flip) {
-  const auto mask = flip.to(images.device()).view({-1, 1, 1, 1});
+  const auto mask = to_device_async(flip, images.device()).view({-1, 1, 1, 1});
   return torch::where(mask, images.flip({3}), images);
 }
 
@@ -43,7 +45,7 @@ Normalizer::Normalizer(const std::vector<double>& mean, const std::vector<double
 }
 
 torch::Tensor Normalizer::operator()(const torch::Tensor& images) const {
-  return torch::addcmul(shift_, images.to(torch::kFloat), scale_);
+  return torch::addcmul(shift_, to_device_async(images, scale_.device()).to(torch::kFloat), scale_);
 }
 
 torch::Tensor TrainAugment::operator()(const torch::Tensor& images, at::Generator& gen) const {

@@ -28,13 +28,16 @@ torch::Tensor random_flip(const torch::Tensor& images, at::Generator& gen);
 class Normalizer {
  public:
   Normalizer(const std::vector<double>& mean, const std::vector<double>& std, bool normalize, torch::Device device);
+  // uint8 images anywhere -> float images on the normaliser's device.
   torch::Tensor operator()(const torch::Tensor& images) const;
 
  private:
   torch::Tensor scale_, shift_;  // x * scale + shift == (x / 255 - mean) / std
 };
 
-// The training pipeline: crop, flip, normalise.
+// The training pipeline: crop, flip, normalise. Crop and flip run where the images are (the
+// device with data.on_device, else the CPU); the uint8 result moves to the normaliser's device
+// asynchronously and is normalised there.
 class TrainAugment {
  public:
   TrainAugment(const AugmentOptions& options, Normalizer normalizer) : options_(options), normalize_(std::move(normalizer)) {}

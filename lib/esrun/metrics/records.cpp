@@ -6,6 +6,7 @@ nlohmann::json to_json(const EpochRecord& r) {
   using nlohmann::json;
   const auto optional = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   const auto when_evaluated = [&](double v) { return r.evaluated ? json(v) : json(nullptr); };
+  const auto phase = [&](double v) { return r.time.per_phase ? json(v) : json(nullptr); };
   return json{
       {"epoch", r.epoch},
       {"lr", r.lr},
@@ -21,10 +22,10 @@ nlohmann::json to_json(const EpochRecord& r) {
       {"noisy_backward_fraction", optional(r.noisy_backward_fraction)},
       {"time",
        {{"epoch_total", r.time.epoch_total},
-        {"data", r.time.data},
-        {"score_forward", r.time.score_forward},
-        {"select", r.time.select},
-        {"train_step", r.time.train_step},
+        {"data", phase(r.time.data)},
+        {"score_forward", phase(r.time.score_forward)},
+        {"select", phase(r.time.select)},
+        {"train_step", phase(r.time.train_step)},
         {"eval", r.time.eval},
         {"train_total_so_far", r.time.train_total_so_far}}},
   };

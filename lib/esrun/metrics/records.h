@@ -12,6 +12,7 @@ namespace esrun {
 // observe); `train_step` is forward + backward + optimizer step on the chosen samples.
 struct PhaseTimes {
   double data = 0, score_forward = 0, select = 0, train_step = 0, eval = 0;
+  bool per_phase = true;           // false (`timing: epoch`): the four phases above are not measured
   double epoch_total = 0;          // everything in the epoch, evaluation included
   double train_total_so_far = 0;   // all epochs so far, evaluation excluded
 };

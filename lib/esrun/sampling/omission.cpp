@@ -12,6 +12,7 @@
 
 #include <cmath>
 
+#include "esrun/core/device.h"
 #include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
@@ -86,7 +87,7 @@ class Omission final : public SelectionPolicy {
 
  private:
   torch::Tensor bernoulli(const torch::Tensor& p) {
-    return torch::rand({p.size(0)}, gen_, torch::kDouble).to(p.device()).lt(p);
+    return to_device_async(torch::rand({p.size(0)}, gen_, torch::kDouble), p.device()).lt(p);
   }
 
   SamplerOptions options_;

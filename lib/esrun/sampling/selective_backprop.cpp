@@ -6,6 +6,7 @@
 // Kept samples queue, with their augmented inputs, across meta-batches; whenever b are queued the
 // trainer takes a step on them (plain mean). The first epoch keeps everything (priming); the last,
 // partial queue of an epoch is trained on at the epoch's end.
+#include "esrun/core/device.h"
 #include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
@@ -39,7 +40,7 @@ class SelectiveBackprop final : public SelectionPolicy {
       const auto cdf = torch::searchsorted(past, losses, /*out_int32=*/false, /*right=*/true).to(torch::kDouble) /
                        static_cast<double>(filled_);
       const auto probability = torch::clamp_min(cdf.pow(options_.sb_beta), options_.p_min);
-      keep = torch::rand({losses.size(0)}, gen_, torch::kDouble).to(losses.device()).lt(probability);
+      keep = to_device_async(torch::rand({losses.size(0)}, gen_, torch::kDouble), losses.device()).lt(probability);
     }
     const auto rows = keep.nonzero().flatten();
     append(Batch{batch.indices.index_select(0, rows), batch.inputs.index_select(0, rows), batch.targets.index_select(0, rows)});
@@ -72,7 +73,12 @@ class SelectiveBackprop final : public SelectionPolicy {
     archive.read("queue_indices", queue_.indices);
     archive.read("queue_inputs", queue_.inputs);
     archive.read("queue_targets", queue_.targets);
-    if (queue_.indices.numel() == 0) queue_ = Batch{};
+    if (queue_.indices.numel() == 0) {
+      queue_ = Batch{};
+    } else {  // a run may resume on another device
+      const auto device = history_.device();
+      queue_ = Batch{queue_.indices.to(device), queue_.inputs.to(device), queue_.targets.to(device)};
+    }
     load_generator(archive, "generator", gen_);
   }
 
@@ -82,7 +88,7 @@ class SelectiveBackprop final : public SelectionPolicy {
     const int64_t capacity = history_.size(0);
     const auto recent = losses.size(0) > capacity ? losses.narrow(0, losses.size(0) - capacity, capacity) : losses;
     const int64_t count = recent.size(0);
-    const auto slots = (torch::arange(count, torch::kLong) + write_).remainder(capacity).to(history_.device());
+    const auto slots = torch::arange(write_, write_ + count, history_.options().dtype(torch::kLong)).remainder(capacity);
     history_.index_copy_(0, slots, recent);
     write_ = (write_ + count) % capacity;
     filled_ = std::min(capacity, filled_ + count);

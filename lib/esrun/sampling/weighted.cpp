@@ -2,13 +2,15 @@
 
 #include <cmath>
 
+#include "esrun/core/device.h"
+
 namespace esrun {
 
 torch::Tensor sample_without_replacement(const torch::Tensor& weights, int64_t k, at::Generator& gen) {
   const int64_t n = weights.size(0);
   k = std::min(k, n);
   // U in (0, 1) strictly: -log(-log(U)) is finite.
-  const auto uniform = torch::rand({n}, gen, torch::kDouble).clamp_(1e-300, 1.0 - 1e-16).to(weights.device());
+  const auto uniform = to_device_async(torch::rand({n}, gen, torch::kDouble).clamp_(1e-300, 1.0 - 1e-16), weights.device());
   const auto gumbel = -torch::log(-torch::log(uniform));
   const auto keys = torch::log(weights.to(torch::kDouble) + 1e-300) + gumbel;
   return std::get<1>(keys.topk(k, 0, /*largest=*/true, /*sorted=*/false));

@@ -30,4 +30,25 @@ class FrozenBatchNorm {
   std::vector<std::pair<torch::Tensor, torch::Tensor>> saved_;  // (live buffer, copy)
 };
 
+// Dynamic loss scaling for fp16 training, as torch.cuda.amp.GradScaler: the loss is multiplied by
+// the scale before backward; the gradients are unscaled and checked for Inf/NaN on the device; a
+// step with non-finite gradients is skipped and the scale halves, and after `growth_interval`
+// finite steps in a row it doubles. CUDA only (the fused ops have no CPU kernels in libtorch 1.13).
+class GradScaler {
+ public:
+  explicit GradScaler(torch::Device device, double initial_scale = 65536.0, int64_t growth_interval = 2000);
+  torch::Tensor scale(const torch::Tensor& loss) const { return loss * scale_; }
+  // Unscales the gradients in place and reports whether they are all finite: one host read per
+  // step, which deciding to skip the optimizer step needs.
+  bool unscale(const std::vector<torch::Tensor>& parameters);
+  // Grows or backs off the scale from the last unscale() (on the device).
+  void update();
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+ private:
+  torch::Tensor scale_, growth_tracker_, found_inf_;
+  int64_t growth_interval_;
+};
+
 }  // namespace esrun

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "esrun/core/device.h"
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/core/timer.h"
@@ -24,7 +25,16 @@ std::shared_ptr<Model> build_model(const RunConfig& config, const ImageDataset& 
     model = models().create(options.name, config.resolved.where("model.name"), options);
   }
   model->to(device);
+  if (config.channels_last)
+    for (auto& p : model->parameters())
+      if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
   return model;
+}
+
+std::optional<at::ScalarType> autocast_type(Precision precision) {
+  if (precision == Precision::Bf16) return at::kBFloat16;
+  if (precision == Precision::Fp16) return at::kHalf;
+  return std::nullopt;
 }
 
 ImageSplit to_device(const ImageSplit& split, torch::Device device) {
@@ -48,7 +58,12 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
       eval_normalize_(data_.mean, data_.std, config.data.augment.normalize, device),
       shuffle_gen_(make_generator(config.seed, "shuffle")),
       augment_gen_(make_generator(config.seed, "augment")) {
-  data_.train = to_device(data_.train, device_);
+  if (config_.data.on_device) data_.train = to_device(data_.train, device_);
+  data_device_ = data_.train.images.device();
+  autocast_ = autocast_type(config_.precision);
+  if (config_.precision == Precision::Fp16) scaler_ = std::make_unique<GradScaler>(device_);
+  per_phase_ = config_.timing == "phases" || (config_.timing == "auto" && !device_.is_cuda());
+  if (device_.is_cuda()) compat::set_cudnn_benchmark(config_.cudnn_benchmark);
   data_.test = to_device(data_.test, device_);
   data_.noisy_mask = data_.noisy_mask.to(device_);
   model_ = build_model(config_, data_, device_);
@@ -108,6 +123,7 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   save_generator(archive, "shuffle_generator", shuffle_gen_);
   save_generator(archive, "augment_generator", augment_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
+  if (scaler_) scaler_->save(archive);
   if (!open_) return;
   const OpenEpoch& o = *open_;
   const PhaseTimes& t = o.record.time;
@@ -135,6 +151,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   archive.read("totals", totals);
   samples_backward_total_ = static_cast<int64_t>(totals[0].item<double>());
   train_seconds_total_ = totals[1].item<double>();
+  if (scaler_) scaler_->load(archive);
   open_.reset();
   torch::serialize::InputArchive open;
   if (!archive.try_read("open_epoch", open)) return;
@@ -144,8 +161,8 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   open.read("sums", sums);
   open.read("counters", counters);
   open.read("seconds", seconds);
-  open_ = begin_epoch(counters[0].item<int64_t>(), order.to(device_),
-                      order_weights.numel() > 0 ? order_weights.to(device_) : torch::Tensor());
+  open_ = begin_epoch(counters[0].item<int64_t>(), order.to(data_device_),
+                      order_weights.numel() > 0 ? order_weights.to(data_device_) : torch::Tensor());
   OpenEpoch& o = *open_;
   sums = sums.to(device_);
   o.loss = sums[0], o.correct = sums[1], o.noisy = sums[2], o.first_bad_step = sums[3];
@@ -180,13 +197,15 @@ std::unique_ptr<Trainer::OpenEpoch> Trainer::begin_epoch(int64_t epoch, torch::T
 }
 
 std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& hooks) {
-  PhaseClock clock(device_);
+  PhaseClock clock(device_, per_phase_);
   model_->train();
   if (!open_ || open_->epoch != epoch) {
+    // The shuffled plan lives where the training images do (one copy per epoch when they are not
+    // on the device).
     const EpochPlan plan = policy_->plan_epoch(epoch);
-    const auto shuffle = torch::randperm(plan.indices.size(0), shuffle_gen_, torch::kLong).to(device_);
-    open_ = begin_epoch(epoch, plan.indices.index_select(0, shuffle),
-                        plan.weights.defined() ? plan.weights.index_select(0, shuffle) : torch::Tensor());
+    const auto shuffle = torch::randperm(plan.indices.size(0), shuffle_gen_, torch::kLong).to(plan.indices.device());
+    open_ = begin_epoch(epoch, plan.indices.index_select(0, shuffle).to(data_device_),
+                        plan.weights.defined() ? plan.weights.index_select(0, shuffle).to(data_device_) : torch::Tensor());
     clock.lap(open_->record.time.select);
   }
   OpenEpoch& open = *open_;
@@ -202,7 +221,8 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
   while (open.next_step < open.steps) {
     const int64_t step = open.next_step, begin = step * meta, size = std::min(meta, planned - begin);
     const Batch batch = make_batch(open.order.narrow(0, begin, size));
-    const auto batch_weights = open.order_weights.defined() ? open.order_weights.narrow(0, begin, size) : torch::Tensor();
+    const auto batch_weights =
+        open.order_weights.defined() ? to_device_async(open.order_weights.narrow(0, begin, size), device_) : torch::Tensor();
     clock.lap(time.data);
 
     Scores scores;
@@ -234,6 +254,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
       hooks.on_step(StepProgress{epoch, epochs_, open.next_step, open.steps, open.images, seconds_in_epoch(), open.loss,
                                  open.samples_backward});
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
+      check_finite(open);  // never checkpoint a model that a non-finite step has updated
       open.seconds_before = seconds_in_epoch();
       return std::nullopt;
     }
@@ -245,15 +266,27 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
 
   const bool last = epoch + 1 == epochs_;
   if (last || (epoch + 1) % config_.train.eval_every == 0) {
+    // Evaluation reads its results on the host, so the host clock measures it without a sync.
+    const auto eval_start = std::chrono::steady_clock::now();
     const Evaluation result = evaluate();
     record.evaluated = true;
     record.test_loss = result.loss;
     record.test_acc = result.acc;
     record.test_acc5 = result.acc5;
-    clock.lap(record.time.eval);
+    record.time.eval = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   }
+  record.time.per_phase = per_phase_;
   record.time.epoch_total = seconds_in_epoch();
   return record;
+}
+
+// Non-finite losses are flagged on the device and read here: once per epoch, and before a
+// mid-epoch checkpoint.
+void Trainer::check_finite(const OpenEpoch& open) const {
+  const auto bad_step = static_cast<int64_t>(open.first_bad_step.item<double>());
+  ESRUN_CHECK(bad_step < 0, "the training loss became non-finite (NaN or Inf) in epoch ", open.epoch, " at step ",
+              bad_step, "; nothing of this epoch was saved, the last checkpoint stays as it was. Lower optimizer.lr, "
+              "or set train.on_nan: skip to skip such steps");
 }
 
 // The queue's remainder, the policy's forward-only refresh pass, and the epoch's sums read once.
@@ -266,7 +299,8 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
   }
 
   // A forward-only pass the policy asked for (KAKURENBO refreshes its hidden samples' losses).
-  const auto refresh = policy_->refresh_indices(epoch);
+  auto refresh = policy_->refresh_indices(epoch);
+  if (refresh.defined()) refresh = refresh.to(data_device_);
   if (refresh.defined() && refresh.size(0) > 0) {
     clock.lap(time.select);
     for (int64_t begin = 0; begin < refresh.size(0); begin += meta) {
@@ -281,11 +315,7 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
     }
   }
 
-  // Non-finite losses are flagged on the device and read here, once per epoch.
-  const auto bad_step = static_cast<int64_t>(open.first_bad_step.item<double>());
-  ESRUN_CHECK(bad_step < 0, "the training loss became non-finite (NaN or Inf) in epoch ", epoch, " at step ", bad_step,
-              "; nothing of this epoch was saved, the last checkpoint stays as it was. Lower optimizer.lr, or set "
-              "train.on_nan: skip to skip such steps");
+  check_finite(open);
   if (open.skipped_steps > 0)
     spdlog::warn("epoch {}: skipped {} steps with a non-finite loss (train.on_nan: skip)", epoch, open.skipped_steps);
 
@@ -331,10 +361,15 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
   clock.lap(open.record.time.select);
 }
 
+torch::Tensor Trainer::forward(const torch::Tensor& inputs) {
+  compat::AutocastGuard autocast(device_, autocast_);
+  return model_->forward(inputs).to(torch::kFloat);  // losses and scores in fp32 whatever the precision
+}
+
 torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
   torch::NoGradGuard no_grad;
   FrozenBatchNorm frozen(*model_);
-  return model_->forward(inputs);
+  return forward(inputs);
 }
 
 Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
@@ -352,8 +387,11 @@ Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices,
 }
 
 Batch Trainer::make_batch(const torch::Tensor& indices) {
-  return Batch{indices, augment_(data_.train.images.index_select(0, indices), augment_gen_),
-               data_.train.labels.index_select(0, indices)};
+  // `indices` live where the training images do; the batch ends on the device.
+  auto inputs = augment_(data_.train.images.index_select(0, indices), augment_gen_);
+  if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
+  return Batch{to_device_async(indices, device_), inputs,
+               to_device_async(data_.train.labels.index_select(0, indices), device_)};
 }
 
 Scores Trainer::score(const Batch& batch) {
@@ -369,14 +407,21 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
                                         std::optional<double> momentum) {
   compat::set_learning_rate(*optimizer_, lr);
   if (momentum) set_momentum(*optimizer_, *momentum);
-  const auto logits = model_->forward(inputs);
+  const auto logits = forward(inputs);
   const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
   const auto loss = weighted_mean_loss(losses, weights);
   // train.on_nan: skip needs the loss on the host before the update: one read per step.
   if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{logits.detach(), losses.detach(), {}};
   optimizer_->zero_grad();
-  loss.backward();
-  optimizer_->step();
+  if (scaler_) {
+    // fp16: scaled backward; a step whose gradients overflowed is skipped (one host read).
+    scaler_->scale(loss).backward();
+    if (scaler_->unscale(model_->parameters())) optimizer_->step();
+    scaler_->update();
+  } else {
+    loss.backward();
+    optimizer_->step();
+  }
   return StepOutput{logits.detach(), losses.detach(), loss.detach()};
 }
 
@@ -389,7 +434,9 @@ Evaluation Trainer::evaluate() {
   const bool with_top5 = data_.num_classes > 5;
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t size = std::min(batch, n - begin);
-    const auto logits = model_->forward(eval_normalize_(data_.test.images.narrow(0, begin, size)));
+    auto inputs = eval_normalize_(data_.test.images.narrow(0, begin, size));
+    if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto logits = forward(inputs);
     const auto targets = data_.test.labels.narrow(0, begin, size);
     loss_sum += per_sample_loss(logits, targets, 0.0).sum();
     top1 += logits.argmax(1).eq(targets).sum();

@@ -16,6 +16,7 @@
 #include "esrun/models/model.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/train/loss.h"
 
 namespace esrun {
 
@@ -74,9 +75,11 @@ class Trainer {
   struct OpenEpoch;
   std::unique_ptr<OpenEpoch> begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights);
   EpochRecord finish_epoch(OpenEpoch& open, PhaseClock& clock);
+  void check_finite(const OpenEpoch& open) const;
   // One step on these rows, its observation handed to the policy and added to the epoch's sums.
   void train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
                   const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock);
+  torch::Tensor forward(const torch::Tensor& inputs);  // in the configured precision, logits in fp32
   torch::Tensor forward_no_grad(const torch::Tensor& inputs);
   Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
                              const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
@@ -95,6 +98,10 @@ class Trainer {
   int64_t samples_backward_total_ = 0;
   double train_seconds_total_ = 0;
   std::unique_ptr<OpenEpoch> open_;  // the epoch in progress (kept when interrupted)
+  torch::Device data_device_ = torch::kCPU;      // where the training images are
+  std::optional<at::ScalarType> autocast_;       // bf16 / fp16, or none for fp32
+  std::unique_ptr<GradScaler> scaler_;           // fp16 only
+  bool per_phase_ = true;                        // timing: phases
 };
 
 }  // namespace esrun
