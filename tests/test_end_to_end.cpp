@@ -194,6 +194,12 @@ TEST_CASE("bench reports every phase's throughput at the meta-batch size", "[e2e
           Approx(32.0 / report[phase]["seconds_per_step"].get<double>()));
   }
   CHECK(report["forward_over_train"].get<double>() > 0.0);
+  CHECK(report["policy_bookkeeping"].is_null());
+  auto sets = tiny_sets(dir);
+  sets.push_back("sampler.name=es");
+  const auto large = esrun::bench_throughput(esrun::RunRequest{{}, sets, std::nullopt}, {3, 1, 100000});
+  CHECK(large["policy_bookkeeping"]["train_size"] == 100000);
+  CHECK(large["policy_bookkeeping"]["share_of_train_step"].get<double>() > 0.0);
   REQUIRE_THROWS_WITH(esrun::bench_throughput(esrun::RunRequest{{}, tiny_sets(dir), std::nullopt}, {0, 1}),
                       Contains("expected --steps > 0"));
 }

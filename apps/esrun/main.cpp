@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   esrun::BenchOptions bench_options;
   bench->add_option("--steps", bench_options.steps, "timed steps per phase")->capture_default_str();
   bench->add_option("--warmup", bench_options.warmup, "untimed steps first")->capture_default_str();
+  bench->add_option("--policy-n", bench_options.policy_n,
+                    "also time the sampler's select + observe per meta-batch with a training set of this size");
   for (auto* sub : {run, validate, print, list, bench}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);

@@ -56,6 +56,42 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   const auto phase = [&](double seconds) {
     return nlohmann::json{{"seconds_per_step", seconds}, {"images_per_s", static_cast<double>(batch_size) / seconds}};
   };
+  nlohmann::json bookkeeping;
+  if (options.policy_n > 0) {
+    // The configured sampler on a synthetic training set of policy_n samples: per meta-batch,
+    // select() on random scores and observe() of the chosen rows, as in a selecting epoch.
+    const PolicyContext context{options.policy_n, config.train.epochs, trainer.data().num_classes, device,
+                                derive_seed(config.seed, "policy")};
+    auto policy = samplers().create(config.sampler.name, config.resolved.where("sampler.name"), config.sampler, context);
+    const int64_t epoch = config.train.epochs / 2;
+    const EpochPlan plan = policy->plan_epoch(epoch);
+    const bool scoring = policy->needs_scores(epoch);
+    const auto float_options = torch::TensorOptions().device(device);
+    const int64_t planned = plan.indices.size(0);
+    double seconds = 0.0, ignored = 0.0;
+    PhaseClock clock(device);
+    for (int i = 0; i < options.warmup + options.steps; ++i) {
+      const int64_t begin = (static_cast<int64_t>(i) * batch_size) % std::max<int64_t>(1, planned - batch_size);
+      const auto indices = plan.indices.narrow(0, begin, std::min(batch_size, planned));
+      const int64_t b = indices.size(0);
+      const Batch batch{indices, torch::Tensor(), torch::zeros({b}, torch::TensorOptions().dtype(torch::kLong).device(device))};
+      const auto losses = torch::rand({b}, float_options) * 3;
+      Scores scores;
+      if (scoring) scores = Scores{losses, losses.square(), torch::rand({b}, float_options).lt(0.5)};
+      clock.restart();
+      const Selection selection = policy->select(batch, scores);
+      const auto rows = selection.positions.defined() ? selection.positions : torch::arange(b, indices.options());
+      policy->observe(Observation{epoch, indices.index_select(0, rows), losses.index_select(0, rows),
+                                  losses.index_select(0, rows).square(), torch::ones_like(rows).to(torch::kBool),
+                                  torch::full_like(losses.index_select(0, rows), 0.9), true});
+      clock.lap(i < options.warmup ? ignored : seconds);
+    }
+    seconds /= options.steps;
+    bookkeeping = {{"sampler", config.sampler.name},
+                   {"train_size", options.policy_n},
+                   {"seconds_per_step", seconds},
+                   {"share_of_train_step", seconds / train_seconds}};
+  }
   return {
       {"model", config.model.name},
       {"dataset", config.data.name},
@@ -69,6 +105,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       {"score_forward", phase(score_seconds)},
       {"train_step", phase(train_seconds)},
       {"forward_over_train", score_seconds / train_seconds},
+      {"policy_bookkeeping", bookkeeping},
   };
 }
 

@@ -12,6 +12,7 @@ namespace esrun {
 struct BenchOptions {
   int steps = 10;   // timed steps per phase
   int warmup = 2;   // untimed steps first
+  int64_t policy_n = 0;  // > 0: also time the sampler's bookkeeping with a training set of this size
 };
 
 nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& options);
