@@ -11,7 +11,6 @@ scripts/tables), the mean over seeds with a band of ± one std; one panel per co
 
     scripts/plot runs/sweeps/small_policies --out plots/
 """
-import argparse
 import os
 import sys
 
@@ -20,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .runs import check_distinct_seeds, find_runs, group, label, mean_std  # noqa: E402
+from .runs import argument_parser, check_distinct_seeds, find_runs, group, label, mean_std  # noqa: E402
 
 
 def curve(runs, x_of, y_of):
@@ -109,12 +108,8 @@ def plot(runs, rows, cols, out):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="scripts/plot", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="run directories or folders holding them")
+    parser = argument_parser("scripts/plot", __doc__, "curves", "panels")
     parser.add_argument("--out", default="plots", help="folder for the PNG files (default plots)")
-    parser.add_argument("--rows", default="sampler.name", help="comma-separated config keys of the curves")
-    parser.add_argument("--cols", default="data.name", help="comma-separated config keys of the panels")
     parser.add_argument("--unfinished", action="store_true", help="also plot runs without summary.json")
     args = parser.parse_args(argv)
     found = find_runs(args.runs)

@@ -5,6 +5,7 @@ keys; keys that never change what is trained (seed, paths, threads, logging) are
 other key that varies inside a group is added to the row label, so that different experiments are
 never averaged together.
 """
+import argparse
 import json
 import math
 import os
@@ -58,6 +59,16 @@ class Run:
 
     def get(self, key):
         return self.config.get(key)
+
+
+def argument_parser(prog, description, rows_help, cols_help):
+    """The arguments scripts/tables and scripts/plot share: run folders and the row/column keys."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", help="run directories or folders holding them")
+    parser.add_argument("--rows", default="sampler.name", help=f"comma-separated config keys of the {rows_help}")
+    parser.add_argument("--cols", default="data.name", help=f"comma-separated config keys of the {cols_help}")
+    return parser
 
 
 def find_runs(paths):

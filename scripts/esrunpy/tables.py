@@ -10,12 +10,11 @@ different experiments are never averaged together. Cells without finished runs s
     scripts/tables runs/... --cols data.name,data.label_noise.ratio  # ES Table 6: noise levels
     scripts/tables runs/... --csv results.csv
 """
-import argparse
 import csv
 import io
 import sys
 
-from .runs import check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem
+from .runs import argument_parser, check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem
 
 MISSING = "missing"
 
@@ -106,11 +105,7 @@ def csv_text(row_keys, col_keys, rows, cols, table, base):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="scripts/tables", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", help="run directories or folders holding them")
-    parser.add_argument("--rows", default="sampler.name", help="comma-separated config keys of the rows")
-    parser.add_argument("--cols", default="data.name", help="comma-separated config keys of the columns")
+    parser = argument_parser("scripts/tables", __doc__, "rows", "columns")
     parser.add_argument("--baseline", default="uniform", help="value of the first row key for the baseline row")
     parser.add_argument("--metric", choices=["final", "best"], default="final", help="final or best test accuracy")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
