@@ -118,7 +118,7 @@ def main(argv=None):
     built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, metric)
     print(markdown(*built, args.baseline, metric), end="")
     if args.csv:
-        text = csv_text(*built[:4], built[4], built[5])
+        text = csv_text(*built)
         if args.csv == "-":
             print("\n" + text, end="")
         else:

@@ -276,14 +276,6 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   return r;
 }
 
-std::string to_string(Precision precision) {
-  switch (precision) {
-    case Precision::Bf16: return "bf16";
-    case Precision::Fp16: return "fp16";
-    default: return "fp32";
-  }
-}
-
 void check_environment(const RunConfig& config) {
   const auto& c = config.resolved;
   const auto& readers = find_key("data.root")->used_by;

@@ -37,7 +37,6 @@ struct LabelNoiseOptions {
 };
 
 enum class Precision { Fp32, Bf16, Fp16 };
-std::string to_string(Precision precision);
 
 struct DataOptions {
   std::string name;

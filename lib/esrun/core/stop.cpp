@@ -43,8 +43,6 @@ void install_stop_handlers() {
 
 int stop_signal() { return requested.load(); }
 
-void clear_stop_request() { requested.store(0); }
-
 const char* signal_name(int signal) {
   switch (signal) {
     case SIGINT: return "SIGINT";

@@ -15,9 +15,6 @@ void install_stop_handlers();
 // 0 while no stop was asked for, else the signal number that asked.
 int stop_signal();
 
-// Clears a previous request (the tests run several runs in one process).
-void clear_stop_request();
-
 // The name of a signal number, e.g. "SIGTERM".
 const char* signal_name(int signal);
 
