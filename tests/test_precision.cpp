@@ -6,6 +6,7 @@
 #include "esrun/core/rng.h"
 #include "esrun/data/transforms.h"
 #include "esrun/run.h"
+#include "esrun/train/trainer.h"
 #include "helpers.h"
 
 using Catch::Matchers::Contains;
@@ -93,6 +94,30 @@ TEST_CASE("timing: epoch records epoch totals and leaves the phases null", "[e2e
   }
   const auto phases = esrun::run(esrun::RunRequest{{}, tiny(dir, {"timing=phases"}), dir / "phases"});
   CHECK(metrics(phases).front()["time"]["train_step"].get<double>() > 0);
+}
+
+TEST_CASE("The scoring forward runs in inference mode, in train-mode BatchNorm, and leaves the statistics alone",
+          "[precision][score]") {
+  TempDir dir;
+  const auto config = esrun::load_config(esrun::RunRequest{{}, tiny(dir, {"model={name: resnet18, width: 4}"}), std::nullopt});
+  esrun::Trainer trainer(config, esrun::load_dataset(config), torch::kCPU);
+  const auto before = trainer.model().buffers();
+  std::vector<torch::Tensor> saved;
+  for (const auto& b : before) saved.push_back(b.clone());
+  const esrun::Batch batch = trainer.make_batch(torch::arange(16, torch::kLong));
+  const esrun::Scores scores = trainer.score(batch);
+  CHECK(scores.losses.is_inference());
+  CHECK_FALSE(scores.losses.requires_grad());
+  for (size_t i = 0; i < saved.size(); ++i) CHECK(torch::equal(trainer.model().buffers()[i], saved[i]));
+  // The same losses as a plain no-grad forward with batch statistics.
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = torch::nn::functional::cross_entropy(
+        trainer.model().forward(batch.inputs), batch.targets,
+        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+  }
+  CHECK(torch::allclose(scores.losses, expected, 1e-5, 1e-6));
 }
 
 TEST_CASE("Random numbers reach the device unchanged through the asynchronous copy", "[precision]") {

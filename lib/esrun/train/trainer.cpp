@@ -366,8 +366,9 @@ torch::Tensor Trainer::forward(const torch::Tensor& inputs) {
   return model_->forward(inputs).to(torch::kFloat);  // losses and scores in fp32 whatever the precision
 }
 
+// Inference mode (no autograd bookkeeping, no version counters) in the training precision.
 torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   FrozenBatchNorm frozen(*model_);
   return forward(inputs);
 }
@@ -396,7 +397,7 @@ Batch Trainer::make_batch(const torch::Tensor& indices) {
 
 Scores Trainer::score(const Batch& batch) {
   const auto logits = forward_no_grad(batch.inputs);
-  torch::NoGradGuard no_grad;
+  c10::InferenceMode inference;
   const double smoothing = config_.train.label_smoothing;
   return Scores{per_sample_loss(logits, batch.targets, smoothing), logit_grad_sq_norm(logits, batch.targets, smoothing),
                 logits.argmax(1).eq(batch.targets)};
