@@ -36,6 +36,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       phase(batch);
       clock.lap(i < options.warmup ? ignored : seconds);
     }
+    clock.settle();
     return seconds / options.steps;
   };
   double data_seconds = 0.0;
@@ -48,6 +49,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       trainer.make_batch(indices);
       clock.lap(i < options.warmup ? ignored : data_seconds);
     }
+    clock.settle();
     data_seconds /= options.steps;
   }
   const double score_seconds = time_phase([&](const Batch& b) { trainer.score(b); });
@@ -86,6 +88,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
                                   torch::full_like(losses.index_select(0, rows), 0.9), true});
       clock.lap(i < options.warmup ? ignored : seconds);
     }
+    clock.settle();
     seconds /= options.steps;
     bookkeeping = {{"sampler", config.sampler.name},
                    {"train_size", options.policy_n},

@@ -1,41 +1,44 @@
-// Wall-clock phase timing. On a CUDA device the clock synchronises before each reading, so a
-// phase's time includes the kernels it queued. With per_phase false (`timing: epoch`, the default
-// on CUDA) it does nothing, so the hot path has no synchronisation and only epoch totals are kept.
+// Phase timing. On the CPU a phase's time is the host clock between two boundaries. On a CUDA
+// device each boundary records a CUDA event on the current stream, so timing adds no host
+// synchronisation: the intervals are read in settle(), once per epoch (builds whose libtorch has
+// no CUDA headers fall back to synchronising at each boundary). With per_phase false
+// (`timing: epoch`) the clock does nothing and only epoch totals are kept.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <chrono>
-
-#include "esrun/core/torch_compat.h"
+#include <memory>
+#include <utility>
+#include <vector>
 
 namespace esrun {
 
 class PhaseClock {
  public:
-  explicit PhaseClock(torch::Device device, bool per_phase = true) : device_(device), per_phase_(per_phase) {
-    restart();
-  }
+  explicit PhaseClock(torch::Device device, bool per_phase = true);
+  ~PhaseClock();
+  PhaseClock(const PhaseClock&) = delete;
+  PhaseClock& operator=(const PhaseClock&) = delete;
 
-  void restart() {
-    if (!per_phase_) return;
-    compat::synchronize(device_);
-    last_ = std::chrono::steady_clock::now();
-  }
+  // Starts a new interval without charging the time since the last boundary to any phase.
+  void restart();
+  // Charges the time since the previous boundary (lap or restart) to `bucket`. With CUDA events
+  // the seconds reach `bucket` only at settle(), so `bucket` must outlive the next settle().
+  void lap(double& bucket);
+  // Adds every pending interval to its bucket (waits for the device once). Call before reading
+  // the buckets.
+  void settle();
 
-  // Adds the seconds since the previous lap (or restart) to `bucket`.
-  void lap(double& bucket) {
-    if (!per_phase_) return;
-    compat::synchronize(device_);
-    const auto now = std::chrono::steady_clock::now();
-    bucket += std::chrono::duration<double>(now - last_).count();
-    last_ = now;
-  }
+  // Whether CUDA phases are timed with events (this build's libtorch has CUDA headers).
+  static bool cuda_events_compiled();
 
  private:
+  struct Events;  // CUDA events and the intervals waiting for settle()
   torch::Device device_;
   bool per_phase_;
   std::chrono::steady_clock::time_point last_;
+  std::unique_ptr<Events> events_;
 };
 
 }  // namespace esrun

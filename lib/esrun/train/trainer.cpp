@@ -62,7 +62,9 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
   data_device_ = data_.train.images.device();
   autocast_ = autocast_type(config_.precision);
   if (config_.precision == Precision::Fp16) scaler_ = std::make_unique<GradScaler>(device_);
-  per_phase_ = config_.timing == "phases" || (config_.timing == "auto" && !device_.is_cuda());
+  // auto: per-phase times wherever they cost no host synchronisation (CPU, or CUDA with events).
+  per_phase_ = config_.timing == "phases" ||
+               (config_.timing == "auto" && (!device_.is_cuda() || PhaseClock::cuda_events_compiled()));
   if (device_.is_cuda()) compat::set_cudnn_benchmark(config_.cudnn_benchmark);
   data_.test = to_device(data_.test, device_);
   data_.noisy_mask = data_.noisy_mask.to(device_);
@@ -255,6 +257,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
                                  open.samples_backward});
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
+      clock.settle();
       open.seconds_before = seconds_in_epoch();
       return std::nullopt;
     }
@@ -319,16 +322,19 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
   if (open.skipped_steps > 0)
     spdlog::warn("epoch {}: skipped {} steps with a non-finite loss (train.on_nan: skip)", epoch, open.skipped_steps);
 
+  const double trained = static_cast<double>(std::max<int64_t>(1, open.samples_backward));
+  const double loss = open.loss.item<double>(), correct = open.correct.item<double>(), noisy = open.noisy.item<double>();
+  clock.lap(time.select);
+  clock.settle();
+
   EpochRecord record = open.record;
   record.epoch_dataset_size = open.order.size(0);
   record.samples_backward = open.samples_backward;
   samples_backward_total_ += record.samples_backward;
   record.samples_backward_total = samples_backward_total_;
-  const double trained = static_cast<double>(std::max<int64_t>(1, record.samples_backward));
-  record.train_loss = open.loss.item<double>() / trained;
-  record.train_acc = open.correct.item<double>() / trained;
-  if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = open.noisy.item<double>() / trained;
-  clock.lap(record.time.select);
+  record.train_loss = loss / trained;
+  record.train_acc = correct / trained;
+  if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = noisy / trained;
   return record;
 }
 
