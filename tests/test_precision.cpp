@@ -104,7 +104,7 @@ TEST_CASE("The scoring forward runs in inference mode, in train-mode BatchNorm, 
   const auto before = trainer.model().buffers();
   std::vector<torch::Tensor> saved;
   for (const auto& b : before) saved.push_back(b.clone());
-  const esrun::Batch batch = trainer.make_batch(torch::arange(16, torch::kLong));
+  const esrun::Batch batch = trainer.make_batch(torch::arange(16, torch::kLong), 0);
   const esrun::Scores scores = trainer.score(batch);
   CHECK(scores.losses.is_inference());
   CHECK_FALSE(scores.losses.requires_grad());

@@ -22,7 +22,7 @@ std::vector<std::string> names(const esrun::RegistryView& registry) {
 
 TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
   CHECK(names(esrun::models()) == std::vector<std::string>{"resnet18", "resnet50", "small_cnn"});
-  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "synthetic_shapes"});
+  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "image_folder", "synthetic_shapes"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "onecycle", "step"});
   CHECK(names(esrun::samplers()) ==

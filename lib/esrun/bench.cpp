@@ -23,7 +23,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   const int64_t batch_size = config.sampler.meta_batch;
   const int64_t n = trainer.data().train.size();
   auto gen = make_generator(config.seed, "bench");
-  const auto draw = [&] { return torch::randint(0, n, {batch_size}, gen, torch::kLong).to(trainer.data().train.images.device()); };
+  const auto draw = [&] { return torch::randint(0, n, {batch_size}, gen, torch::kLong).to(trainer.data_device()); };
   const double lr = config.optimizer.lr;
 
   // Each phase runs warmup + steps times; only the last `steps` count.
@@ -31,7 +31,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
     double seconds = 0.0, ignored = 0.0;
     PhaseClock clock(device);
     for (int i = 0; i < options.warmup + options.steps; ++i) {
-      const Batch batch = trainer.make_batch(draw());
+      const Batch batch = trainer.make_batch(draw(), static_cast<uint64_t>(i));
       clock.restart();
       phase(batch);
       clock.lap(i < options.warmup ? ignored : seconds);
@@ -46,7 +46,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
     for (int i = 0; i < options.warmup + options.steps; ++i) {
       const auto indices = draw();
       clock.restart();
-      trainer.make_batch(indices);
+      trainer.make_batch(indices, static_cast<uint64_t>(i));
       clock.lap(i < options.warmup ? ignored : data_seconds);
     }
     clock.settle();

@@ -131,7 +131,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.out_root = c.get_string("out_root");
 
   DataOptions& d = r.data;
-  d.on_device = c.get_string("data.on_device") != "false";
+  const std::string on_device = c.get_string("data.on_device");
+  if (on_device != "auto") d.on_device = on_device == "true";
   d.name = check.registered(datasets(), "data.name");
   d.root = c.get_string("data.root");
   d.label = c.get_string("data.label");
@@ -152,6 +153,17 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   d.synthetic.noise = check.float_in("data.synthetic.noise", 0.0, 1.0, true);
   d.augment.crop_padding = check.int_at_least("data.augment.crop_padding", 0);
   d.augment.flip = c.get_bool("data.augment.flip");
+  ImageFolderOptions& folder = d.image_folder;
+  folder.train_dir = c.get_string("data.image_folder.train_dir");
+  folder.test_dir = c.get_string("data.image_folder.test_dir");
+  folder.image_size = check.int_at_least("data.image_folder.image_size", 1);
+  folder.resize = check.int_at_least("data.image_folder.resize", 1);
+  ESRUN_CHECK(folder.resize >= folder.image_size, c.where("data.image_folder.resize"), ": is ", folder.resize,
+              ", smaller than data.image_folder.image_size (", folder.image_size, "); the centre crop needs resize >= image_size");
+  folder.min_scale = check.float_in("data.image_folder.min_scale", 0.0, 1.0, true);
+  ESRUN_CHECK(folder.min_scale > 0, c.where("data.image_folder.min_scale"), ": expected a number in (0, 1], got 0");
+  d.loader.workers = check.int_at_least("data.loader.workers", 0);
+  d.loader.prefetch = check.int_at_least("data.loader.prefetch", 1);
   d.augment.normalize = c.get_bool("data.augment.normalize");
   d.label_noise.kind = noise_kind_from_string(c.get_string("data.label_noise.kind"));
   d.label_noise.ratio = check.float_in("data.label_noise.ratio", 0.0, 1.0, false);

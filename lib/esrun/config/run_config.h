@@ -30,6 +30,20 @@ struct AugmentOptions {
   bool normalize = true;
 };
 
+// image_folder's layout and decoding (data/image_folder.cpp).
+struct ImageFolderOptions {
+  std::string train_dir = "train", test_dir = "val";
+  int64_t image_size = 224;  // the side of the square training and test crops
+  int64_t resize = 256;      // test images: shorter side resized to this, then centre-cropped
+  double min_scale = 0.08;   // RandomResizedCrop's smallest area fraction
+};
+
+// The worker threads that decode file-backed datasets (data/file_loader.h).
+struct LoaderOptions {
+  int64_t workers = 0;   // 0 = as many as the run's threads
+  int64_t prefetch = 4;  // batches decoded ahead of the training loop
+};
+
 struct LabelNoiseOptions {
   NoiseKind kind = NoiseKind::None;
   double ratio = 0.0;
@@ -46,9 +60,13 @@ struct DataOptions {
   std::optional<int64_t> train_subset, test_subset;
   SyntheticOptions synthetic;
   AugmentOptions augment;
+  ImageFolderOptions image_folder;
+  LoaderOptions loader;
   LabelNoiseOptions label_noise;
   uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
-  bool on_device = true;  // the training set on the device; else batches are built on the CPU
+  // The in-memory training set on the device (true), or batches built on the CPU (false);
+  // nullopt = auto: on the device when the dataset is in memory.
+  std::optional<bool> on_device;
 };
 
 struct ModelOptions {

@@ -15,14 +15,19 @@ uint64_t fnv1a64(const std::string& bytes) {
   return hash;
 }
 
-uint64_t derive_seed(uint64_t run_seed, const std::string& stream) {
-  // splitmix64 finaliser (Steele, Lea & Flood 2014).
-  uint64_t z = run_seed ^ fnv1a64(stream);
+namespace {
+// splitmix64's finaliser (Steele, Lea & Flood 2014).
+uint64_t splitmix64(uint64_t z) {
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+}  // namespace
+
+uint64_t derive_seed(uint64_t run_seed, const std::string& stream) { return splitmix64(run_seed ^ fnv1a64(stream)); }
+
+uint64_t derive_seed(uint64_t seed, uint64_t value) { return splitmix64(seed ^ splitmix64(value)); }
 
 at::Generator make_generator(uint64_t run_seed, const std::string& stream) {
   return compat::make_cpu_generator(derive_seed(run_seed, stream));

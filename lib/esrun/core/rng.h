@@ -11,6 +11,8 @@ namespace esrun {
 
 // splitmix64(run_seed ^ fnv1a(stream)): well-mixed, stable across platforms and releases.
 uint64_t derive_seed(uint64_t run_seed, const std::string& stream);
+// splitmix64(seed ^ splitmix64(value)): the seed of item `value` (a step, an image) of a stream.
+uint64_t derive_seed(uint64_t seed, uint64_t value);
 
 // A CPU torch generator for the named stream.
 at::Generator make_generator(uint64_t run_seed, const std::string& stream);

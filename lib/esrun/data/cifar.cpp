@@ -46,7 +46,7 @@ ImageSplit read_records(const std::vector<std::string>& paths, const CifarLayout
     images.push_back(raw.narrow(1, layout.label_bytes, kPixels).reshape({n, 3, 32, 32}));
     labels.push_back(label);
   }
-  ImageSplit split{torch::cat(images).contiguous(), torch::cat(labels), {}};
+  ImageSplit split{torch::cat(images).contiguous(), torch::cat(labels), {}, {}};
   split.source_index = torch::arange(split.size(), torch::kLong);
   return split;
 }

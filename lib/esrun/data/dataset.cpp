@@ -11,8 +11,17 @@ namespace {
 ImageSplit take_subset(const ImageSplit& split, int64_t count, at::Generator& gen, const std::string& where) {
   ESRUN_CHECK(count <= split.size(), where, ": asks for ", count, " samples but the split has only ", split.size());
   auto chosen = std::get<0>(torch::randperm(split.size(), gen, torch::kLong).narrow(0, 0, count).sort());
-  return ImageSplit{split.images.index_select(0, chosen), split.labels.index_select(0, chosen),
-                    split.source_index.index_select(0, chosen)};
+  ImageSplit subset{{}, split.labels.index_select(0, chosen), split.source_index.index_select(0, chosen), {}};
+  if (split.in_memory()) {
+    subset.images = split.images.index_select(0, chosen);
+  } else {
+    const ImageFiles& all = *split.files;
+    auto files = std::make_shared<ImageFiles>(ImageFiles{{}, all.channels, all.height, all.width, all.decode});
+    const auto rows = chosen.accessor<int64_t, 1>();
+    for (int64_t i = 0; i < count; ++i) files->paths.push_back(all.paths[static_cast<size_t>(rows[i])]);
+    subset.files = std::move(files);
+  }
+  return subset;
 }
 
 }  // namespace

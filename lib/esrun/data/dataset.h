@@ -9,14 +9,20 @@
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
+#include "esrun/data/file_loader.h"
 
 namespace esrun {
 
+// A split's pixels are either in memory (`images`) or image files decoded batch by batch
+// (`files`, e.g. image_folder); exactly one of the two is set.
 struct ImageSplit {
   torch::Tensor images;        // uint8 [N, C, H, W]
   torch::Tensor labels;        // int64 [N]
   torch::Tensor source_index;  // int64 [N]: record index in the source files (kept through subsets)
+  std::shared_ptr<const ImageFiles> files;
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
+  bool in_memory() const { return images.defined(); }
+  int64_t channels() const { return in_memory() ? images.size(1) : files->channels; }
 };
 
 struct ImageDataset {

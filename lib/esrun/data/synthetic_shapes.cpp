@@ -91,7 +91,7 @@ ImageSplit generate(int64_t count, const SyntheticOptions& options, cv::RNG& rng
       std::memcpy(out + ch * size * size, planes[ch].data, static_cast<size_t>(size) * size);
     label_ptr[i] = kind;
   }
-  return ImageSplit{images, labels, torch::arange(count, torch::kLong)};
+  return ImageSplit{images, labels, torch::arange(count, torch::kLong), {}};
 }
 
 ImageDataset make_synthetic_shapes(const DataOptions& options) {

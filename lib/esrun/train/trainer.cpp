@@ -16,7 +16,7 @@ namespace {
 std::shared_ptr<Model> build_model(const RunConfig& config, const ImageDataset& data, torch::Device device) {
   ModelOptions options = config.model;
   options.num_classes = data.num_classes;
-  options.in_channels = data.train.images.size(1);
+  options.in_channels = data.train.channels();
   // Module initialisers draw from the global generator: seed it from the model stream for the
   // construction only, so initial weights depend on the run seed alone.
   std::shared_ptr<Model> model;
@@ -37,8 +37,10 @@ std::optional<at::ScalarType> autocast_type(Precision precision) {
   return std::nullopt;
 }
 
+// Labels and, for an in-memory split, the images on `device`.
 ImageSplit to_device(const ImageSplit& split, torch::Device device) {
-  return ImageSplit{split.images.to(device), split.labels.to(device), split.source_index.to(device)};
+  return ImageSplit{split.in_memory() ? split.images.to(device) : torch::Tensor(), split.labels.to(device),
+                    split.source_index.to(device), split.files};
 }
 
 // Multiplies two optional weight vectors (undefined = all ones).
@@ -55,11 +57,21 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
       data_(std::move(data)),
       device_(device),
       augment_(config.data.augment, Normalizer(data_.mean, data_.std, config.data.augment.normalize, device)),
-      eval_normalize_(data_.mean, data_.std, config.data.augment.normalize, device),
+      normalize_(data_.mean, data_.std, config.data.augment.normalize, device),
       shuffle_gen_(make_generator(config.seed, "shuffle")),
-      augment_gen_(make_generator(config.seed, "augment")) {
-  if (config_.data.on_device) data_.train = to_device(data_.train, device_);
-  data_device_ = data_.train.images.device();
+      augment_seed_(derive_seed(config.seed, "augment")) {
+  const bool in_memory = data_.train.in_memory();
+  ESRUN_CHECK(in_memory || !config_.data.on_device.value_or(false), config_.resolved.where("data.on_device"),
+              ": is true, but ", data_.name, " is decoded from files batch by batch on CPU threads; set auto or false");
+  if (in_memory && config_.data.on_device.value_or(true)) data_.train = to_device(data_.train, device_);
+  data_device_ = in_memory ? data_.train.images.device() : torch::Device(torch::kCPU);
+  if (!in_memory || !data_.test.in_memory()) {
+    const int workers = static_cast<int>(config_.data.loader.workers > 0 ? config_.data.loader.workers : torch::get_num_threads());
+    const int64_t prefetch = config_.data.loader.prefetch;
+    if (!in_memory) train_loader_ = std::make_unique<ImageFileLoader>(data_.train.files, workers, prefetch, device_.is_cuda());
+    if (!data_.test.in_memory())
+      test_loader_ = std::make_unique<ImageFileLoader>(data_.test.files, workers, prefetch, device_.is_cuda());
+  }
   autocast_ = autocast_type(config_.precision);
   if (config_.precision == Precision::Fp16) scaler_ = std::make_unique<GradScaler>(device_);
   // auto: per-phase times wherever they cost no host synchronisation (CPU, or CUDA with events).
@@ -123,7 +135,6 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("optimizer", optimizer);
   archive.write("policy", policy);
   save_generator(archive, "shuffle_generator", shuffle_gen_);
-  save_generator(archive, "augment_generator", augment_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
   if (scaler_) scaler_->save(archive);
   if (!open_) return;
@@ -148,7 +159,6 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   optimizer_->load(optimizer);
   policy_->load(policy);
   load_generator(archive, "shuffle_generator", shuffle_gen_);
-  load_generator(archive, "augment_generator", augment_gen_);
   torch::Tensor totals;
   archive.read("totals", totals);
   samples_backward_total_ = static_cast<int64_t>(totals[0].item<double>());
@@ -212,6 +222,16 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
   }
   OpenEpoch& open = *open_;
   PhaseTimes& time = open.record.time;
+  const int64_t meta = config_.sampler.meta_batch, planned = open.order.size(0);
+  const auto step_rows = [&](int64_t step) {
+    return open.order.narrow(0, step * meta, std::min(meta, planned - step * meta));
+  };
+  if (train_loader_) {
+    std::vector<BatchRequest> upcoming;
+    for (int64_t step = open.next_step; step < open.steps; ++step)
+      upcoming.push_back({step_rows(step), batch_seed(epoch, step)});
+    train_loader_->announce(std::move(upcoming));
+  }
   const auto epoch_start = std::chrono::steady_clock::now() -
                            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                std::chrono::duration<double>(open.seconds_before));
@@ -219,10 +239,9 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
   };
 
-  const int64_t meta = config_.sampler.meta_batch, planned = open.order.size(0);
   while (open.next_step < open.steps) {
     const int64_t step = open.next_step, begin = step * meta, size = std::min(meta, planned - begin);
-    const Batch batch = make_batch(open.order.narrow(0, begin, size));
+    const Batch batch = make_batch(step_rows(step), batch_seed(epoch, step));
     const auto batch_weights =
         open.order_weights.defined() ? to_device_async(open.order_weights.narrow(0, begin, size), device_) : torch::Tensor();
     clock.lap(time.data);
@@ -305,10 +324,18 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
   auto refresh = policy_->refresh_indices(epoch);
   if (refresh.defined()) refresh = refresh.to(data_device_);
   if (refresh.defined() && refresh.size(0) > 0) {
+    // Seeded after the epoch's steps, so that no refresh batch shares a training batch's seed.
+    const auto refresh_rows = [&](int64_t begin) { return refresh.narrow(0, begin, std::min(meta, refresh.size(0) - begin)); };
+    if (train_loader_) {
+      std::vector<BatchRequest> upcoming;
+      for (int64_t begin = 0; begin < refresh.size(0); begin += meta)
+        upcoming.push_back({refresh_rows(begin), batch_seed(epoch, open.steps + begin / meta)});
+      train_loader_->announce(std::move(upcoming));
+    }
     clock.lap(time.select);
     for (int64_t begin = 0; begin < refresh.size(0); begin += meta) {
       const int64_t size = std::min(meta, refresh.size(0) - begin);
-      const Batch batch = make_batch(refresh.narrow(0, begin, size));
+      const Batch batch = make_batch(refresh_rows(begin), batch_seed(epoch, open.steps + begin / meta));
       const auto logits = forward_no_grad(batch.inputs);
       const auto losses = per_sample_loss(logits, batch.targets, config_.train.label_smoothing);
       open.record.samples_forward += size;
@@ -393,9 +420,19 @@ Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices,
                      trained};
 }
 
-Batch Trainer::make_batch(const torch::Tensor& indices) {
+uint64_t Trainer::batch_seed(int64_t epoch, int64_t step) const {
+  return derive_seed(derive_seed(augment_seed_, static_cast<uint64_t>(epoch)), static_cast<uint64_t>(step));
+}
+
+Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
   // `indices` live where the training images do; the batch ends on the device.
-  auto inputs = augment_(data_.train.images.index_select(0, indices), augment_gen_);
+  torch::Tensor inputs;
+  if (train_loader_) {
+    inputs = normalize_(train_loader_->load(indices, seed));  // decoded and augmented by the workers
+  } else {
+    auto gen = compat::make_cpu_generator(seed);
+    inputs = augment_(data_.train.images.index_select(0, indices), gen);
+  }
   if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
   return Batch{to_device_async(indices, device_), inputs,
                to_device_async(data_.train.labels.index_select(0, indices), device_)};
@@ -439,9 +476,15 @@ Evaluation Trainer::evaluate() {
   const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device_);
   auto loss_sum = torch::zeros({}, sum_options), top1 = torch::zeros({}, sum_options), top5 = torch::zeros({}, sum_options);
   const bool with_top5 = data_.num_classes > 5;
+  const auto rows = [&](int64_t begin) { return torch::arange(begin, std::min(n, begin + batch), torch::kLong); };
+  if (test_loader_) {
+    std::vector<BatchRequest> all;
+    for (int64_t begin = 0; begin < n; begin += batch) all.push_back({rows(begin), 0});
+    test_loader_->announce(std::move(all));
+  }
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t size = std::min(batch, n - begin);
-    auto inputs = eval_normalize_(data_.test.images.narrow(0, begin, size));
+    auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.images.narrow(0, begin, size));
     if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
     const auto logits = forward(inputs);
     const auto targets = data_.test.labels.narrow(0, begin, size);

@@ -55,7 +55,8 @@ class Trainer {
   Evaluation evaluate();
 
   // The pieces of a step, also timed one by one by `esrun bench`.
-  Batch make_batch(const torch::Tensor& indices);  // gather + augment
+  // Gather (or decode) + augment; the augmentation is drawn from `seed` alone.
+  Batch make_batch(const torch::Tensor& indices, uint64_t seed);
   Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
   struct StepOutput {
     torch::Tensor logits, losses;  // of the training forward
@@ -70,6 +71,7 @@ class Trainer {
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const ImageDataset& data() const { return data_; }
+  torch::Device data_device() const { return data_device_; }  // where the training rows are gathered
 
  private:
   struct OpenEpoch;
@@ -81,6 +83,7 @@ class Trainer {
                   const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock);
   torch::Tensor forward(const torch::Tensor& inputs);  // in the configured precision, logits in fp32
   torch::Tensor forward_no_grad(const torch::Tensor& inputs);
+  uint64_t batch_seed(int64_t epoch, int64_t step) const;  // the augmentation seed of a step's batch
   Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
                              const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
 
@@ -93,8 +96,10 @@ class Trainer {
   std::unique_ptr<SelectionPolicy> policy_;
   int64_t epochs_ = 0;
   TrainAugment augment_;
-  Normalizer eval_normalize_;
-  at::Generator shuffle_gen_, augment_gen_;
+  Normalizer normalize_;  // test batches, and training batches the file loader augmented
+  at::Generator shuffle_gen_;
+  uint64_t augment_seed_;
+  std::unique_ptr<ImageFileLoader> train_loader_, test_loader_;  // file-backed splits only
   int64_t samples_backward_total_ = 0;
   double train_seconds_total_ = 0;
   std::unique_ptr<OpenEpoch> open_;  // the epoch in progress (kept when interrupted)
