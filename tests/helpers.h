@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "esrun/run.h"
+
 namespace esrun::testing {
 
 class TempDir {
@@ -109,6 +111,30 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
   std::ifstream in(path);
   for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// Runs `sets` into `out`, stopping (as a signal would) after `first` steps, then resumes it,
+// `later` steps per invocation, until it finishes. Returns the last result and the number of
+// invocations (at most 30).
+inline std::pair<esrun::RunResult, int> run_in_pieces(const std::vector<std::string>& sets, const std::string& out,
+                                                      int64_t first, int64_t later) {
+  esrun::RunRequest request{{}, sets, out};
+  request.stop_after_steps = first;
+  auto result = esrun::run(request);
+  int invocations = 1;
+  for (; !result.finished && invocations < 30; ++invocations) {
+    esrun::RunRequest again{{}, {}, std::nullopt};
+    again.resume = out;
+    again.stop_after_steps = later;
+    result = esrun::run(again);
+  }
+  return {result, invocations};
+}
+
+// Metrics records without their time fields, which differ between runs.
+inline std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
+  for (auto& r : records) r.erase("time");
+  return records;
 }
 
 }  // namespace esrun::testing

@@ -6,6 +6,7 @@
 
 using Catch::Matchers::Contains;
 using esrun::testing::TempDir;
+using esrun::testing::without_times;
 
 namespace {
 
@@ -13,11 +14,6 @@ std::vector<std::string> tiny(const TempDir& dir, const std::string& sampler) {
   esrun::testing::write_cifar10_layout(dir.path() / "cifar", 40, 40);
   return {"data.name=cifar10", "data.root=" + (dir.path() / "cifar").string(), "model={name: small_cnn, width: 8}",
           "train.epochs=4", "threads=2", "sampler=" + sampler, "data.label_noise={kind: uniform, ratio: 0.2}"};
-}
-
-std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
-  for (auto& r : records) r.erase("time");
-  return records;
 }
 
 }  // namespace
@@ -123,17 +119,7 @@ TEST_CASE("A run stopped between two steps of an epoch resumes to the same metri
     TempDir dir;
     const auto sets = tiny(dir, sampler);
     const auto whole = esrun::run(esrun::RunRequest{{}, sets, dir / "whole"});
-    esrun::RunRequest first{{}, sets, dir / "parts"};
-    first.stop_after_steps = 3;
-    auto part = esrun::run(first);
-    CHECK_FALSE(part.finished);
-    int invocations = 1;
-    for (; !part.finished && invocations < 30; ++invocations) {
-      esrun::RunRequest again{{}, {}, std::nullopt};
-      again.resume = dir / "parts";
-      again.stop_after_steps = 4;
-      part = esrun::run(again);
-    }
+    const auto [part, invocations] = esrun::testing::run_in_pieces(sets, dir / "parts", 3, 4);
     REQUIRE(part.finished);
     CHECK(invocations > 3);
     CHECK(without_times(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) ==

@@ -134,3 +134,22 @@ TEST_CASE("Every schema key appears in the commented defaults with its help", "[
   CHECK(reloaded["sampler"]["meta_batch"].as<int>() == 128);
   CHECK(reloaded["data"]["label_noise"]["kind"].as<std::string>() == "none");
 }
+
+TEST_CASE("The schema lists each section's keys together, so no YAML section opens twice", "[config][docs]") {
+  // Emitted YAML follows the schema's order; a section split in two would appear twice, and
+  // readers that keep the last duplicate (PyYAML) would lose the first half.
+  std::vector<std::string> closed;  // sections already left
+  std::vector<std::string> open;    // the sections of the previous key, outermost first
+  for (const auto& key : esrun::config_schema()) {
+    std::vector<std::string> sections;
+    for (size_t dot = key.path.find('.'); dot != std::string::npos; dot = key.path.find('.', dot + 1))
+      sections.push_back(key.path.substr(0, dot));
+    for (const auto& s : open)
+      if (std::find(sections.begin(), sections.end(), s) == sections.end()) closed.push_back(s);
+    for (const auto& s : sections) {
+      INFO(key.path);
+      CHECK(std::find(closed.begin(), closed.end(), s) == closed.end());
+    }
+    open = sections;
+  }
+}

@@ -224,22 +224,10 @@ TEST_CASE("Training on image_folder learns, and a run stopped mid-epoch resumes 
   CHECK(records.back()["samples_backward"].get<int64_t>() < 36);  // ES trains on b of each B
   CHECK(whole.summary["final_test_acc"].get<double>() > 0.5);    // solid colours: easy
 
-  esrun::RunRequest first{{}, sets, dir / "parts"};
-  first.stop_after_steps = 2;
-  auto part = esrun::run(first);
-  int invocations = 1;
-  for (; !part.finished && invocations < 30; ++invocations) {
-    esrun::RunRequest again{{}, {}, std::nullopt};
-    again.resume = dir / "parts";
-    again.stop_after_steps = 3;
-    part = esrun::run(again);
-  }
+  const auto [part, invocations] = esrun::testing::run_in_pieces(sets, dir / "parts", 2, 3);
   REQUIRE(part.finished);
   CHECK(invocations > 2);
-  auto strip = [](std::vector<nlohmann::json> rs) {
-    for (auto& r : rs) r.erase("time");
-    return rs;
-  };
-  CHECK(strip(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) == strip(records));
+  CHECK(esrun::testing::without_times(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) ==
+        esrun::testing::without_times(records));
 }
 #endif

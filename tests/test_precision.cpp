@@ -11,6 +11,7 @@
 
 using Catch::Matchers::Contains;
 using esrun::testing::TempDir;
+using esrun::testing::without_times;
 
 namespace {
 
@@ -21,11 +22,6 @@ std::vector<std::string> tiny(const TempDir& dir, std::vector<std::string> extra
                                    "sampler={name: es, meta_batch: 32}"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return sets;
-}
-
-std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
-  for (auto& r : records) r.erase("time");
-  return records;
 }
 
 std::vector<nlohmann::json> metrics(const esrun::RunResult& result) {

@@ -2,7 +2,10 @@
 
 #include "esrun/core/torch_compat.h"
 
-#if defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>)
+// CUDAEvent.h pulls in CUDAContext.h, which needs the CUDA toolkit's runtime, cuBLAS, cuSPARSE
+// and cuSOLVER headers.
+#if defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<cublas_v2.h>) && __has_include(<cusparse.h>) && __has_include(<cusolverDn.h>)
 #define ESRUN_CUDA_EVENTS 1
 #include <ATen/cuda/CUDAEvent.h>
 #endif

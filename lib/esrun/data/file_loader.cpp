@@ -1,6 +1,7 @@
 #include "esrun/data/file_loader.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
@@ -12,7 +13,7 @@ struct ImageFileLoader::Batch {
   const int64_t* rows = nullptr;  // request.indices' data
   int64_t size = 0, claimed = 0, done = 0;
   torch::Tensor out;
-  std::string error;  // the first failure, rethrown by load()
+  std::optional<std::string> error;  // the first failure, rethrown by load()
 };
 
 ImageFileLoader::ImageFileLoader(std::shared_ptr<const ImageFiles> files, int workers, int64_t prefetch, bool pinned)
@@ -20,33 +21,45 @@ ImageFileLoader::ImageFileLoader(std::shared_ptr<const ImageFiles> files, int wo
   ESRUN_CHECK(workers >= 1 && prefetch >= 1, "image loader: expected at least one worker and a prefetch of at least one "
               "batch, got ", workers, " and ", prefetch);
   threads_.reserve(static_cast<size_t>(workers));
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  try {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  } catch (...) {
+    stop();
+    throw;
+  }
 }
 
-ImageFileLoader::~ImageFileLoader() {
+void ImageFileLoader::stop() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
   }
   work_ready_.notify_all();
   for (auto& t : threads_) t.join();
+  threads_.clear();
 }
+
+ImageFileLoader::~ImageFileLoader() { stop(); }
 
 std::shared_ptr<ImageFileLoader::Batch> ImageFileLoader::make_batch(const BatchRequest& request) const {
   auto batch = std::make_shared<Batch>();
   batch->request = {request.indices.to(torch::kCPU, torch::kLong).contiguous(), request.seed};
   batch->rows = batch->request.indices.data_ptr<int64_t>();
   batch->size = batch->request.indices.numel();
-  const int64_t files = static_cast<int64_t>(files_->paths.size());
-  for (int64_t i = 0; i < batch->size; ++i)
-    ESRUN_CHECK(batch->rows[i] >= 0 && batch->rows[i] < files, "image loader: index ", batch->rows[i],
-                " is out of range for ", files, " files");
   batch->out = torch::empty({batch->size, files_->channels, files_->height, files_->width},
                             torch::TensorOptions().dtype(torch::kUInt8).pinned_memory(pinned_));
   return batch;
 }
 
+void ImageFileLoader::check_rows(const torch::Tensor& indices) const {
+  const auto rows = indices.to(torch::kCPU, torch::kLong);
+  const int64_t files = static_cast<int64_t>(files_->paths.size());
+  ESRUN_CHECK(rows.numel() == 0 || (rows.min().item<int64_t>() >= 0 && rows.max().item<int64_t>() < files),
+              "image loader: an index is out of range for ", files, " files");
+}
+
 void ImageFileLoader::announce(std::vector<BatchRequest> batches) {
+  for (const auto& b : batches) check_rows(b.indices);  // before anything changes
   std::lock_guard<std::mutex> lock(mutex_);
   window_.clear();  // workers still decoding into a dropped batch hold their own reference
   planned_.assign(std::make_move_iterator(batches.begin()), std::make_move_iterator(batches.end()));
@@ -82,16 +95,18 @@ void ImageFileLoader::work() {
     if (stopping_) return;
     const int64_t row = batch->claimed++;
     lock.unlock();
-    std::string error;
+    const std::string& path = files_->paths[static_cast<size_t>(batch->rows[row])];
+    std::optional<std::string> error;
     try {
       const int64_t image_bytes = files_->channels * files_->height * files_->width;
-      files_->decode(files_->paths[static_cast<size_t>(batch->rows[row])], derive_seed(batch->request.seed, row),
-                     batch->out.data_ptr<uint8_t>() + row * image_bytes);
+      files_->decode(path, derive_seed(batch->request.seed, row), batch->out.data_ptr<uint8_t>() + row * image_bytes);
     } catch (const std::exception& e) {
-      error = e.what();
+      error = "image loader, file '" + path + "': " + e.what();
+    } catch (...) {
+      error = "image loader, file '" + path + "': unknown error";
     }
     lock.lock();
-    if (!error.empty() && batch->error.empty()) batch->error = error;
+    if (error && !batch->error) batch->error = std::move(error);
     if (++batch->done == batch->size) row_done_.notify_all();
   }
 }
@@ -110,16 +125,17 @@ torch::Tensor ImageFileLoader::load(const torch::Tensor& indices, uint64_t seed)
     wait_for(*batch, lock);
     window_.pop_front();
     fill_window();
-    ESRUN_CHECK(batch->error.empty(), batch->error);
+    ESRUN_CHECK(!batch->error, *batch->error);
     return batch->out;
   }
+  check_rows(indices);
   const auto batch = make_batch(BatchRequest{indices, seed});
   if (batch->size == 0) return batch->out;
   urgent_.push_back(batch);
   work_ready_.notify_all();
   wait_for(*batch, lock);
   urgent_.erase(std::find(urgent_.begin(), urgent_.end(), batch));
-  ESRUN_CHECK(batch->error.empty(), batch->error);
+  ESRUN_CHECK(!batch->error, *batch->error);
   return batch->out;
 }
 

@@ -4,6 +4,7 @@
 // into its row of the batch tensor (pinned when the batch goes to a GPU). A batch that was not
 // announced is decoded on request by all workers at once. Every image is decoded from its file
 // and a seed alone, so batches do not depend on the number of workers or on the timing.
+// One thread consumes (announce and load); the workers are the loader's own.
 #pragma once
 
 #include <torch/torch.h>
@@ -55,7 +56,9 @@ class ImageFileLoader {
  private:
   struct Batch;
   std::shared_ptr<Batch> make_batch(const BatchRequest& request) const;
+  void check_rows(const torch::Tensor& indices) const;  // every index names a file
   void fill_window();            // with the lock held
+  void stop();                   // joins the workers
   void work();                   // a worker thread's loop
   void wait_for(const Batch& batch, std::unique_lock<std::mutex>& lock);  // until every row is decoded
 

@@ -7,6 +7,7 @@
 // probability 1/2; test images are resized so the shorter side is `resize`, then centre-cropped
 // to image_size. Normalisation uses the ImageNet channel statistics.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -68,8 +69,9 @@ Listing list_split(const fs::path& dir, const std::string& key, const std::map<s
 }
 
 cv::Mat read_bgr(const std::string& path) {
-  cv::Mat image = cv::imread(path, cv::IMREAD_COLOR);
-  ESRUN_CHECK(!image.empty(), "image_folder: could not decode '", path, "' (unreadable, truncated or not an image)");
+  // As PIL (torchvision) reads them: EXIF orientation tags are not applied.
+  cv::Mat image = cv::imread(path, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+  ESRUN_CHECK(!image.empty(), "could not decode the image (unreadable, truncated or not an image)");
   return image;
 }
 
@@ -80,6 +82,9 @@ cv::Mat resized(const cv::Mat& image, int width, int height) {
   cv::resize(image, out, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_LINEAR);
   return out;
 }
+
+// Python's round(): halves go to the even neighbour (the default floating-point rounding mode).
+int round_half_even(double x) { return static_cast<int>(std::nearbyint(x)); }
 
 // An 8-bit BGR image [H, W, 3] as RGB planes [3, H, W].
 void write_planes(const cv::Mat& bgr, uint8_t* out) {
@@ -102,8 +107,8 @@ cv::Rect random_resized_crop(int width, int height, double min_scale, std::mt199
   std::uniform_real_distribution<double> scale(min_scale, 1.0), log_ratio(std::log(3.0 / 4.0), std::log(4.0 / 3.0));
   for (int attempt = 0; attempt < 10; ++attempt) {
     const double target = area * scale(rng), ratio = std::exp(log_ratio(rng));
-    const int w = static_cast<int>(std::lround(std::sqrt(target * ratio)));
-    const int h = static_cast<int>(std::lround(std::sqrt(target / ratio)));
+    const int w = round_half_even(std::sqrt(target * ratio));
+    const int h = round_half_even(std::sqrt(target / ratio));
     if (w > 0 && w <= width && h > 0 && h <= height) {
       const int top = std::uniform_int_distribution<int>(0, height - h)(rng);
       const int left = std::uniform_int_distribution<int>(0, width - w)(rng);
@@ -112,8 +117,8 @@ cv::Rect random_resized_crop(int width, int height, double min_scale, std::mt199
   }
   const double ratio = static_cast<double>(width) / height;
   int w = width, h = height;
-  if (ratio < 3.0 / 4.0) h = static_cast<int>(std::lround(w / (3.0 / 4.0)));
-  else if (ratio > 4.0 / 3.0) w = static_cast<int>(std::lround(h * (4.0 / 3.0)));
+  if (ratio < 3.0 / 4.0) h = round_half_even(w / (3.0 / 4.0));
+  else if (ratio > 4.0 / 3.0) w = round_half_even(h * (4.0 / 3.0));
   w = std::min(w, width), h = std::min(h, height);
   return cv::Rect((width - w) / 2, (height - h) / 2, w, h);
 }
@@ -136,8 +141,7 @@ void decode_test(const std::string& path, uint8_t* out, const ImageFolderOptions
   const int width = wide ? static_cast<int>(static_cast<int64_t>(shorter) * image.cols / image.rows) : shorter;
   const int height = wide ? shorter : static_cast<int>(static_cast<int64_t>(shorter) * image.rows / image.cols);
   const cv::Mat whole = resized(image, width, height);
-  const cv::Rect centre(static_cast<int>(std::lround((width - size) / 2.0)),
-                        static_cast<int>(std::lround((height - size) / 2.0)), size, size);
+  const cv::Rect centre(round_half_even((width - size) / 2.0), round_half_even((height - size) / 2.0), size, size);
   write_planes(whole(centre).clone(), out);
 }
 
@@ -152,6 +156,10 @@ ImageSplit file_split(const Listing& listing, const ImageFolderOptions& options,
 }
 
 ImageDataset make_image_folder(const DataOptions& options) {
+  // The loader's workers decode in parallel already; OpenCV's own threads inside each would only
+  // oversubscribe the cores. (A process-wide setting; the other OpenCV user, synthetic_shapes,
+  // draws single-threaded anyway.)
+  cv::setNumThreads(1);
   const fs::path root(options.root);
   const ImageFolderOptions& folder = options.image_folder;
   const fs::path train_dir = root / folder.train_dir;
