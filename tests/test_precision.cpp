@@ -2,8 +2,12 @@
 // runs in CI, the CUDA side in the [.gpu] tier (a CUDA device).
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "esrun/core/device.h"
 #include "esrun/core/rng.h"
+#include "esrun/core/timer.h"
 #include "esrun/data/transforms.h"
 #include "esrun/run.h"
 #include "esrun/train/trainer.h"
@@ -150,4 +154,38 @@ TEST_CASE("On CUDA, bf16 and channels_last train and data on the device equals C
   CHECK(metrics(bf16).back()["train_loss"].get<double>() < metrics(bf16).front()["train_loss"].get<double>());
   const auto fp16 = esrun::run(esrun::RunRequest{{}, tiny(dir, {"device=cuda", "precision=fp16"}), dir / "fp16"});
   CHECK(std::isfinite(metrics(fp16).back()["train_loss"].get<double>()));
+}
+
+TEST_CASE("On CUDA, phase times come from CUDA events and add up to no more than the epoch", "[.gpu]") {
+  CHECK(esrun::PhaseClock::cuda_events_compiled());
+  TempDir dir;
+  const auto run = esrun::run(esrun::RunRequest{{}, tiny(dir, {"device=cuda", "timing=auto"}), dir / "events"});
+  for (const auto& record : metrics(run)) {
+    const auto& t = record["time"];
+    REQUIRE(t["train_step"].is_number());
+    CHECK(t["train_step"].get<double>() > 0);
+    CHECK(t["score_forward"].get<double>() > 0);
+    const double phases = t["data"].get<double>() + t["score_forward"].get<double>() + t["select"].get<double>() +
+                          t["train_step"].get<double>();
+    CHECK(phases <= t["epoch_total"].get<double>() * 1.01);
+  }
+}
+
+TEST_CASE("The phase clock charges each interval to its phase", "[precision]") {
+  esrun::PhaseClock clock(torch::kCPU);
+  double first = 0, second = 0, skipped = 0;
+  clock.restart();
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  clock.lap(first);
+  std::this_thread::sleep_for(std::chrono::milliseconds(15));
+  clock.lap(second);
+  clock.lap(first);
+  clock.settle();
+  CHECK(first >= 0.005);
+  CHECK(second >= 0.015);
+  CHECK(skipped == 0);
+  esrun::PhaseClock off(torch::kCPU, false);
+  off.lap(skipped);
+  off.settle();
+  CHECK(skipped == 0);
 }
