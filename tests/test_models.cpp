@@ -6,10 +6,11 @@
 #include "helpers.h"
 
 namespace {
-std::shared_ptr<esrun::Model> make(const std::string& name, int64_t classes) {
+std::shared_ptr<esrun::Model> make(const std::string& name, int64_t classes, const std::string& stem = "cifar") {
   esrun::ModelOptions options;
   options.name = name;
   options.num_classes = classes;
+  options.stem = stem;
   return esrun::models().create(name, "model.name", options);
 }
 int64_t parameter_count(esrun::Model& model) {
@@ -33,6 +34,16 @@ TEST_CASE("The CIFAR ResNets have the standard parameter counts", "[model]") {
   // parameters; ResNet-50 with 100 classes has 23,705,252.
   CHECK(parameter_count(*make("resnet18", 10)) == 11173962);
   CHECK(parameter_count(*make("resnet50", 100)) == 23705252);
+}
+
+TEST_CASE("The ImageNet-stem ResNets match torchvision's parameter counts and take 224-pixel images", "[model]") {
+  // torchvision.models.resnet18() / resnet50(): 11,689,512 and 25,557,032 parameters.
+  auto resnet18 = make("resnet18", 1000, "imagenet");
+  CHECK(parameter_count(*resnet18) == 11689512);
+  CHECK(parameter_count(*make("resnet50", 1000, "imagenet")) == 25557032);
+  torch::NoGradGuard no_grad;
+  resnet18->eval();
+  CHECK(resnet18->forward(torch::randn({2, 3, 224, 224})).sizes() == torch::IntArrayRef({2, 1000}));
 }
 
 TEST_CASE("Per-sample loss matches cross entropy with label smoothing", "[model][loss]") {

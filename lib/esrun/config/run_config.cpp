@@ -176,6 +176,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
 
   r.model.name = check.registered(models(), "model.name");
   r.model.width = check.optional_int_at_least("model.width", 1);
+  r.model.stem = c.get_string("model.stem");
+  check.warn_ignored("model", r.model.name);
 
   TrainOptions& t = r.train;
   t.epochs = check.int_at_least("train.epochs", 1);

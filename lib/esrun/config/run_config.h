@@ -72,6 +72,7 @@ struct DataOptions {
 struct ModelOptions {
   std::string name;
   std::optional<int64_t> width;
+  std::string stem = "cifar";  // resnets: cifar | imagenet
   int64_t num_classes = 0;  // filled in from the dataset
   int64_t in_channels = 3;  // filled in from the dataset
 };

@@ -72,6 +72,7 @@ const std::vector<KeySpec>& config_schema() {
 
       spec("model.name", T::String, "small_cnn", "model (esrun list models)"),
       spec("model.width", T::Int, "null", "base channel count; null = the model's standard (small_cnn 32, resnets 64)", true),
+      spec("model.stem", T::String, "cifar", "resnets' input stem: cifar (3x3 stride-1 conv, no max-pool; 32-pixel images) or imagenet (7x7 stride-2 conv + 3x3 stride-2 max-pool; 224-pixel images)", false, {"cifar", "imagenet"}, {"resnet18", "resnet50"}),
 
       spec("train.epochs", T::Int, "15", "training epochs E"),
       spec("train.label_smoothing", T::Float, "0.0", "label smoothing of the per-sample cross entropy, in [0, 1)"),

@@ -1,6 +1,8 @@
-// ResNet-18 and ResNet-50 (He et al. 2016) in the CIFAR variant the papers use: a 3x3 stride-1
-// stem convolution and no max-pool, four stages of 64/128/256/512 base channels (model.width
-// scales them), global average pooling and a linear classifier.
+// ResNet-18 and ResNet-50 (He et al. 2016). model.stem picks the input stem: `cifar` (the variant
+// the papers use on CIFAR: a 3x3 stride-1 convolution, no max-pool) or `imagenet` (the original:
+// a 7x7 stride-2 convolution and a 3x3 stride-2 max-pool, for 224-pixel images). Then four stages
+// of 64/128/256/512 base channels (model.width scales them), global average pooling and a linear
+// classifier.
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -60,7 +62,11 @@ class ResNet final : public Model {
  public:
   ResNet(const std::vector<int64_t>& depths, bool bottleneck, const ModelOptions& o) {
     const int64_t width = o.width.value_or(64);
-    stem_conv_ = register_module("conv1", conv3x3(o.in_channels, width));
+    imagenet_stem_ = o.stem == "imagenet";
+    stem_conv_ = register_module(
+        "conv1", imagenet_stem_
+                     ? torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels, width, 7).stride(2).padding(3).bias(false))
+                     : conv3x3(o.in_channels, width));
     stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(width));
     int64_t in = width;
     for (size_t stage = 0; stage < depths.size(); ++stage) {
@@ -76,11 +82,13 @@ class ResNet final : public Model {
 
   torch::Tensor forward(torch::Tensor x) override {
     x = torch::relu(stem_bn_->forward(stem_conv_->forward(x)));
+    if (imagenet_stem_) x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& block : blocks_) x = block->forward(x);
     return fc_->forward(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
   }
 
  private:
+  bool imagenet_stem_ = false;
   torch::nn::Conv2d stem_conv_{nullptr};
   torch::nn::BatchNorm2d stem_bn_{nullptr};
   std::vector<std::shared_ptr<ResidualBlock>> blocks_;
@@ -88,10 +96,10 @@ class ResNet final : public Model {
 };
 
 const bool registered18 = models().add(
-    "resnet18", "ResNet-18, CIFAR stem (3x3 conv, no max-pool), basic blocks [2, 2, 2, 2]",
+    "resnet18", "ResNet-18, basic blocks [2, 2, 2, 2]; model.stem cifar (3x3 conv) or imagenet (7x7/2 conv + max-pool)",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, o); });
 const bool registered50 = models().add(
-    "resnet50", "ResNet-50, CIFAR stem (3x3 conv, no max-pool), bottleneck blocks [3, 4, 6, 3]",
+    "resnet50", "ResNet-50, bottleneck blocks [3, 4, 6, 3]; model.stem cifar (3x3 conv) or imagenet (7x7/2 conv + max-pool)",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, o); });
 
 }  // namespace
