@@ -177,9 +177,12 @@ TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e
         without_times(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl")[0]));
 }
 #else
-TEST_CASE("synthetic_shapes without OpenCV is a clear error", "[e2e][synthetic]") {
+TEST_CASE("synthetic_shapes and image_folder without OpenCV are a clear error", "[e2e][synthetic]") {
   TempDir dir;
   REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, {}, dir / "run"}), Contains("ESRUN_WITH_OPENCV=OFF"));
+  const std::vector<std::string> folder = {"data.name=image_folder", "data.root=" + dir.path().string()};
+  REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, folder, dir / "folder"}),
+                      Contains("image_folder") && Contains("ESRUN_WITH_OPENCV=OFF"));
 }
 #endif
 

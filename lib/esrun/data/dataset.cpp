@@ -31,6 +31,11 @@ DatasetRegistry& datasets() {
   return registry;
 }
 
+void fail_without_opencv(const std::string& dataset) {
+  ESRUN_FAIL("data.name: ", dataset, " needs OpenCV, and this esrun was built with ESRUN_WITH_OPENCV=OFF; rebuild "
+             "with -DESRUN_WITH_OPENCV=ON or choose cifar10/cifar100");
+}
+
 void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std) {
   const auto pixels = images.to(torch::kDouble).div(255.0).transpose(0, 1).flatten(1);
   const auto m = pixels.mean(1), s = pixels.std(1);

@@ -40,6 +40,9 @@ DatasetRegistry& datasets();
 // The registered dataset with data.train_subset / data.test_subset and data.label_noise applied.
 ImageDataset load_dataset(const RunConfig& config);
 
+// The error of a dataset that needs OpenCV in a build without it (ESRUN_WITH_OPENCV=OFF).
+[[noreturn]] void fail_without_opencv(const std::string& dataset);
+
 // Per-channel mean and std of uint8 images, on the [0, 1] scale.
 void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std);
 

@@ -189,10 +189,7 @@ ImageDataset make_image_folder(const DataOptions& options) {
   return data;
 }
 #else
-ImageDataset make_image_folder(const DataOptions&) {
-  ESRUN_FAIL("data.name: image_folder decodes its images with OpenCV, and this esrun was built with "
-             "ESRUN_WITH_OPENCV=OFF; rebuild with -DESRUN_WITH_OPENCV=ON or choose cifar10/cifar100");
-}
+ImageDataset make_image_folder(const DataOptions&) { fail_without_opencv("image_folder"); }
 #endif
 
 const bool registered = datasets().add(

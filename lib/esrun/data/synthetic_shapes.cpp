@@ -105,10 +105,7 @@ ImageDataset make_synthetic_shapes(const DataOptions& options) {
   return data;
 }
 #else
-ImageDataset make_synthetic_shapes(const DataOptions&) {
-  ESRUN_FAIL("data.name: synthetic_shapes draws its images with OpenCV, and this esrun was built with "
-             "ESRUN_WITH_OPENCV=OFF; rebuild with -DESRUN_WITH_OPENCV=ON or choose cifar10/cifar100");
-}
+ImageDataset make_synthetic_shapes(const DataOptions&) { fail_without_opencv("synthetic_shapes"); }
 #endif
 
 const bool registered = datasets().add(
