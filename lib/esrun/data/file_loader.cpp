@@ -41,7 +41,7 @@ void ImageFileLoader::stop() {
 
 ImageFileLoader::~ImageFileLoader() { stop(); }
 
-std::shared_ptr<ImageFileLoader::Batch> ImageFileLoader::make_batch(const BatchRequest& request) const {
+std::shared_ptr<ImageFileLoader::Batch> ImageFileLoader::allocate(const BatchRequest& request) const {
   auto batch = std::make_shared<Batch>();
   batch->request = {request.indices.to(torch::kCPU, torch::kLong).contiguous(), request.seed};
   batch->rows = batch->request.indices.data_ptr<int64_t>();
@@ -69,7 +69,7 @@ void ImageFileLoader::announce(std::vector<BatchRequest> batches) {
 void ImageFileLoader::fill_window() {
   bool added = false;
   while (static_cast<int64_t>(window_.size()) < prefetch_ && !planned_.empty()) {
-    window_.push_back(make_batch(planned_.front()));
+    window_.push_back(allocate(planned_.front()));
     planned_.pop_front();
     added = true;
   }
@@ -129,7 +129,7 @@ torch::Tensor ImageFileLoader::load(const torch::Tensor& indices, uint64_t seed)
     return batch->out;
   }
   check_rows(indices);
-  const auto batch = make_batch(BatchRequest{indices, seed});
+  const auto batch = allocate(BatchRequest{indices, seed});
   if (batch->size == 0) return batch->out;
   urgent_.push_back(batch);
   work_ready_.notify_all();

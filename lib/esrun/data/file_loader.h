@@ -55,7 +55,7 @@ class ImageFileLoader {
 
  private:
   struct Batch;
-  std::shared_ptr<Batch> make_batch(const BatchRequest& request) const;
+  std::shared_ptr<Batch> allocate(const BatchRequest& request) const;  // its output tensor, nothing decoded
   void check_rows(const torch::Tensor& indices) const;  // every index names a file
   void fill_window();            // with the lock held
   void stop();                   // joins the workers
