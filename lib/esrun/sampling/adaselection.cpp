@@ -79,12 +79,12 @@ class AdaSelection final : public SelectionPolicy {
     return Selection{positions, {}, {}};
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("weights", weights_);
     archive.write("previous", previous_.defined() ? previous_ : torch::empty({0}, torch::kDouble));
     archive.write("step", torch::tensor(step_, torch::kLong));
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "weights", weights_);
     torch::Tensor previous, step;
     archive.read("previous", previous);

@@ -12,7 +12,6 @@
 
 #include "esrun/sampling/es.h"
 
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -35,7 +34,6 @@ class EvolvedSampling final : public SelectionPolicy {
       : SelectionPolicy(context),
         options_(options),
         prune_(prune),
-        gen_(compat::make_cpu_generator(context.seed)),
         scores_(torch::full({context.train_size}, 1.0 / static_cast<double>(context.train_size),
                             torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
@@ -47,7 +45,7 @@ class EvolvedSampling final : public SelectionPolicy {
     if (!prune_ || !selecting(epoch)) return SelectionPolicy::plan_epoch(epoch);
     const auto keep = static_cast<int64_t>(
         std::llround((1.0 - options_.prune_ratio) * static_cast<double>(context().train_size)));
-    return EpochPlan{sample_without_replacement(scores_, keep, gen_), {}};
+    return EpochPlan{sample_without_replacement(scores_, keep, generator()), {}};
   }
 
   bool needs_scores(int64_t epoch) const override { return selecting(epoch); }
@@ -56,21 +54,19 @@ class EvolvedSampling final : public SelectionPolicy {
     if (!scores.defined()) return {};  // annealing: train on the whole meta-batch
     const auto weights = update(batch.indices, scores.losses);
     const int64_t b = mini_batch_for(batch.indices.size(0), options_.resolved_mini_batch, options_.meta_batch);
-    return Selection{sample_without_replacement(weights, b, gen_), {}, {}};
+    return Selection{sample_without_replacement(weights, b, generator()), {}, {}};
   }
 
   void observe(const Observation& observation) override {
     if (observation.trained && !selecting(observation.epoch)) update(observation.indices, observation.losses);
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("scores", scores_);
-    save_generator(archive, "generator", gen_);
   }
 
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "scores", scores_);
-    load_generator(archive, "generator", gen_);
   }
 
  private:
@@ -80,7 +76,6 @@ class EvolvedSampling final : public SelectionPolicy {
 
   SamplerOptions options_;
   bool prune_;
-  at::Generator gen_;
   torch::Tensor scores_;
 };
 

@@ -9,7 +9,6 @@
 // pruned samples keep stale scores.
 #include <cmath>
 
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -21,7 +20,6 @@ class InfoBatch final : public SelectionPolicy {
   InfoBatch(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        gen_(compat::make_cpu_generator(context.seed)),
         scores_(torch::ones({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
@@ -32,7 +30,7 @@ class InfoBatch final : public SelectionPolicy {
     const auto candidates = well_learned.nonzero().flatten();
     const auto others = well_learned.logical_not().nonzero().flatten();
     const auto keep = static_cast<int64_t>(std::floor((1.0 - options_.prune_ratio) * static_cast<double>(candidates.size(0))));
-    const auto order = torch::randperm(candidates.size(0), gen_, torch::kLong).to(candidates.device());
+    const auto order = torch::randperm(candidates.size(0), generator(), torch::kLong).to(candidates.device());
     const auto kept = candidates.index_select(0, order.narrow(0, 0, keep));
     const auto weight_options = torch::TensorOptions(torch::kFloat).device(scores_.device());
     return EpochPlan{torch::cat({others, kept}),
@@ -52,18 +50,15 @@ class InfoBatch final : public SelectionPolicy {
     }
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("scores", scores_);
-    save_generator(archive, "generator", gen_);
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "scores", scores_);
-    load_generator(archive, "generator", gen_);
   }
 
  private:
   SamplerOptions options_;
-  at::Generator gen_;
   torch::Tensor scores_;
 };
 

@@ -61,14 +61,14 @@ class Kakurenbo final : public SelectionPolicy {
 
   torch::Tensor refresh_indices(int64_t /*epoch*/) override { return hidden_; }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("loss", loss_);
     archive.write("correct", correct_);
     archive.write("confidence", confidence_);
     archive.write("hidden", hidden_.defined() ? hidden_ : torch::empty({0}, torch::kLong));
     archive.write("hidden_fraction", torch::tensor(hidden_fraction_, torch::kDouble));
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "loss", loss_);
     load_tensor(archive, "correct", correct_);
     load_tensor(archive, "confidence", confidence_);

@@ -2,7 +2,6 @@
 // Every epoch scores each meta-batch and trains on b of its B samples drawn without replacement
 // proportionally to the current losses, with a plain mean. `unbiased: true` weights each chosen
 // sample by 1 / (B p_i), p_i = l_i / sum_j l_j, normalised to mean 1.
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -12,7 +11,7 @@ namespace {
 class LossSampling final : public SelectionPolicy {
  public:
   LossSampling(const SamplerOptions& options, const PolicyContext& context)
-      : SelectionPolicy(context), options_(options), gen_(compat::make_cpu_generator(context.seed)) {}
+      : SelectionPolicy(context), options_(options) {}
 
   bool needs_scores(int64_t /*epoch*/) const override { return true; }
 
@@ -20,7 +19,7 @@ class LossSampling final : public SelectionPolicy {
     const int64_t size = batch.indices.size(0);
     const int64_t b = mini_batch_for(size, options_.resolved_mini_batch, options_.meta_batch);
     const auto l = scores.losses.to(torch::kDouble);
-    const auto positions = sample_without_replacement(l, b, gen_);
+    const auto positions = sample_without_replacement(l, b, generator());
     if (!options_.unbiased) return Selection{positions, {}, {}};
     const auto p = l.index_select(0, positions) / l.sum().clamp_min(1e-300);
     auto weights = 1.0 / (static_cast<double>(size) * p.clamp_min(1e-300));
@@ -28,12 +27,8 @@ class LossSampling final : public SelectionPolicy {
     return Selection{positions, weights.to(scores.losses.scalar_type()), {}};
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override { save_generator(archive, "generator", gen_); }
-  void load(torch::serialize::InputArchive& archive) override { load_generator(archive, "generator", gen_); }
-
  private:
   SamplerOptions options_;
-  at::Generator gen_;
 };
 
 const bool registered = samplers().add(

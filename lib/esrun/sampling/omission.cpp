@@ -13,7 +13,6 @@
 #include <cmath>
 
 #include "esrun/core/device.h"
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -41,7 +40,6 @@ class Omission final : public SelectionPolicy {
   Omission(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        gen_(compat::make_cpu_generator(context.seed)),
         scores_(torch::ones({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))),
         scale_(torch::zeros({}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
@@ -74,24 +72,21 @@ class Omission final : public SelectionPolicy {
     scores_.index_copy_(0, observation.indices, options_.beta1 * old + (1.0 - options_.beta1) * g / scale_.clamp_min(1e-12));
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("scores", scores_);
     archive.write("scale", scale_);
-    save_generator(archive, "generator", gen_);
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "scores", scores_);
     load_tensor(archive, "scale", scale_);
-    load_generator(archive, "generator", gen_);
   }
 
  private:
   torch::Tensor bernoulli(const torch::Tensor& p) {
-    return to_device_async(torch::rand({p.size(0)}, gen_, torch::kDouble), p.device()).lt(p);
+    return to_device_async(torch::rand({p.size(0)}, generator(), torch::kDouble), p.device()).lt(p);
   }
 
   SamplerOptions options_;
-  at::Generator gen_;
   torch::Tensor scores_, scale_;
 };
 

@@ -41,12 +41,12 @@ class OrderedSgd final : public SelectionPolicy {
     return Selection{std::get<1>(scores.losses.topk(q)), {}, {}};
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("state", torch::tensor({static_cast<double>(epoch_), previous_accuracy_, correct_.item<double>(),
                                           static_cast<double>(seen_)}, torch::kDouble));
   }
 
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     torch::Tensor state;
     archive.read("state", state);
     epoch_ = static_cast<int64_t>(state[0].item<double>());

@@ -1,10 +1,28 @@
 #include "esrun/sampling/policy.h"
 
+#include "esrun/core/rng.h"
+#include "esrun/core/torch_compat.h"
+
 namespace esrun {
 
 SamplerRegistry& samplers() {
   static SamplerRegistry registry("sampler");
   return registry;
+}
+
+SelectionPolicy::SelectionPolicy(const PolicyContext& context)
+    : context_(context), generator_(compat::make_cpu_generator(context.seed)) {}
+
+void SelectionPolicy::save(torch::serialize::OutputArchive& archive) const {
+  save_generator(archive, "generator", generator_);
+  save_state(archive);
+}
+
+void SelectionPolicy::load(torch::serialize::InputArchive& archive) {
+  // Checkpoints of policies that draw no random numbers predate the common stream: keep the fresh one.
+  torch::Tensor present;
+  if (archive.try_read("generator", present)) load_generator(archive, "generator", generator_);
+  load_state(archive);
 }
 
 EpochPlan SelectionPolicy::plan_epoch(int64_t /*epoch*/) {

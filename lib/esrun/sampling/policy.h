@@ -70,7 +70,7 @@ struct PolicyContext {
 
 class SelectionPolicy {
  public:
-  explicit SelectionPolicy(const PolicyContext& context) : context_(context) {}
+  explicit SelectionPolicy(const PolicyContext& context);
   virtual ~SelectionPolicy() = default;
 
   virtual EpochPlan plan_epoch(int64_t epoch);
@@ -86,14 +86,21 @@ class SelectionPolicy {
   virtual double lr_scale(int64_t /*epoch*/) const { return 1.0; }
   // How many epochs to train when train.epochs is `configured`; the LR schedule spans them.
   virtual int64_t epochs(int64_t configured) const { return configured; }
-  virtual void save(torch::serialize::OutputArchive& /*archive*/) const {}
-  virtual void load(torch::serialize::InputArchive& /*archive*/) {}
+  // The policy's state in a checkpoint: its random stream, then what save_state() adds.
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
 
  protected:
   const PolicyContext& context() const { return context_; }
+  // The policy's own random stream (a CPU generator seeded from context.seed), checkpointed here.
+  at::Generator& generator() { return generator_; }
+  // Anything else the policy must carry across a resume (queues, EMAs, counters).
+  virtual void save_state(torch::serialize::OutputArchive& /*archive*/) const {}
+  virtual void load_state(torch::serialize::InputArchive& /*archive*/) {}
 
  private:
   PolicyContext context_;
+  at::Generator generator_;
 };
 
 using SamplerRegistry = Registry<std::unique_ptr<SelectionPolicy>, const SamplerOptions&, const PolicyContext&>;

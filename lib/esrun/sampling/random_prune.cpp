@@ -2,7 +2,6 @@
 // uniformly at random, no reweighting.
 #include <cmath>
 
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -12,20 +11,16 @@ namespace {
 class RandomPrune final : public SelectionPolicy {
  public:
   RandomPrune(const SamplerOptions& options, const PolicyContext& context)
-      : SelectionPolicy(context), options_(options), gen_(compat::make_cpu_generator(context.seed)) {}
+      : SelectionPolicy(context), options_(options) {}
 
   EpochPlan plan_epoch(int64_t /*epoch*/) override {
     const int64_t n = context().train_size;
     const auto keep = static_cast<int64_t>(std::llround((1.0 - options_.prune_ratio) * static_cast<double>(n)));
-    return EpochPlan{torch::randperm(n, gen_, torch::kLong).narrow(0, 0, keep).to(context().device), {}};
+    return EpochPlan{torch::randperm(n, generator(), torch::kLong).narrow(0, 0, keep).to(context().device), {}};
   }
-
-  void save(torch::serialize::OutputArchive& archive) const override { save_generator(archive, "generator", gen_); }
-  void load(torch::serialize::InputArchive& archive) override { load_generator(archive, "generator", gen_); }
 
  private:
   SamplerOptions options_;
-  at::Generator gen_;
 };
 
 const bool registered = samplers().add(

@@ -7,7 +7,6 @@
 // trainer takes a step on them (plain mean). The first epoch keeps everything (priming); the last,
 // partial queue of an epoch is trained on at the epoch's end.
 #include "esrun/core/device.h"
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -19,7 +18,6 @@ class SelectiveBackprop final : public SelectionPolicy {
   SelectiveBackprop(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        gen_(compat::make_cpu_generator(context.seed)),
         history_(torch::zeros({options.history}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
@@ -40,7 +38,7 @@ class SelectiveBackprop final : public SelectionPolicy {
       const auto cdf = torch::searchsorted(past, losses, /*out_int32=*/false, /*right=*/true).to(torch::kDouble) /
                        static_cast<double>(filled_);
       const auto probability = torch::clamp_min(cdf.pow(options_.sb_beta), options_.p_min);
-      keep = to_device_async(torch::rand({losses.size(0)}, gen_, torch::kDouble), losses.device()).lt(probability);
+      keep = to_device_async(torch::rand({losses.size(0)}, generator(), torch::kDouble), losses.device()).lt(probability);
     }
     const auto rows = keep.nonzero().flatten();
     append(Batch{batch.indices.index_select(0, rows), batch.inputs.index_select(0, rows), batch.targets.index_select(0, rows)});
@@ -54,16 +52,15 @@ class SelectiveBackprop final : public SelectionPolicy {
     return {take(queued())};
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("history", history_);
     archive.write("cursor", torch::tensor({filled_, write_, epoch_}, torch::kLong));
     const bool any = queued() > 0;
     archive.write("queue_indices", any ? queue_.indices : torch::empty({0}, torch::kLong));
     archive.write("queue_inputs", any ? queue_.inputs : torch::empty({0}));
     archive.write("queue_targets", any ? queue_.targets : torch::empty({0}, torch::kLong));
-    save_generator(archive, "generator", gen_);
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "history", history_);
     torch::Tensor cursor;
     archive.read("cursor", cursor);
@@ -79,7 +76,6 @@ class SelectiveBackprop final : public SelectionPolicy {
       const auto device = history_.device();
       queue_ = Batch{queue_.indices.to(device), queue_.inputs.to(device), queue_.targets.to(device)};
     }
-    load_generator(archive, "generator", gen_);
   }
 
  private:
@@ -116,7 +112,6 @@ class SelectiveBackprop final : public SelectionPolicy {
   }
 
   SamplerOptions options_;
-  at::Generator gen_;
   torch::Tensor history_;
   int64_t filled_ = 0, write_ = 0, epoch_ = 0;
   Batch queue_;

@@ -7,7 +7,6 @@
 // use the deviation from the mean before the update.
 #include <cmath>
 
-#include "esrun/core/torch_compat.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -22,7 +21,6 @@ class Bandit final : public SelectionPolicy {
       : SelectionPolicy(context),
         options_(options),
         greedy_(greedy),
-        gen_(compat::make_cpu_generator(context.seed)),
         mean_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))),
         variance_(torch::zeros_like(mean_)),
         seen_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kBool).device(context.device))) {}
@@ -44,21 +42,19 @@ class Bandit final : public SelectionPolicy {
     seen_.index_fill_(0, i, true);
   }
 
-  void save(torch::serialize::OutputArchive& archive) const override {
+  void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("mean", mean_);
     archive.write("variance", variance_);
     archive.write("seen", seen_);
     archive.write("kept", kept_.defined() ? kept_ : torch::empty({0}, torch::kLong));
-    save_generator(archive, "generator", gen_);
   }
-  void load(torch::serialize::InputArchive& archive) override {
+  void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "mean", mean_);
     load_tensor(archive, "variance", variance_);
     load_tensor(archive, "seen", seen_);
     torch::Tensor kept;
     archive.read("kept", kept);
     kept_ = kept.numel() > 0 ? kept.to(mean_.device()) : torch::Tensor();
-    load_generator(archive, "generator", gen_);
   }
 
  private:
@@ -67,7 +63,7 @@ class Bandit final : public SelectionPolicy {
     const auto keep = static_cast<int64_t>(std::llround((1.0 - options_.prune_ratio) * static_cast<double>(n)));
     // Unseen first, in random order: keys 1e300 * (1 + U) rank above every seen priority; among seen
     // samples a tiny random term breaks ties at random.
-    const auto uniform = torch::rand({n}, gen_, torch::kDouble).to(mean_.device());
+    const auto uniform = torch::rand({n}, generator(), torch::kDouble).to(mean_.device());
     auto priority = greedy_ ? mean_.clone() : mean_ + options_.ucb_c * variance_.sqrt();
     priority = torch::where(seen_, priority + uniform * 1e-9, 1e300 * (1.0 + uniform));
     if (!greedy_) return std::get<1>(priority.topk(keep));
@@ -76,13 +72,12 @@ class Bandit final : public SelectionPolicy {
     auto rest = torch::ones({n}, torch::TensorOptions(torch::kBool).device(mean_.device()));
     rest.index_fill_(0, best, false);
     const auto others = rest.nonzero().flatten();
-    const auto pick = torch::randperm(others.size(0), gen_, torch::kLong).narrow(0, 0, random_count).to(others.device());
+    const auto pick = torch::randperm(others.size(0), generator(), torch::kLong).narrow(0, 0, random_count).to(others.device());
     return torch::cat({best, others.index_select(0, pick)});
   }
 
   SamplerOptions options_;
   bool greedy_;
-  at::Generator gen_;
   torch::Tensor mean_, variance_, seen_, kept_;
 };
 
