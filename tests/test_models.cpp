@@ -96,3 +96,27 @@ TEST_CASE("The uniform policy plans every sample and its state round-trips", "[s
   esrun::testing::round_trip(*policy, *restored);
   CHECK(restored->plan_epoch(1).indices.equal(policy->plan_epoch(1).indices));
 }
+
+TEST_CASE("A policy's random stream survives a checkpoint, and a checkpoint without one keeps the fresh stream",
+          "[sampler][checkpoint]") {
+  const esrun::PolicyContext context{50, 3, 2, torch::kCPU, 7};
+  esrun::SamplerOptions options;
+  options.name = "random_prune";
+  options.prune_ratio = 0.5;
+  const auto make = [&] { return esrun::samplers().create("random_prune", "sampler.name", options, context); };
+  auto policy = make();
+  policy->plan_epoch(0);  // moves the stream on
+  auto restored = make();
+  esrun::testing::round_trip(*policy, *restored);
+  CHECK(restored->plan_epoch(1).indices.equal(policy->plan_epoch(1).indices));
+
+  // Checkpoints of policies that drew no random numbers held no "generator" entry.
+  torch::serialize::OutputArchive empty;
+  std::stringstream bytes;
+  empty.save_to(bytes);
+  torch::serialize::InputArchive old;
+  old.load_from(bytes);
+  auto from_old = make();
+  CHECK_NOTHROW(from_old->load(old));
+  CHECK(from_old->plan_epoch(0).indices.equal(make()->plan_epoch(0).indices));
+}

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <optional>
 #include <string>
 
 namespace esrun::compat {
