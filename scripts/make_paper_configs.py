@@ -93,41 +93,31 @@ def smoke(name, method, noise=("none", 0.0), sampler_extra=None):
 
 
 def main():
+    # Set-level rivals train at uniform's learning rate with their own papers' other defaults.
+    def lr_and_note(setting, method):
+        return (setting["lr"]["uniform"], " (its paper's defaults)") if method in SET_LEVEL else (setting["lr"][method], "")
+
     for key, setting in SETTINGS.items():
-        for method in METHODS:
-            name = f"table2_{key}_{method}"
+        for method in METHODS + SET_LEVEL:
+            lr, note = lr_and_note(setting, method)
             write(f"configs/paper/table2/{key}_{method}.yaml",
-                  config_text(name, f"ES paper Table 2, {key}, {method}: 200 epochs.", setting, method,
-                              setting["lr"][method], 200))
+                  config_text(f"table2_{key}_{method}", f"ES paper Table 2, {key}, {method}{note}: 200 epochs.",
+                              setting, method, lr, 200))
     for kind in ("flip", "uniform"):
         for ratio in (0.1, 0.4):
-            for method in METHODS:
+            for method in METHODS + SET_LEVEL:
                 tag = f"{kind}{int(ratio * 100)}"
                 write(f"configs/paper/table5/cifar100_r18_{tag}_{method}.yaml",
                       config_text(f"table5_{tag}_{method}",
                                   f"ES paper Table 5: CIFAR-100, ResNet-18, {kind} label noise {int(ratio * 100)}%, "
                                   f"{method}, 100 epochs.", SETTINGS["cifar100_r18"], method,
-                                  SETTINGS["cifar100_r18"]["lr"][method], 100, (kind, ratio)))
+                                  lr_and_note(SETTINGS["cifar100_r18"], method)[0], 100, (kind, ratio)))
     for column, (key, kind, ratio, epochs) in ABLATION_SETTINGS.items():
         setting = SETTINGS[key]
         for row, extra in ABLATIONS.items():
             write(f"configs/paper/table6/{column}_{row}.yaml",
                   config_text(f"table6_{column}_{row}", f"ES paper Table 6 ablation '{row}' on {column}.", setting,
                               "es", setting["lr"]["es"], epochs, (kind, ratio), extra))
-    for key, setting in SETTINGS.items():
-        for method in SET_LEVEL:
-            write(f"configs/paper/table2/{key}_{method}.yaml",
-                  config_text(f"table2_{key}_{method}", f"ES paper Table 2, {key}, {method} (its paper's defaults): "
-                              "200 epochs.", setting, method, setting["lr"]["uniform"], 200))
-    for kind in ("flip", "uniform"):
-        for ratio in (0.1, 0.4):
-            for method in SET_LEVEL:
-                tag = f"{kind}{int(ratio * 100)}"
-                write(f"configs/paper/table5/cifar100_r18_{tag}_{method}.yaml",
-                      config_text(f"table5_{tag}_{method}",
-                                  f"ES paper Table 5: CIFAR-100, ResNet-18, {kind} label noise {int(ratio * 100)}%, "
-                                  f"{method}, 100 epochs.", SETTINGS["cifar100_r18"], method,
-                                  SETTINGS["cifar100_r18"]["lr"]["uniform"], 100, (kind, ratio)))
     # InfoBatch Table 1, dynamic rows: ResNet-18 on CIFAR-10/100 at 30/50/70% pruning, 200 epochs.
     # InfoBatch trains with LARS, which esrun does not have: SGD with the ES paper's LRs stands in.
     for key in ("cifar10_r18", "cifar100_r18"):
