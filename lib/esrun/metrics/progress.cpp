@@ -44,7 +44,7 @@ std::string ProgressReporter::describe(const StepProgress& p) const {
   std::string text = fmt::format("epoch {}/{} ", p.epoch + 1, p.epochs);
   if (mode_ == ProgressMode::Bar) {
     const auto filled = p.steps > 0 ? static_cast<int>(kBarWidth * p.step / p.steps) : 0;
-    text += "[" + std::string(static_cast<size_t>(filled), '#') + std::string(static_cast<size_t>(kBarWidth - filled), '.') + "] ";
+    text += fmt::format("[{:#<{}}{:.<{}}] ", "", filled, "", kBarWidth - filled);
   }
   text += fmt::format("step {}/{}  loss {:.4f}  {:.0f} img/s  ETA {}", p.step, p.steps, loss, rate, duration(eta));
   return text;
