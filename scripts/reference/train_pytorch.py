@@ -126,7 +126,7 @@ def main():
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                    steps_per_epoch=len(train))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[args.amp]
-    scaler = torch.cuda.amp.GradScaler(enabled=args.amp == "fp16")
+    scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")
     scores = torch.full((len(train_y),), 1.0 / len(train_y), dtype=torch.float64, device=device)
     b = max(1, round(args.ratio * args.batch))
     anneal = round(0.05 * args.epochs)

@@ -2,10 +2,16 @@
 
 #include "esrun/core/torch_compat.h"
 
-// CUDAEvent.h pulls in CUDAContext.h, which needs the CUDA toolkit's runtime, cuBLAS, cuSPARSE
-// and cuSOLVER headers.
-#if defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>) && \
-    __has_include(<cublas_v2.h>) && __has_include(<cusparse.h>) && __has_include(<cusolverDn.h>)
+// The event class lives in c10 in recent PyTorch (the ATen header forwards to it); the ATen
+// header of older releases pulls in CUDAContext.h, which needs the CUDA toolkit's runtime, cuBLAS,
+// cuBLASLt, cuSPARSE and cuSOLVER headers.
+#if defined(ESRUN_WITH_CUDA) && __has_include(<cuda_runtime_api.h>) && __has_include(<c10/cuda/CUDAEvent.h>)
+#define ESRUN_CUDA_EVENTS 1
+#include <c10/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
+#elif defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>) && \
+    __has_include(<cublas_v2.h>) && __has_include(<cublasLt.h>) && __has_include(<cusparse.h>) &&         \
+    __has_include(<cusolverDn.h>)
 #define ESRUN_CUDA_EVENTS 1
 #include <ATen/cuda/CUDAEvent.h>
 #endif
@@ -25,7 +31,7 @@ struct PhaseClock::Events {
   explicit Events(const torch::Device& d) : device(d.has_index() ? d.index() : c10::DeviceIndex(-1)) {}
   size_t record() {
     if (used == pool.size()) pool.emplace_back(cudaEventDefault);  // timing enabled
-    pool[used].record(at::cuda::getCurrentCUDAStream(device));
+    pool[used].record(c10::cuda::getCurrentCUDAStream(device));
     return used++;
   }
   void settle() {

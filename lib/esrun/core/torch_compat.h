@@ -2,6 +2,7 @@
 // 2.x shipped inside PyTorch for CUDA builds) lives in this header and nowhere else.
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 #include <torch/version.h>
@@ -47,6 +48,18 @@ inline void synchronize(const torch::Device& device) {
 // libtorch 1.13 and 2.x both expose per-group learning rates through OptimizerOptions.
 inline void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+// Drops the gradients (as `zero_grad(set_to_none=True)`, 2.x's default) instead of filling them
+// with zeros: the next backward writes them without a memset kernel per parameter.
+inline void zero_grad(torch::optim::Optimizer& optimizer) {
+#if TORCH_VERSION_MAJOR >= 2
+  optimizer.zero_grad(/*set_to_none=*/true);
+#else
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) p.mutable_grad().reset();
+  }
+#endif
 }
 
 // PyTorch 2.4 renamed the autocast switches to take the device type and deprecated the old names.

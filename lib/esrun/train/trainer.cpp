@@ -456,7 +456,7 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   const auto loss = weighted_mean_loss(losses, weights);
   // train.on_nan: skip needs the loss on the host before the update: one read per step.
   if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{logits.detach(), losses.detach(), {}};
-  optimizer_->zero_grad();
+  compat::zero_grad(*optimizer_);
   if (scaler_) {
     // fp16: scaled backward; a step whose gradients overflowed is skipped (one host read).
     scaler_->scale(loss).backward();
