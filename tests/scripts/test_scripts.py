@@ -17,7 +17,7 @@ import unittest
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
 sys.path.insert(0, SCRIPTS)
 
-from esrunpy import plot, sweep, tables  # noqa: E402
+from esrunpy import benchtable, plot, sweep, tables  # noqa: E402
 
 
 def write(path, text):
@@ -288,6 +288,60 @@ class Plots(unittest.TestCase):
             code, out = quiet(plot.main, [root, "--out", os.path.join(root, "plots")])
             self.assertEqual(code, 0, out)
             self.assertEqual(sorted(os.listdir(os.path.join(root, "plots"))), ["acc_vs_backprop.png", "acc_vs_time.png"])
+
+
+def make_bench_folder(root):
+    """What scripts/bench_gpu.sh leaves behind, with known numbers: F/T = 0.5, ES 0.7x uniform."""
+    write(os.path.join(root, "gpu.txt"), "NVIDIA H200, 143771 MiB, 580.159.03\ntorch 2.11.0 cuda 13.0\n")
+    for method, seconds in (("uniform", 0.0), ("es", 40e-6), ("eswp", 2e-3)):
+        write(os.path.join(root, f"bench_{method}.json"), json.dumps({
+            "batch": 512, "data": {"images_per_s": 200000.0}, "score_forward": {"images_per_s": 80000.0},
+            "train_step": {"images_per_s": 40000.0}, "forward_over_train": 0.5,
+            "policy_bookkeeping": {"seconds_per_step": seconds, "share_of_train_step": seconds / 0.0128,
+                                   "train_size": 1280000}}))
+    for method, epoch_s in (("uniform", [3.0, 1.0, 1.0, 1.2]), ("es", [2.0, 0.7, 0.7, 0.8]), ("eswp", [1.5, 0.5, 0.6, 0.5])):
+        records = [{"epoch": e, "epoch_dataset_size": 50000, "test_acc": 0.5 + 0.1 * e,
+                    "time": {"epoch_total": seconds + 0.25, "eval": 0.25}} for e, seconds in enumerate(epoch_s)]
+        write(os.path.join(root, f"run_{method}", "metrics.jsonl"), "\n".join(map(json.dumps, records)) + "\n")
+    for method, epoch_s in (("uniform", [9.0, 2.0, 2.0, 2.0]), ("es", [9.0, 1.0, 1.0, 1.0])):
+        lines = [{"epoch": e, "train_seconds": seconds, "test_acc": 0.5 + 0.1 * e} for e, seconds in enumerate(epoch_s)]
+        lines.append({"summary": True, "train_time_s": sum(epoch_s), "final_test_acc": 0.8})
+        write(os.path.join(root, f"reference_{method}.jsonl"), "\n".join(map(json.dumps, lines)) + "\n")
+
+
+class BenchTable(unittest.TestCase):
+    def test_known_numbers_give_the_known_verdicts(self):
+        with tempfile.TemporaryDirectory() as root:
+            make_bench_folder(root)
+            code, out = quiet(benchtable.main, [root])
+            self.assertEqual(code, 0, out)
+            self.assertIn("GPU: NVIDIA H200, 143771 MiB, 580.159.03; torch 2.11.0 cuda 13.0", out)
+            self.assertIn("| uniform train step, images/s (B = 512) | ≥ 30,000 | 40,000 | met |", out)
+            self.assertIn("| es bookkeeping share of the train step at n = 1,280,000 | < 1% | 0.312% (40 µs/step) | met |", out)
+            self.assertIn("| eswp bookkeeping share of the train step at n = 1,280,000 | < 1% | 15.625% (2000 µs/step) | **missed** |", out)
+            # medians without the first epoch: uniform 1.0 s, ES 0.7 s; bound 1.1 * (0.5 + 0.25)
+            self.assertIn("| esrun uniform epoch (train, no eval), s |  | 1.000 (50,000 images/s) |  |", out)
+            self.assertIn("| ES epoch / uniform epoch | ≤ 1.1 × (F/T + b/B) = 0.825 | 0.700 | met |", out)
+            self.assertIn("| ESWP epoch / uniform epoch |  | 0.500 |  |", out)
+            self.assertIn("| uniform: reference epoch / esrun epoch | ≥ 1.5 | 2.00 (2.000 s / 1.000 s) | met |", out)
+            self.assertIn("| es: reference epoch / esrun epoch | ≥ 1.5 | 1.43 (1.000 s / 0.700 s) | **missed** |", out)
+            self.assertIn("| es: final test accuracy (%) after 4 epochs | equal to the reference | esrun 80.00, reference 80.00 |", out)
+            self.assertNotIn("Not measured", out)
+
+    def test_missing_and_broken_pieces_are_listed_not_guessed(self):
+        with tempfile.TemporaryDirectory() as root:
+            make_bench_folder(root)
+            os.remove(os.path.join(root, "reference_es.jsonl"))
+            write(os.path.join(root, "bench_eswp.json"), "{not json")
+            code, out = quiet(benchtable.main, [root])
+            self.assertEqual(code, 0, out)
+            self.assertIn("- missing: reference_es.jsonl", out)
+            self.assertIn("- unreadable: bench_eswp.json", out)
+            self.assertNotIn("es: reference epoch", out)
+            self.assertNotIn("eswp bookkeeping", out)
+
+    def test_the_gpu_benchmark_script_parses(self):
+        subprocess.run(["bash", "-n", os.path.join(SCRIPTS, "bench_gpu.sh")], check=True)
 
 
 def write_tiny_cifar10(root, per_batch=32, test=32):
