@@ -9,11 +9,13 @@
 #define ESRUN_CUDA_EVENTS 1
 #include <c10/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAStream.h>
+using CudaEvent = c10::cuda::CUDAEvent;
 #elif defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>) && \
     __has_include(<cublas_v2.h>) && __has_include(<cublasLt.h>) && __has_include(<cusparse.h>) &&         \
     __has_include(<cusolverDn.h>)
 #define ESRUN_CUDA_EVENTS 1
 #include <ATen/cuda/CUDAEvent.h>
+using CudaEvent = at::cuda::CUDAEvent;
 #endif
 
 namespace esrun {
@@ -23,7 +25,7 @@ namespace esrun {
 // bucket and the indices of its two events.
 struct PhaseClock::Events {
   static constexpr size_t kSettleEvery = 4096;  // bounds the pool on very long epochs
-  std::vector<at::cuda::CUDAEvent> pool;
+  std::vector<CudaEvent> pool;
   size_t used = 0;
   std::vector<std::pair<double*, size_t>> pending;  // bucket, index of the interval's end event
   c10::DeviceIndex device;
