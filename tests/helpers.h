@@ -131,7 +131,16 @@ inline std::pair<esrun::RunResult, int> run_in_pieces(const std::vector<std::str
   return {result, invocations};
 }
 
+// A finished or stopped run's metrics records, one per epoch.
+inline std::vector<nlohmann::json> metrics(const esrun::RunResult& result) {
+  return read_jsonl(result.run_dir / "metrics.jsonl");
+}
+
 // Metrics records without their time fields, which differ between runs.
+inline nlohmann::json without_times(nlohmann::json record) {
+  record.erase("time");
+  return record;
+}
 inline std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
   for (auto& r : records) r.erase("time");
   return records;

@@ -36,8 +36,7 @@ TEST_CASE("A run interrupted and resumed ends with the same metrics as an uninte
     second.resume = dir / "parts";
     const auto resumed = esrun::run(second);
     CHECK(resumed.finished);
-    CHECK(without_times(esrun::testing::read_jsonl(resumed.run_dir / "metrics.jsonl")) ==
-          without_times(esrun::testing::read_jsonl(whole.run_dir / "metrics.jsonl")));
+    CHECK(without_times(esrun::testing::metrics(resumed)) == without_times(esrun::testing::metrics(whole)));
     CHECK(resumed.summary["final_test_acc"] == whole.summary["final_test_acc"]);
     CHECK(resumed.summary["samples_backward_total"] == whole.summary["samples_backward_total"]);
   }
@@ -58,7 +57,7 @@ TEST_CASE("Resume refuses a config that changes the experiment and allows more e
   esrun::RunRequest longer{{}, {"train.epochs=5", "threads=1"}, std::nullopt};  // threads may change too
   longer.resume = dir / "run";
   const auto result = esrun::run(longer);
-  CHECK(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl").size() == 5);
+  CHECK(esrun::testing::metrics(result).size() == 5);
   esrun::RunRequest missing{{}, {}, std::nullopt};
   missing.resume = (dir.path() / "nowhere").string();
   REQUIRE_THROWS_WITH(esrun::run(missing), Contains("cannot read config file"));
@@ -122,8 +121,7 @@ TEST_CASE("A run stopped between two steps of an epoch resumes to the same metri
     const auto [part, invocations] = esrun::testing::run_in_pieces(sets, dir / "parts", 3, 4);
     REQUIRE(part.finished);
     CHECK(invocations > 3);
-    CHECK(without_times(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) ==
-          without_times(esrun::testing::read_jsonl(whole.run_dir / "metrics.jsonl")));
+    CHECK(without_times(esrun::testing::metrics(part)) == without_times(esrun::testing::metrics(whole)));
     CHECK(part.summary["final_test_acc"] == whole.summary["final_test_acc"]);
   }
 }

@@ -33,7 +33,7 @@ TEST_CASE("Every smoke config trains end to end", "[e2e][configs]") {
     INFO(file);
     const auto name = std::filesystem::path(file).stem().string();
     const auto result = esrun::run(esrun::RunRequest{{file}, {"threads=2"}, dir / name});
-    const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+    const auto lines = esrun::testing::metrics(result);
     CHECK(lines.size() == static_cast<size_t>(result.summary["epochs"].get<int64_t>()));
     CHECK(result.summary["samples_backward_total"].get<int64_t>() > 0);
   }

@@ -9,6 +9,7 @@
 
 using Catch::Matchers::Contains;
 using esrun::testing::TempDir;
+using esrun::testing::without_times;
 
 namespace {
 
@@ -25,11 +26,6 @@ std::vector<std::string> tiny_sets(const TempDir& dir) {
           "optimizer.lr=0.05"};
 }
 
-nlohmann::json without_times(nlohmann::json record) {
-  record.erase("time");
-  return record;
-}
-
 }  // namespace
 
 TEST_CASE("A run writes the resolved config, one metrics line per epoch and a summary", "[e2e]") {
@@ -38,7 +34,7 @@ TEST_CASE("A run writes the resolved config, one metrics line per epoch and a su
   const auto result = esrun::run(esrun::RunRequest{{}, tiny_sets(dir), out});
   REQUIRE(result.run_dir == out);
   CHECK(std::filesystem::exists(result.run_dir / "config.resolved.yaml"));
-  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  const auto lines = esrun::testing::metrics(result);
   REQUIRE(lines.size() == 3);
   for (size_t e = 0; e < lines.size(); ++e) {
     const auto& r = lines[e];
@@ -78,14 +74,14 @@ TEST_CASE("The same config and seed give identical metrics apart from times", "[
   const auto sets = tiny_sets(dir);
   const auto a = esrun::run(esrun::RunRequest{{}, sets, dir / "a"});
   const auto b = esrun::run(esrun::RunRequest{{}, sets, dir / "b"});
-  const auto la = esrun::testing::read_jsonl(a.run_dir / "metrics.jsonl");
-  const auto lb = esrun::testing::read_jsonl(b.run_dir / "metrics.jsonl");
+  const auto la = esrun::testing::metrics(a);
+  const auto lb = esrun::testing::metrics(b);
   REQUIRE(la.size() == lb.size());
   for (size_t i = 0; i < la.size(); ++i) CHECK(without_times(la[i]) == without_times(lb[i]));
   auto other_seed = sets;
   other_seed.push_back("seed=1");
   const auto c = esrun::run(esrun::RunRequest{{}, other_seed, dir / "c"});
-  CHECK(without_times(esrun::testing::read_jsonl(c.run_dir / "metrics.jsonl")[0]) != without_times(la[0]));
+  CHECK(without_times(esrun::testing::metrics(c)[0]) != without_times(la[0]));
 }
 
 TEST_CASE("A run learns the tiny dataset well above chance", "[e2e]") {
@@ -96,7 +92,7 @@ TEST_CASE("A run learns the tiny dataset well above chance", "[e2e]") {
   sets.push_back("data.label_noise.kind=none");
   const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
   CHECK(result.summary["best_test_acc"].get<double>() > 0.3);  // chance is 0.1
-  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  const auto lines = esrun::testing::metrics(result);
   CHECK(lines[0]["noisy_backward_fraction"].is_null());
 }
 
@@ -106,7 +102,7 @@ TEST_CASE("Evaluation runs every eval_every epochs and after the last", "[e2e]")
   sets.push_back("train.eval_every=2");
   sets.push_back("sampler.drop_last=true");
   const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
-  const auto lines = esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
+  const auto lines = esrun::testing::metrics(result);
   CHECK(lines[0]["test_acc"].is_null());
   CHECK(lines[1]["test_acc"].is_number());
   CHECK(lines[2]["test_acc"].is_number());
@@ -169,12 +165,12 @@ TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e
   TempDir dir;
   const auto result = esrun::run(esrun::RunRequest{
       {}, {"data.synthetic={train_size: 256, test_size: 64}", "train.epochs=1", "model.width=8", "threads=2"}, dir / "run"});
-  CHECK(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl").size() == 1);
+  CHECK(esrun::testing::metrics(result).size() == 1);
   CHECK(result.summary["samples_backward_total"] == 256);
   const auto again = esrun::run(esrun::RunRequest{
       {}, {"data.synthetic={train_size: 256, test_size: 64}", "train.epochs=1", "model.width=8", "threads=2"}, dir / "again"});
-  CHECK(without_times(esrun::testing::read_jsonl(again.run_dir / "metrics.jsonl")[0]) ==
-        without_times(esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl")[0]));
+  CHECK(without_times(esrun::testing::metrics(again)[0]) ==
+        without_times(esrun::testing::metrics(result)[0]));
 }
 #else
 TEST_CASE("synthetic_shapes and image_folder without OpenCV are a clear error", "[e2e][synthetic]") {

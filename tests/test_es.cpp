@@ -199,7 +199,7 @@ TEST_CASE("ES runs end to end: forward and backward counts per epoch", "[sampler
                                       "data.label_noise={kind: uniform, ratio: 0.25}"};
   auto es_sets = base;
   es_sets.push_back("sampler={name: es, meta_batch: 32, mini_batch: 8, anneal_epochs: 1}");
-  const auto es = esrun::testing::read_jsonl(esrun::run(esrun::RunRequest{{}, es_sets, dir / "es"}).run_dir / "metrics.jsonl");
+  const auto es = esrun::testing::metrics(esrun::run(esrun::RunRequest{{}, es_sets, dir / "es"}));
   // n = 200, B = 32: 6 full meta-batches (b = 8) and one of 8 (b = round(8 * 8 / 32) = 2).
   for (int e : {0, 3}) {
     CHECK(es[e]["samples_forward"] == 0);
@@ -213,7 +213,7 @@ TEST_CASE("ES runs end to end: forward and backward counts per epoch", "[sampler
   }
   auto eswp_sets = base;
   eswp_sets.push_back("sampler={name: eswp, meta_batch: 32, mini_batch: 8, anneal_epochs: 1}");
-  const auto eswp = esrun::testing::read_jsonl(esrun::run(esrun::RunRequest{{}, eswp_sets, dir / "eswp"}).run_dir / "metrics.jsonl");
+  const auto eswp = esrun::testing::metrics(esrun::run(esrun::RunRequest{{}, eswp_sets, dir / "eswp"}));
   CHECK(eswp[1]["epoch_dataset_size"] == 160);
   CHECK(eswp[1]["samples_forward"] == 160);
   CHECK(eswp[1]["samples_backward"] == 5 * 8);

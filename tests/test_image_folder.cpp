@@ -219,7 +219,7 @@ TEST_CASE("Training on image_folder learns, and a run stopped mid-epoch resumes 
   write_image_tree(dir.path() / "images", 12, 4);
   const auto sets = folder_sets(dir, {"train.epochs=4", "optimizer.lr=0.05"});
   const auto whole = esrun::run(esrun::RunRequest{{}, sets, dir / "whole"});
-  const auto records = esrun::testing::read_jsonl(whole.run_dir / "metrics.jsonl");
+  const auto records = esrun::testing::metrics(whole);
   REQUIRE(records.size() == 4);
   CHECK(records.back()["samples_backward"].get<int64_t>() < 36);  // ES trains on b of each B
   CHECK(whole.summary["final_test_acc"].get<double>() > 0.5);    // solid colours: easy
@@ -227,7 +227,7 @@ TEST_CASE("Training on image_folder learns, and a run stopped mid-epoch resumes 
   const auto [part, invocations] = esrun::testing::run_in_pieces(sets, dir / "parts", 2, 3);
   REQUIRE(part.finished);
   CHECK(invocations > 2);
-  CHECK(esrun::testing::without_times(esrun::testing::read_jsonl(part.run_dir / "metrics.jsonl")) ==
+  CHECK(esrun::testing::without_times(esrun::testing::metrics(part)) ==
         esrun::testing::without_times(records));
 }
 #endif

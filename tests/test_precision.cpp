@@ -15,6 +15,7 @@
 
 using Catch::Matchers::Contains;
 using esrun::testing::TempDir;
+using esrun::testing::metrics;
 using esrun::testing::without_times;
 
 namespace {
@@ -26,10 +27,6 @@ std::vector<std::string> tiny(const TempDir& dir, std::vector<std::string> extra
                                    "sampler={name: es, meta_batch: 32}"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   return sets;
-}
-
-std::vector<nlohmann::json> metrics(const esrun::RunResult& result) {
-  return esrun::testing::read_jsonl(result.run_dir / "metrics.jsonl");
 }
 
 }  // namespace
