@@ -394,9 +394,12 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
   clock.lap(open.record.time.select);
 }
 
+// Every forward (training, scoring, evaluation) passes here, so rows picked out of a batch by
+// index_select (which returns the default layout) reach the model channels-last too.
 torch::Tensor Trainer::forward(const torch::Tensor& inputs) {
   compat::AutocastGuard autocast(device_, autocast_);
-  return model_->forward(inputs).to(torch::kFloat);  // losses and scores in fp32 whatever the precision
+  const auto x = config_.channels_last ? inputs.contiguous(torch::MemoryFormat::ChannelsLast) : inputs;
+  return model_->forward(x).to(torch::kFloat);  // losses and scores in fp32 whatever the precision
 }
 
 // Inference mode (no autograd bookkeeping, no version counters) in the training precision.
@@ -433,7 +436,6 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
     auto gen = compat::make_cpu_generator(seed);
     inputs = augment_(data_.train.images.index_select(0, indices), gen);
   }
-  if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
   return Batch{to_device_async(indices, device_), inputs,
                to_device_async(data_.train.labels.index_select(0, indices), device_)};
 }
@@ -484,8 +486,7 @@ Evaluation Trainer::evaluate() {
   }
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t size = std::min(batch, n - begin);
-    auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.images.narrow(0, begin, size));
-    if (config_.channels_last) inputs = inputs.contiguous(torch::MemoryFormat::ChannelsLast);
+    const auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.images.narrow(0, begin, size));
     const auto logits = forward(inputs);
     const auto targets = data_.test.labels.narrow(0, begin, size);
     loss_sum += per_sample_loss(logits, targets, 0.0).sum();
