@@ -113,6 +113,13 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path)
   return out;
 }
 
+// A request that resumes the run in `run_dir`, with `sets` overriding its saved config.
+inline esrun::RunRequest resume_request(const std::filesystem::path& run_dir, std::vector<std::string> sets = {}) {
+  esrun::RunRequest request{{}, std::move(sets), std::nullopt};
+  request.resume = run_dir.string();
+  return request;
+}
+
 // Runs `sets` into `out`, stopping (as a signal would) after `first` steps, then resumes it,
 // `later` steps per invocation, until it finishes. Returns the last result and the number of
 // invocations (at most 30).
@@ -123,8 +130,7 @@ inline std::pair<esrun::RunResult, int> run_in_pieces(const std::vector<std::str
   auto result = esrun::run(request);
   int invocations = 1;
   for (; !result.finished && invocations < 30; ++invocations) {
-    esrun::RunRequest again{{}, {}, std::nullopt};
-    again.resume = out;
+    auto again = resume_request(out);
     again.stop_after_steps = later;
     result = esrun::run(again);
   }

@@ -6,6 +6,7 @@
 
 using Catch::Matchers::Contains;
 using esrun::testing::TempDir;
+using esrun::testing::resume_request;
 using esrun::testing::without_times;
 
 namespace {
@@ -14,6 +15,15 @@ std::vector<std::string> tiny(const TempDir& dir, const std::string& sampler) {
   esrun::testing::write_cifar10_layout(dir.path() / "cifar", 40, 40);
   return {"data.name=cifar10", "data.root=" + (dir.path() / "cifar").string(), "model={name: small_cnn, width: 8}",
           "train.epochs=4", "threads=2", "sampler=" + sampler, "data.label_noise={kind: uniform, ratio: 0.2}"};
+}
+
+// A uniform run stopped after its first epoch in dir/run; returns its config overrides.
+std::vector<std::string> started_run(const TempDir& dir) {
+  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  esrun::RunRequest first{{}, sets, dir / "run"};
+  first.stop_after = 1;
+  esrun::run(first);
+  return sets;
 }
 
 }  // namespace
@@ -32,8 +42,7 @@ TEST_CASE("A run interrupted and resumed ends with the same metrics as an uninte
     CHECK_FALSE(std::filesystem::exists(dir.path() / "parts" / "summary.json"));
     CHECK(std::filesystem::exists(dir.path() / "parts" / "checkpoints" / "last.pt"));
     CHECK(esrun::testing::read_jsonl(dir.path() / "parts" / "metrics.jsonl").size() == 2);
-    esrun::RunRequest second{{}, {}, std::nullopt};
-    second.resume = dir / "parts";
+    auto second = resume_request(dir / "parts");
     const auto resumed = esrun::run(second);
     CHECK(resumed.finished);
     CHECK(without_times(esrun::testing::metrics(resumed)) == without_times(esrun::testing::metrics(whole)));
@@ -44,35 +53,24 @@ TEST_CASE("A run interrupted and resumed ends with the same metrics as an uninte
 
 TEST_CASE("Resume refuses a config that changes the experiment and allows more epochs", "[checkpoint][errors]") {
   TempDir dir;
-  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
-  esrun::RunRequest first{{}, sets, dir / "run"};
-  first.stop_after = 1;
-  esrun::run(first);
-  esrun::RunRequest changed{{}, {"optimizer.lr=0.5"}, std::nullopt};
-  changed.resume = dir / "run";
+  started_run(dir);
+  auto changed = resume_request(dir / "run", {"optimizer.lr=0.5"});
   REQUIRE_THROWS_WITH(esrun::run(changed), Contains("optimizer.lr: 0.1 -> 0.5") && Contains("may not change"));
-  esrun::RunRequest fewer{{}, {"train.epochs=2"}, std::nullopt};
-  fewer.resume = dir / "run";
+  auto fewer = resume_request(dir / "run", {"train.epochs=2"});
   REQUIRE_THROWS_WITH(esrun::run(fewer), Contains("epochs may only grow"));
-  esrun::RunRequest longer{{}, {"train.epochs=5", "threads=1"}, std::nullopt};  // threads may change too
-  longer.resume = dir / "run";
+  auto longer = resume_request(dir / "run", {"train.epochs=5", "threads=1"});  // threads may change too
   const auto result = esrun::run(longer);
   CHECK(esrun::testing::metrics(result).size() == 5);
-  esrun::RunRequest missing{{}, {}, std::nullopt};
-  missing.resume = (dir.path() / "nowhere").string();
+  auto missing = resume_request(dir.path() / "nowhere");
   REQUIRE_THROWS_WITH(esrun::run(missing), Contains("cannot read config file"));
 }
 
 TEST_CASE("A leftover partial checkpoint file never replaces the last good one", "[checkpoint]") {
   TempDir dir;
-  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
-  esrun::RunRequest first{{}, sets, dir / "run"};
-  first.stop_after = 1;
-  esrun::run(first);
+  started_run(dir);
   // A crash during the next write leaves a truncated temporary file beside last.pt.
   esrun::testing::write_file((dir.path() / "run" / "checkpoints" / "last.pt.tmp").string(), "PK\x03\x04 truncated");
-  esrun::RunRequest second{{}, {}, std::nullopt};
-  second.resume = dir / "run";
+  auto second = resume_request(dir / "run");
   CHECK(esrun::run(second).finished);
 }
 
@@ -128,10 +126,7 @@ TEST_CASE("A run stopped between two steps of an epoch resumes to the same metri
 
 TEST_CASE("A fresh run refuses an --out folder that holds a started run", "[checkpoint][errors]") {
   TempDir dir;
-  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
-  esrun::RunRequest first{{}, sets, dir / "run"};
-  first.stop_after = 1;
-  esrun::run(first);
+  const auto sets = started_run(dir);
   REQUIRE_THROWS_WITH(esrun::run(esrun::RunRequest{{}, sets, dir / "run"}),
                       Contains("already holds a started run") && Contains("--resume"));
   CHECK(esrun::testing::read_jsonl(dir.path() / "run" / "metrics.jsonl").size() == 1);

@@ -88,8 +88,7 @@ TEST_CASE("SIGTERM or SIGUSR1 stops a run after its current step with a checkpoi
     const auto before = esrun::testing::read_jsonl(dir.path() / "run" / "metrics.jsonl").size();
 
     // The checkpoint continues: the rest of the interrupted epoch (or the next one), then stop.
-    esrun::RunRequest resume{{}, {}, std::nullopt};
-    resume.resume = dir / "run";
+    auto resume = esrun::testing::resume_request(dir / "run");
     resume.stop_after = 1;
     CHECK_FALSE(esrun::run(resume).finished);
     CHECK(esrun::testing::read_jsonl(dir.path() / "run" / "metrics.jsonl").size() == before + 1);
@@ -107,8 +106,7 @@ TEST_CASE("A second signal exits at once without writing a checkpoint", "[signal
   // faster, it stopped gracefully. Either way the checkpoint on disk is a whole one.
   CHECK((code == 128 + SIGINT || code == esrun::kInterruptedExitCode));
   CHECK_FALSE(std::filesystem::exists(dir.path() / "run" / "checkpoints" / "last.pt.tmp"));
-  esrun::RunRequest resume{{}, {}, std::nullopt};
-  resume.resume = dir / "run";
+  auto resume = esrun::testing::resume_request(dir / "run");
   resume.stop_after = 1;
   CHECK_FALSE(esrun::run(resume).finished);
 }
