@@ -7,6 +7,7 @@
 
 #include "esrun/bench.h"
 #include "esrun/config/resolved.h"
+#include "esrun/core/build_info.h"
 #include "esrun/core/error.h"
 #include "esrun/core/stop.h"
 #include "esrun/run.h"
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   // Logs and errors go to stderr; stdout carries only what a command prints (YAML, JSON, lists).
   spdlog::set_default_logger(spdlog::stderr_color_mt("esrun"));
   CLI::App app{"esrun: data-efficient deep-learning training experiments from one YAML file"};
+  app.set_version_flag("--version", [] { return esrun::version_text(esrun::build_info()); },
+                       "print esrun's and libtorch's versions and whether CUDA is compiled in");
   esrun::RunRequest request;
   std::string out;
   app.add_option("-c,--config", request.configs, "YAML config file; several are applied in order")

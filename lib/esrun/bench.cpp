@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "esrun/core/build_info.h"
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/core/timer.h"
-#include "esrun/core/torch_compat.h"
 #include "esrun/data/dataset.h"
 #include "esrun/train/trainer.h"
 
@@ -103,7 +103,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       {"warmup", options.warmup},
       {"device", device.str()},
       {"threads", threads},
-      {"libtorch_version", compat::libtorch_version()},
+      {"build", to_json(build_info())},
       {"data", phase(data_seconds)},
       {"score_forward", phase(score_seconds)},
       {"train_step", phase(train_seconds)},

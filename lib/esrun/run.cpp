@@ -5,10 +5,10 @@
 #include <chrono>
 #include <iomanip>
 
+#include "esrun/core/build_info.h"
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
 #include "esrun/core/stop.h"
-#include "esrun/core/torch_compat.h"
 #include "esrun/data/dataset.h"
 #include "esrun/metrics/run_directory.h"
 #include "esrun/models/model.h"
@@ -207,11 +207,10 @@ RunResult run(const RunRequest& request) {
       {"epochs", trainer.epochs()},
       {"wall_time_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count()},
       {"config_hash", hash},
-      {"esrun_version", ESRUN_VERSION},
-      {"libtorch_version", compat::libtorch_version()},
       {"device", device.str()},
       {"threads", threads},
   });
+  summary.update(to_json(build_info()));
   dir.write_atomic("summary.json", summary.dump(2) + "\n");
   spdlog::info("done: final test acc {:.2f}%, best {:.2f}% (epoch {}), train time {:.1f}s -> {}",
                100 * summary["final_test_acc"].get<double>(), 100 * summary["best_test_acc"].get<double>(),

@@ -38,7 +38,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("precision", T::String, "fp32", "training and scoring precision: fp32, bf16 (autocast; CPU or CUDA) or fp16 (autocast with dynamic loss scaling; CUDA only)", false, {"fp32", "bf16", "fp16"}),
       spec("channels_last", T::Bool, "false", "keep conv weights and input batches in channels-last memory layout (faster convolutions on GPUs)"),
       spec("cudnn_benchmark", T::Bool, "true", "on CUDA, let cuDNN pick the fastest convolution algorithms (not bit-reproducible)"),
-      spec("timing", T::String, "auto", "phase times: phases (seconds per phase; CUDA events on a GPU, read once per epoch, so no extra synchronisation), epoch (epoch totals only), auto = phases (epoch on a CUDA device when this build has no CUDA event support)", false, {"auto", "phases", "epoch"}),
+      spec("timing", T::String, "auto", "phase times: phases (seconds per phase; CUDA events on a GPU, read once per epoch, so no extra synchronisation), epoch (epoch totals only), auto = phases", false, {"auto", "phases", "epoch"}),
       spec("out_root", T::String, "runs", "parent folder of run directories (ignored when --out is given)"),
 
       spec("data.name", T::String, "synthetic_shapes", "dataset (esrun list datasets)"),

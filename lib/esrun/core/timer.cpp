@@ -2,30 +2,14 @@
 
 #include "esrun/core/torch_compat.h"
 
-// The event class lives in c10 in recent PyTorch (the ATen header forwards to it); the ATen
-// header of older releases pulls in CUDAContext.h, which needs the CUDA toolkit's runtime, cuBLAS,
-// cuBLASLt, cuSPARSE and cuSOLVER headers.
-#if defined(ESRUN_WITH_CUDA) && __has_include(<cuda_runtime_api.h>) && __has_include(<c10/cuda/CUDAEvent.h>)
-#define ESRUN_CUDA_EVENTS 1
-#include <c10/cuda/CUDAEvent.h>
-#include <c10/cuda/CUDAStream.h>
-using CudaEvent = c10::cuda::CUDAEvent;
-#elif defined(ESRUN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>) && __has_include(<cuda_runtime_api.h>) && \
-    __has_include(<cublas_v2.h>) && __has_include(<cublasLt.h>) && __has_include(<cusparse.h>) &&         \
-    __has_include(<cusolverDn.h>)
-#define ESRUN_CUDA_EVENTS 1
-#include <ATen/cuda/CUDAEvent.h>
-using CudaEvent = at::cuda::CUDAEvent;
-#endif
-
 namespace esrun {
 
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
 // Events are recorded in order into a pool that is reused after each settle(); an interval is a
 // bucket and the indices of its two events.
 struct PhaseClock::Events {
   static constexpr size_t kSettleEvery = 4096;  // bounds the pool on very long epochs
-  std::vector<CudaEvent> pool;
+  std::vector<compat::CudaEvent> pool;
   size_t used = 0;
   std::vector<std::pair<double*, size_t>> pending;  // bucket, index of the interval's end event
   c10::DeviceIndex device;
@@ -50,7 +34,7 @@ struct PhaseClock::Events {};
 #endif
 
 bool PhaseClock::cuda_events_compiled() {
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
   return true;
 #else
   return false;
@@ -58,7 +42,7 @@ bool PhaseClock::cuda_events_compiled() {
 }
 
 PhaseClock::PhaseClock(torch::Device device, bool per_phase) : device_(device), per_phase_(per_phase) {
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
   if (per_phase_ && device_.is_cuda()) events_ = std::make_unique<Events>(device_);
 #endif
   restart();
@@ -68,20 +52,19 @@ PhaseClock::~PhaseClock() = default;
 
 void PhaseClock::restart() {
   if (!per_phase_) return;
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
   if (events_) {
     if (events_->pending.empty()) events_->used = 0;
     events_->record();
     return;
   }
 #endif
-  compat::synchronize(device_);
   last_ = std::chrono::steady_clock::now();
 }
 
 void PhaseClock::lap(double& bucket) {
   if (!per_phase_) return;
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
   if (events_) {
     // An interval always ends at the event recorded right after its start.
     events_->pending.emplace_back(&bucket, events_->record());
@@ -89,14 +72,13 @@ void PhaseClock::lap(double& bucket) {
     return;
   }
 #endif
-  compat::synchronize(device_);
   const auto now = std::chrono::steady_clock::now();
   bucket += std::chrono::duration<double>(now - last_).count();
   last_ = now;
 }
 
 void PhaseClock::settle() {
-#ifdef ESRUN_CUDA_EVENTS
+#ifdef ESRUN_WITH_CUDA
   if (events_) events_->settle();
 #endif
 }

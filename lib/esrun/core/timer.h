@@ -1,8 +1,8 @@
 // Phase timing. On the CPU a phase's time is the host clock between two boundaries. On a CUDA
 // device each boundary records a CUDA event on the current stream, so timing adds no host
-// synchronisation: the intervals are read in settle(), once per epoch (builds whose libtorch has
-// no CUDA headers fall back to synchronising at each boundary). With per_phase false
-// (`timing: epoch`) the clock does nothing and only epoch totals are kept.
+// synchronisation: the intervals are read in settle(), once per epoch. Every build with a CUDA
+// libtorch has the events. With per_phase false (`timing: epoch`) the clock does nothing and only
+// epoch totals are kept.
 #pragma once
 
 #include <torch/torch.h>
@@ -30,7 +30,7 @@ class PhaseClock {
   // the buckets.
   void settle();
 
-  // Whether CUDA phases are timed with events (this build's libtorch has CUDA headers).
+  // Whether CUDA phases are timed with events (this build's libtorch has CUDA).
   static bool cuda_events_compiled();
 
  private:

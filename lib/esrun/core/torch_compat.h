@@ -10,9 +10,27 @@
 #include <optional>
 #include <string>
 
+#ifdef ESRUN_WITH_CUDA
+// The CUDA event class moved from ATen to c10 (the ATen header of older releases also pulls in
+// CUDAContext.h and with it the cuBLAS, cuSPARSE and cuSOLVER headers).
+#if __has_include(<c10/cuda/CUDAEvent.h>)
+#include <c10/cuda/CUDAEvent.h>
+#define ESRUN_CUDA_EVENT_TYPE c10::cuda::CUDAEvent
+#else
+#include <ATen/cuda/CUDAEvent.h>
+#define ESRUN_CUDA_EVENT_TYPE at::cuda::CUDAEvent
+#endif
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 namespace esrun::compat {
 
 inline std::string libtorch_version() { return TORCH_VERSION; }
+
+#ifdef ESRUN_WITH_CUDA
+using CudaEvent = ESRUN_CUDA_EVENT_TYPE;
+#undef ESRUN_CUDA_EVENT_TYPE
+#endif
 
 // A CPU generator with its own seed, independent of the global one.
 inline at::Generator make_cpu_generator(uint64_t seed) {
@@ -39,11 +57,6 @@ class ScopedGlobalSeed {
   at::Generator generator_;
   at::Tensor saved_;
 };
-
-// Waits for queued device work; a no-op on CPU. Used only at measured phase boundaries.
-inline void synchronize(const torch::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index());
-}
 
 // libtorch 1.13 and 2.x both expose per-group learning rates through OptimizerOptions.
 inline void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
