@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# The GPU benchmark of docs/performance.md, on the GPU machine, from the repository root. Stages:
-#   build      esrun against the CUDA libtorch of the machine's PyTorch (../shared/gpu/README.md)
+# The GPU benchmark of docs/performance.md, on the GPU machine, from the repository root, after
+# scripts/prepare_gpu.sh here (carry .gpu). Stages, in this order:
+#   bundle     use .gpu/bundle's esrun and esrun_tests (built here against torch 2.11 with CUDA)
+#              with the machine's libtorch, if `esrun --version` runs and reports CUDA; else build
+#   build      build esrun against the CUDA libtorch of the machine's PyTorch (with .gpu/debs);
+#              runs anyway when no working binary is there yet. Both stages' seconds go to
+#              stages.log, so listing both measures which is faster
 #   tests      the [.gpu] tests
-#   bench      `esrun bench` of uniform ResNet-18 on CIFAR-10 at B=512 in bf16 (images/s per phase),
-#              and of ES and ESWP for the policy bookkeeping share at n = 1.28M
-#   runs       uniform, ES and ESWP (b/B = 0.25, every epoch selecting) over a short fixed schedule
-#   reference  the same schedule with scripts/reference/train_pytorch.py, uniform and ES
-# Everything is written to $WORK (kept on a warm machine between calls); on exit, whatever
-# happened, $OUT gets table.md (scripts/bench_table), gpu_tests.txt and results.tar.gz (every log,
-# JSON and metrics file; no checkpoints), since a device call brings back at most 8 files.
-# Usage (.gpu/debs and the CIFAR-10 files in $DATA carried along), all stages in one call:
+#   bench      `esrun bench` of uniform, ES and ESWP, ResNet-18 on CIFAR-10 in bf16 and channels-last,
+#              at B = 512 and at the papers' B = 128 (b/B = RATIO): images/s per phase, F/T, and
+#              the policy bookkeeping share at n = 1.28 M
+#   runs       uniform, ES and ESWP (every epoch selecting) over a short fixed schedule, at both B
+#   reference  the same schedule with scripts/reference/train_pytorch.py, uniform and ES, B = 512
+# Everything is written to $WORK; on exit, whatever happened, $OUT gets table.md
+# (scripts/bench_table), gpu_tests.txt and results.tar.gz (every log, JSON and metrics file; no
+# checkpoints), since a device call brings back at most 8 files.
+# Usage, all stages in one call (prepare_gpu.sh prints it):
 #   DATA=.gpu/data/cifar-10-subset TEST_FILES=test_batch.first1000.bin \
 #     TRAIN_FILES=data_batch_1.bin,data_batch_1.bin,data_batch_1.bin,data_batch_1.bin,data_batch_1.bin \
 #     EPOCHS=5 OUT=$OUT bash scripts/bench_gpu.sh
-# or split over two calls: STAGES="build tests bench", then STAGES="runs reference".
+# A CPU dry run: STAGES="bench runs" BIN=build DEVICE=cpu PRECISION=fp32 MODEL=small_cnn ...
 set -uo pipefail
 OUT="${OUT:-bench-gpu-out}"
 WORK="${WORK:-/tmp/esrun-bench}"
@@ -22,11 +28,13 @@ TRAIN_FILES="${TRAIN_FILES:-data_batch_1.bin,data_batch_2.bin,data_batch_3.bin,d
 TEST_FILES="${TEST_FILES:-test_batch.bin}"
 EPOCHS="${EPOCHS:-5}"
 RATIO="${RATIO:-0.25}"
-STAGES="${STAGES:-build tests bench runs reference}"
-BUILD="${BUILD:-build-gpu}"  # BUILD=build DEVICE=cpu PRECISION=fp32 MODEL=small_cnn: a dry run on a CPU machine
+STAGES="${STAGES:-bundle tests bench runs reference}"
+BIN="${BIN:-}"        # a folder with esrun and esrun_tests; set by the bundle or build stage
+BUILD="${BUILD:-build-gpu}"
 DEVICE="${DEVICE:-cuda}"
 PRECISION="${PRECISION:-bf16}"
 MODEL="${MODEL:-resnet18}"
+PYTHON="${PYTHON:-python3}"
 mkdir -p "$OUT" "$WORK"
 
 pack() {
@@ -39,22 +47,46 @@ trap pack EXIT
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 log() { echo "[$(date +%T)] $*" | tee -a "$WORK/stages.log"; }
 
-mkdir -p /opt/esrun-deps
-for f in .gpu/debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" /opt/esrun-deps; done
-export LD_LIBRARY_PATH=/opt/esrun-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+# The bundle's RUNPATH names only its own lib/: libtorch and the CUDA libraries come from PyTorch's
+# package (the CUDA toolkit's folder need not be in the loader's cache there).
+torch_libs="$(bash scripts/pytorch_paths.sh library-path "$PYTHON" 2>> "$WORK/stages.log")"
+export LD_LIBRARY_PATH="$torch_libs:/opt/esrun-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$WORK/gpu.txt" 2>> "$WORK/stages.log"
-python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' >> "$WORK/gpu.txt" 2>> "$WORK/stages.log"
+"$PYTHON" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)' >> "$WORK/gpu.txt" 2>> "$WORK/stages.log"
 
-if stage build || [ ! -x "$BUILD"/esrun ]; then
-  log "build"
-  TORCH_PREFIX=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=OFF \
-    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;/opt/esrun-deps/usr" -DCMAKE_CUDA_ARCHITECTURES=90 > "$WORK/cmake.log" 2>&1 &&
-    cmake --build "$BUILD" -j16 > "$WORK/build.log" 2>&1 || { log "build failed"; exit 1; }
+works() { "$1/esrun" --version > "$WORK/version_$2.txt" 2>&1 && grep -q "compiled in" "$WORK/version_$2.txt"; }
+if stage bundle; then
+  start=$SECONDS
+  if [ -x .gpu/bundle/esrun ] && works .gpu/bundle bundle; then
+    BIN=.gpu/bundle
+    log "bundle: runs here ($((SECONDS - start)) s)"
+  else
+    log "bundle: missing or does not run here (version_bundle.txt); building instead"
+  fi
 fi
+if stage build || [ -z "$BIN" ]; then
+  log "build"
+  start=$SECONDS
+  mkdir -p /opt/esrun-deps
+  for f in .gpu/debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" /opt/esrun-deps; done
+  mapfile -t torch_args < <(ESRUN_EXTRA_PREFIX=/opt/esrun-deps/usr bash scripts/pytorch_paths.sh cmake-args "$PYTHON")
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=OFF -DESRUN_REQUIRE_CUDA=ON \
+    "${torch_args[@]}" > "$WORK/cmake.log" 2>&1 && cmake --build "$BUILD" -j "$(nproc)" > "$WORK/build.log" 2>&1 &&
+    works "$BUILD" build || { log "build failed (cmake.log, build.log, version_build.txt)"; exit 1; }
+  log "build: done ($((SECONDS - start)) s)"
+  [ -z "$BIN" ] && BIN="$BUILD"
+fi
+"$BIN"/esrun --version > "$WORK/version.txt" 2>&1
+log "binaries: $BIN"
+
 if stage tests; then
   log "tests"
-  timeout 300 "$BUILD"/esrun_tests "[.gpu]" > "$WORK/gpu_tests.txt" 2>&1 || log "GPU TESTS FAILED"
+  timeout 300 "$BIN"/esrun_tests "[.gpu]" > "$WORK/gpu_tests.txt" 2>&1
+  case $? in
+    0) log "GPU tests passed" ;;
+    77) log "GPU tests skipped: no CUDA device" ;;
+    *) log "GPU TESTS FAILED (gpu_tests.txt)" ;;
+  esac
 fi
 
 to_list() { echo "[$1]"; }
@@ -62,33 +94,36 @@ common=(--set "data={name: cifar10, root: $DATA, train_files: $(to_list "$TRAIN_
         --set model.name="$MODEL" --set device="$DEVICE" --set precision="$PRECISION" --set channels_last=true
         --set "optimizer={name: sgd, lr: 0.1, momentum: 0.9, weight_decay: 5.0e-4}" --set schedule.name=onecycle
         --set train.epochs="$EPOCHS" --set progress.mode=lines --set checkpoint.every=0)
-sampler() {
-  if [ "$1" = uniform ]; then echo "sampler={name: uniform, meta_batch: 512}"
-  else echo "sampler={name: $1, meta_batch: 512, ratio: $RATIO, anneal_epochs: 0}"; fi
+sampler() {  # method, meta-batch
+  if [ "$1" = uniform ]; then echo "sampler={name: uniform, meta_batch: $2}"
+  else echo "sampler={name: $1, meta_batch: $2, ratio: $RATIO, anneal_epochs: 0}"; fi
 }
-
-if stage bench; then
-  for method in uniform es eswp; do
-    log "bench $method"
-    steps=50; [ "$method" = uniform ] || steps=20
-    timeout 300 "$BUILD"/esrun bench "${common[@]}" --set "$(sampler "$method")" --steps "$steps" --warmup 10 \
-      --policy-n 1280000 > "$WORK/bench_$method.json" 2> "$WORK/bench_$method.log" || log "bench $method failed"
-  done
-fi
-if stage runs; then
-  for method in uniform es eswp; do
-    log "run $method"
-    rm -rf "$WORK/run_$method"
-    timeout 300 "$BUILD"/esrun "${common[@]}" --set "$(sampler "$method")" --out "$WORK/run_$method" \
-      > "$WORK/run_$method.log" 2>&1 || log "run $method failed"
-  done
-fi
+# B = 512 files are <kind>_<method>; the papers' B = 128 ones <kind>_<method>_B128.
+for batch in 512 128; do
+  tag=""; [ "$batch" = 512 ] || tag="_B$batch"
+  if stage bench; then
+    for method in uniform es eswp; do
+      log "bench $method B=$batch"
+      steps=50; [ "$method" = uniform ] || steps=20
+      timeout 300 "$BIN"/esrun bench "${common[@]}" --set "$(sampler "$method" "$batch")" --steps "$steps" --warmup 10 \
+        --policy-n 1280000 > "$WORK/bench_$method$tag.json" 2> "$WORK/bench_$method$tag.log" || log "bench $method B=$batch failed"
+    done
+  fi
+  if stage runs; then
+    for method in uniform es eswp; do
+      log "run $method B=$batch"
+      rm -rf "$WORK/run_$method$tag"
+      timeout 300 "$BIN"/esrun "${common[@]}" --set "$(sampler "$method" "$batch")" --out "$WORK/run_$method$tag" \
+        > "$WORK/run_$method$tag.log" 2>&1 || log "run $method B=$batch failed"
+    done
+  fi
+done
 if stage reference; then
   for method in uniform es; do
     log "reference $method"
-    timeout 300 python3 scripts/reference/train_pytorch.py --data "$DATA" --train-files "$TRAIN_FILES" \
+    timeout 300 "$PYTHON" scripts/reference/train_pytorch.py --data "$DATA" --train-files "$TRAIN_FILES" \
       --test-files "$TEST_FILES" --method "$method" --epochs "$EPOCHS" --batch 512 --ratio "$RATIO" --workers 8 \
-      --amp bf16 --channels-last > "$WORK/reference_$method.jsonl" 2> "$WORK/reference_$method.log" ||
+      --amp "$PRECISION" --channels-last --device "$DEVICE" > "$WORK/reference_$method.jsonl" 2> "$WORK/reference_$method.log" ||
       log "reference $method failed"
   done
 fi

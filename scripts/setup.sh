@@ -59,7 +59,7 @@ else
       took "installing PyTorch"
     fi
   fi
-  mapfile -t torch_args < <(bash scripts/pytorch_cmake_args.sh "$python")
+  mapfile -t torch_args < <(bash scripts/pytorch_paths.sh cmake-args "$python")
   [ "${#torch_args[@]}" -gt 0 ] || exit 2
   cmake_args+=("${torch_args[@]}" -DESRUN_REQUIRE_CUDA=ON -DESRUN_WARNINGS_AS_ERRORS=ON)
 fi

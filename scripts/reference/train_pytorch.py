@@ -106,11 +106,17 @@ def main():
     parser.add_argument("--amp", choices=["bf16", "fp16", "fp32"], default="bf16")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cuda", help="cuda, or cpu for a dry run of the script")
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
-    device = torch.device("cuda")
+    device = torch.device(args.device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     torch.backends.cudnn.benchmark = True
     train_x, train_y = read_cifar10(args.data, args.train_files.split(","))
     test_x, test_y = read_cifar10(args.data, args.test_files.split(","))
@@ -126,7 +132,7 @@ def main():
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
                                                    steps_per_epoch=len(train))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}[args.amp]
-    scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")
+    scaler = torch.amp.GradScaler(device.type, enabled=args.amp == "fp16")
     scores = torch.full((len(train_y),), 1.0 / len(train_y), dtype=torch.float64, device=device)
     b = max(1, round(args.ratio * args.batch))
     anneal = round(0.05 * args.epochs)
@@ -134,14 +140,14 @@ def main():
     for epoch in range(args.epochs):
         model.train()
         selecting = args.method == "es" and anneal <= epoch < args.epochs - anneal
-        torch.cuda.synchronize()
+        sync()
         start = time.perf_counter()
         images = 0
         for x, y, index in train:
             x = x.to(device, non_blocking=True, memory_format=memory_format)
             y, index = y.to(device, non_blocking=True), index.to(device, non_blocking=True)
             if args.method == "es":
-                with torch.no_grad(), torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+                with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     losses = F.cross_entropy(model(x).float(), y, reduction="none").double() if selecting else None
                 if selecting:
                     s = scores[index]
@@ -149,7 +155,7 @@ def main():
                     scores[index] = args.beta2 * s + (1 - args.beta2) * losses
                     rows = torch.multinomial(weights.float(), min(b, len(y)), replacement=False)
                     x, y, index = x[rows], y[rows], index[rows]
-            with torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 per_sample = F.cross_entropy(model(x).float(), y, reduction="none")
             loss = per_sample.mean()
             optimizer.zero_grad(set_to_none=True)
@@ -162,12 +168,12 @@ def main():
                     s = scores[index]
                     scores[index] = args.beta2 * s + (1 - args.beta2) * per_sample.detach().double()
             images += len(y)
-        torch.cuda.synchronize()
+        sync()
         seconds = time.perf_counter() - start
         train_seconds += seconds
         model.eval()
         correct = 0
-        with torch.no_grad(), torch.autocast("cuda", dtype=dtype, enabled=dtype is not None):
+        with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             for x, y, _ in test:
                 x = x.to(device, non_blocking=True, memory_format=memory_format)
                 correct += (model(x).argmax(1) == y.to(device)).sum().item()

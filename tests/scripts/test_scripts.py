@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -291,18 +292,22 @@ class Plots(unittest.TestCase):
 
 
 def make_bench_folder(root):
-    """What scripts/bench_gpu.sh leaves behind, with known numbers: F/T = 0.5, ES 0.7x uniform."""
+    """What scripts/bench_gpu.sh leaves behind, with known numbers: at B = 512 F/T = 0.5 and ES takes
+    0.7x uniform's epoch; at B = 128 F/T = 0.6, uniform trains 10,000 images/s and ES takes 0.95x."""
     write(os.path.join(root, "gpu.txt"), "NVIDIA H200, 143771 MiB, 580.159.03\ntorch 2.11.0 cuda 13.0\n")
-    for method, seconds in (("uniform", 0.0), ("es", 40e-6), ("eswp", 2e-3)):
-        write(os.path.join(root, f"bench_{method}.json"), json.dumps({
-            "batch": 512, "data": {"images_per_s": 200000.0}, "score_forward": {"images_per_s": 80000.0},
-            "train_step": {"images_per_s": 40000.0}, "forward_over_train": 0.5,
-            "policy_bookkeeping": {"seconds_per_step": seconds, "share_of_train_step": seconds / 0.0128,
-                                   "train_size": 1280000}}))
-    for method, epoch_s in (("uniform", [3.0, 1.0, 1.0, 1.2]), ("es", [2.0, 0.7, 0.7, 0.8]), ("eswp", [1.5, 0.5, 0.6, 0.5])):
-        records = [{"epoch": e, "epoch_dataset_size": 50000, "test_acc": 0.5 + 0.1 * e,
-                    "time": {"epoch_total": seconds + 0.25, "eval": 0.25}} for e, seconds in enumerate(epoch_s)]
-        write(os.path.join(root, f"run_{method}", "metrics.jsonl"), "\n".join(map(json.dumps, records)) + "\n")
+    for tag, batch, rate, ft, es_scale in (("", 512, 40000.0, 0.5, 0.7), ("_B128", 128, 10000.0, 0.6, 0.95)):
+        for method, seconds in (("uniform", 0.0), ("es", 40e-6), ("eswp", 2e-3)):
+            write(os.path.join(root, f"bench_{method}{tag}.json"), json.dumps({
+                "batch": batch, "data": {"images_per_s": 200000.0}, "score_forward": {"images_per_s": 80000.0},
+                "train_step": {"images_per_s": rate}, "forward_over_train": ft,
+                "policy_bookkeeping": {"seconds_per_step": seconds, "share_of_train_step": seconds / 0.0128,
+                                       "train_size": 1280000}}))
+        uniform = [3.0, 1.0, 1.0, 1.2]
+        for method, epoch_s in (("uniform", uniform), ("es", [es_scale * s for s in uniform]),
+                                ("eswp", [1.5, 0.5, 0.6, 0.5])):
+            records = [{"epoch": e, "epoch_dataset_size": 50000, "test_acc": 0.5 + 0.1 * e,
+                        "time": {"epoch_total": seconds + 0.25, "eval": 0.25}} for e, seconds in enumerate(epoch_s)]
+            write(os.path.join(root, f"run_{method}{tag}", "metrics.jsonl"), "\n".join(map(json.dumps, records)) + "\n")
     for method, epoch_s in (("uniform", [9.0, 2.0, 2.0, 2.0]), ("es", [9.0, 1.0, 1.0, 1.0])):
         lines = [{"epoch": e, "train_seconds": seconds, "test_acc": 0.5 + 0.1 * e} for e, seconds in enumerate(epoch_s)]
         lines.append({"summary": True, "train_time_s": sum(epoch_s), "final_test_acc": 0.8})
@@ -326,6 +331,10 @@ class BenchTable(unittest.TestCase):
             self.assertIn("| uniform: reference epoch / esrun epoch | ≥ 1.5 | 2.00 (2.000 s / 1.000 s) | met |", out)
             self.assertIn("| es: reference epoch / esrun epoch | ≥ 1.5 | 1.43 (1.000 s / 0.700 s) | **missed** |", out)
             self.assertIn("| es: final test accuracy (%) after 4 epochs | equal to the reference | esrun 80.00, reference 80.00 |", out)
+            b128 = out[out.index("## B = 128 (the papers' setting)"):]
+            self.assertIn("| uniform train step, images/s (B = 128) |  | 10,000 |  |", b128)
+            self.assertIn("| ES epoch / uniform epoch | ≤ 1.1 × (F/T + b/B) = 0.935 | 0.950 | **missed** |", b128)
+            self.assertNotIn("reference", b128)
             self.assertNotIn("Not measured", out)
 
     def test_missing_and_broken_pieces_are_listed_not_guessed(self):
@@ -333,12 +342,15 @@ class BenchTable(unittest.TestCase):
             make_bench_folder(root)
             os.remove(os.path.join(root, "reference_es.jsonl"))
             write(os.path.join(root, "bench_eswp.json"), "{not json")
+            shutil.rmtree(os.path.join(root, "run_es_B128"))
             code, out = quiet(benchtable.main, [root])
             self.assertEqual(code, 0, out)
+            self.assertIn("- missing: run_es_B128", out)
             self.assertIn("- missing: reference_es.jsonl", out)
             self.assertIn("- unreadable: bench_eswp.json", out)
-            self.assertNotIn("es: reference epoch", out)
-            self.assertNotIn("eswp bookkeeping", out)
+            b512 = out[:out.index("## B = 128")]
+            self.assertNotIn("es: reference epoch", b512)
+            self.assertNotIn("eswp bookkeeping", b512)
 
     def test_the_gpu_benchmark_script_parses(self):
         subprocess.run(["bash", "-n", os.path.join(SCRIPTS, "bench_gpu.sh")], check=True)
