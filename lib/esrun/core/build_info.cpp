@@ -43,9 +43,8 @@ BuildInfo build_info() {
 std::string version_text(const BuildInfo& info) {
   std::string cuda = "CUDA not compiled in";
   if (info.cuda) {
-    cuda = fmt::format("CUDA {} compiled in ({}; phase timing {}), {} CUDA device(s) visible", info.cuda_version,
-                       info.cudnn_version.empty() ? "no cuDNN" : "cuDNN " + info.cudnn_version,
-                       info.cuda_events ? "by CUDA events" : "by synchronising", info.cuda_devices);
+    cuda = fmt::format("CUDA {} compiled in ({}), {} CUDA device(s) visible", info.cuda_version,
+                       info.cudnn_version.empty() ? "no cuDNN" : "cuDNN " + info.cudnn_version, info.cuda_devices);
   }
   return fmt::format("esrun {}\nlibtorch {}, {}\nOpenCV {}", info.esrun_version, info.libtorch_version, cuda,
                      info.opencv ? "built in" : "not built in (no synthetic_shapes, image_folder)");

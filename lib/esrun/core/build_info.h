@@ -21,7 +21,7 @@ struct BuildInfo {
 
 BuildInfo build_info();
 
-// "esrun 0.1.0\nlibtorch 2.11.0, CUDA 13.0 compiled in (cuDNN 9.19.0; ...), 0 CUDA device(s) visible\nOpenCV built in"
+// "esrun 0.1.0\nlibtorch 2.11.0, CUDA 13.0 compiled in (cuDNN 9.19.0), 0 CUDA device(s) visible\nOpenCV built in"
 std::string version_text(const BuildInfo& info);
 
 nlohmann::json to_json(const BuildInfo& info);

@@ -11,26 +11,21 @@
 #include <string>
 
 #ifdef ESRUN_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
 // The CUDA event class moved from ATen to c10 (the ATen header of older releases also pulls in
 // CUDAContext.h and with it the cuBLAS, cuSPARSE and cuSOLVER headers).
 #if __has_include(<c10/cuda/CUDAEvent.h>)
 #include <c10/cuda/CUDAEvent.h>
-#define ESRUN_CUDA_EVENT_TYPE c10::cuda::CUDAEvent
+namespace esrun::compat { using CudaEvent = c10::cuda::CUDAEvent; }
 #else
 #include <ATen/cuda/CUDAEvent.h>
-#define ESRUN_CUDA_EVENT_TYPE at::cuda::CUDAEvent
+namespace esrun::compat { using CudaEvent = at::cuda::CUDAEvent; }
 #endif
-#include <c10/cuda/CUDAStream.h>
 #endif
 
 namespace esrun::compat {
 
 inline std::string libtorch_version() { return TORCH_VERSION; }
-
-#ifdef ESRUN_WITH_CUDA
-using CudaEvent = ESRUN_CUDA_EVENT_TYPE;
-#undef ESRUN_CUDA_EVENT_TYPE
-#endif
 
 // A CPU generator with its own seed, independent of the global one.
 inline at::Generator make_cpu_generator(uint64_t seed) {
