@@ -12,15 +12,16 @@
 # Then prints the device command (docs/performance.md, "The GPU benchmark") and what will travel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="${ESRUN_DATA_DIR:-../shared/data}"
+data="$(cd "${ESRUN_DATA_DIR:-../shared/data}" && pwd)"
 bundle_build="${ESRUN_BUNDLE_BUILD_DIR:-build-gpu-bundle}"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || grep -qx '/.gpu/' .gitignore || echo /.gpu/ >> .git/info/exclude
 
 dpkg -s patchelf >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patchelf; }
 
 echo "== building the bundle (PyTorch flavour, OpenCV off) in $bundle_build"
-ESRUN_FLAVOUR=pytorch ESRUN_BUILD_DIR="$bundle_build" ESRUN_CMAKE_ARGS="-DESRUN_WITH_OPENCV=OFF" \
-  bash scripts/setup.sh build
+# Against .venv-pytorch's torch 2.11.0, whose libraries the checks below use.
+env -u ESRUN_PYTHON ESRUN_FLAVOUR=pytorch ESRUN_TORCH_VERSION=2.11.0 ESRUN_BUILD_DIR="$bundle_build" \
+  ESRUN_CMAKE_ARGS="-DESRUN_WITH_OPENCV=OFF" bash scripts/setup.sh build
 torch_lib="$(.venv-pytorch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
 torch_libs="$(bash scripts/pytorch_paths.sh library-path .venv-pytorch/bin/python)"
 
@@ -58,6 +59,7 @@ done
 
 echo "== Debian packages of the build path"
 mkdir -p .gpu/debs
+apt-get update -qq
 (cd .gpu/debs && rm -f ./*.deb && apt-get -o APT::Sandbox::User=root download libyaml-cpp0.7 libyaml-cpp-dev libspdlog1.10 libspdlog-dev \
   libfmt9 libfmt-dev libcli11-dev nlohmann-json3-dev catch2 >/dev/null)
 
@@ -66,13 +68,14 @@ mkdir -p .gpu/data/cifar-10-subset
 for f in data_batch_1.bin test_batch.first1000.bin batches.meta.txt; do
   cp "$data/cifar-10-subset/$f" .gpu/data/cifar-10-subset/
 done
-(cd "$data" && sha256sum -c --ignore-missing --quiet SHA256SUMS) || { echo "checksums of $data do not match" >&2; exit 1; }
+(cd .gpu/data && grep ' \./cifar-10-subset/' "$data/SHA256SUMS" | sha256sum -c --quiet) ||
+  { echo "the CIFAR-10 subset copied from $data does not match its SHA256SUMS" >&2; exit 1; }
 
 du -sh .gpu/bundle .gpu/debs .gpu/data
 echo "== .gpu/ and the tracked tree together: $(( ($(du -sk .gpu | cut -f1) + $(git ls-files -z | du -ck --files0-from=- | tail -1 | cut -f1)) / 1024 )) MiB (a device call carries at most 64 MiB)"
 cat <<'EOF'
-== device call (run, carry [".gpu"], timeout_s 600):
-DATA=.gpu/data/cifar-10-subset TEST_FILES=test_batch.first1000.bin \
+== device call (run, carry [".gpu"], timeout_s 600; DEADLINE is when every stage stops, seconds into the call):
+DEADLINE=560 DATA=.gpu/data/cifar-10-subset TEST_FILES=test_batch.first1000.bin \
   TRAIN_FILES=data_batch_1.bin,data_batch_1.bin,data_batch_1.bin,data_batch_1.bin,data_batch_1.bin \
   EPOCHS=5 OUT=$OUT bash scripts/bench_gpu.sh
 EOF

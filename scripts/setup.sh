@@ -38,9 +38,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   took "installing Debian packages"
 fi
 
-cmake_args=(-DCMAKE_BUILD_TYPE=Release)
+# Every option is named, so that a build folder configured otherwise before (CMake keeps its cache)
+# gets this flavour's settings; ESRUN_CMAKE_ARGS, added last, can still change them.
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=ON)
 if [ "$flavour" = debian ]; then
   build="${ESRUN_BUILD_DIR:-build}"
+  cmake_args+=(-DESRUN_REQUIRE_CUDA=OFF -DESRUN_WARNINGS_AS_ERRORS=OFF)
 else
   build="${ESRUN_BUILD_DIR:-build-pytorch}"
   command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || {
@@ -61,6 +64,14 @@ else
   fi
   mapfile -t torch_args < <(bash scripts/pytorch_paths.sh cmake-args "$python")
   [ "${#torch_args[@]}" -gt 0 ] || exit 2
+  # libtorch and esrun must use one CUDA runtime: the toolkit's version is the one linked.
+  torch_cuda="$("$python" -c 'import torch; print(torch.version.cuda or "")')"
+  nvcc_cuda="$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')"
+  if [ "$torch_cuda" != "$nvcc_cuda" ]; then
+    echo "ESRUN_FLAVOUR=pytorch: $python's torch is built for CUDA '${torch_cuda:-none}' but nvcc is CUDA $nvcc_cuda;" \
+         "install the matching toolkit or a torch built for CUDA $nvcc_cuda" >&2
+    exit 2
+  fi
   cmake_args+=("${torch_args[@]}" -DESRUN_REQUIRE_CUDA=ON -DESRUN_WARNINGS_AS_ERRORS=ON)
 fi
 

@@ -1,5 +1,8 @@
-// What the binary says it was built with must be what it was built with: the PyTorch flavour
-// (ESRUN_REQUIRE_CUDA) fails here when CUDA, cuDNN or the CUDA-event timer is missing.
+// What the binary says it was built with must be what it was built with. CMake decides
+// ESRUN_WITH_CUDA from libtorch's config; the runtime facts come from libtorch_cuda's hooks, so a
+// build whose CUDA library was not linked or not registered fails here, and the PyTorch flavour
+// (ESRUN_REQUIRE_CUDA) also fails when its libtorch has no CUDA or was built without cuDNN. Whether
+// CMake found cuDNN is checked at configure time.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -17,35 +20,26 @@ using Catch::Matchers::StartsWith;
 
 TEST_CASE("The build reports CUDA exactly when its libtorch has it", "[build]") {
   const auto info = esrun::build_info();
-  CHECK(info.esrun_version == ESRUN_VERSION);
 #ifdef ESRUN_WITH_CUDA
-  // Runtime facts from libtorch_cuda's hooks: they fail if that library was not linked in.
   CHECK(info.cuda);
   CHECK_THAT(info.cuda_version, StartsWith("1"));
-  CHECK(info.cuda_events);
 #else
   CHECK_FALSE(info.cuda);
   CHECK(info.cuda_version.empty());
   CHECK(info.cudnn_version.empty());
-  CHECK_FALSE(info.cuda_events);
   CHECK(info.cuda_devices == 0);
 #endif
 }
 
 #ifdef ESRUN_REQUIRE_CUDA
-TEST_CASE("A build that requires CUDA has CUDA, cuDNN and CUDA-event phase timing", "[build]") {
+TEST_CASE("A build that requires CUDA has a libtorch with CUDA and cuDNN", "[build]") {
   const auto info = esrun::build_info();
   REQUIRE(info.cuda);
   CHECK_FALSE(info.cudnn_version.empty());
-  CHECK(info.cuda_events);
 }
 #endif
 
-TEST_CASE("On a GPU machine the CUDA build sees the device and cuDNN", "[.gpu]") {
-  const auto info = esrun::build_info();
-  CHECK(info.cuda_devices >= 1);
-  CHECK(torch::cuda::cudnn_is_available());
-}
+TEST_CASE("On a GPU machine cuDNN loads", "[.gpu]") { CHECK(torch::cuda::cudnn_is_available()); }
 
 TEST_CASE("esrun --version prints esrun's and libtorch's versions and whether CUDA is compiled in", "[build][cli]") {
   esrun::testing::TempDir dir;

@@ -5,7 +5,6 @@
 #include <spdlog/fmt/fmt.h>
 #include <torch/cuda.h>
 
-#include "esrun/core/timer.h"
 #include "esrun/core/torch_compat.h"
 
 namespace esrun {
@@ -32,7 +31,6 @@ BuildInfo build_info() {
   info.cuda = hooks.hasCUDART();
   if (info.cuda) info.cuda_version = cuda_version_string(hooks.versionCUDART());
   if (info.cuda && at::globalContext().hasCuDNN()) info.cudnn_version = cudnn_version_string(hooks.versionCuDNN());
-  info.cuda_events = PhaseClock::cuda_events_compiled();
 #ifdef ESRUN_WITH_OPENCV
   info.opencv = true;
 #endif
@@ -53,8 +51,7 @@ std::string version_text(const BuildInfo& info) {
 nlohmann::json to_json(const BuildInfo& info) {
   return {{"esrun_version", info.esrun_version}, {"libtorch_version", info.libtorch_version},
           {"cuda", info.cuda},                   {"cuda_version", info.cuda_version},
-          {"cudnn_version", info.cudnn_version}, {"cuda_events", info.cuda_events},
-          {"opencv", info.opencv}};
+          {"cudnn_version", info.cudnn_version}, {"opencv", info.opencv}};
 }
 
 }  // namespace esrun

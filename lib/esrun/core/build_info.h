@@ -14,7 +14,6 @@ struct BuildInfo {
   bool cuda = false;          // libtorch's CUDA library is linked and its hooks are registered
   std::string cuda_version;   // the CUDA runtime libtorch was built with ("13.0"); empty without CUDA
   std::string cudnn_version;  // the cuDNN libtorch was built with ("9.19.0"); empty without cuDNN
-  bool cuda_events = false;   // CUDA phase times come from CUDA events (PhaseClock)
   bool opencv = false;        // synthetic_shapes and image_folder are built in
   int cuda_devices = 0;       // visible now, on this machine
 };

@@ -33,14 +33,6 @@ struct PhaseClock::Events {
 struct PhaseClock::Events {};
 #endif
 
-bool PhaseClock::cuda_events_compiled() {
-#ifdef ESRUN_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
 PhaseClock::PhaseClock(torch::Device device, bool per_phase) : device_(device), per_phase_(per_phase) {
 #ifdef ESRUN_WITH_CUDA
   if (per_phase_ && device_.is_cuda()) events_ = std::make_unique<Events>(device_);

@@ -30,9 +30,6 @@ class PhaseClock {
   // the buckets.
   void settle();
 
-  // Whether CUDA phases are timed with events (this build's libtorch has CUDA).
-  static bool cuda_events_compiled();
-
  private:
   struct Events;  // CUDA events and the intervals waiting for settle()
   torch::Device device_;
