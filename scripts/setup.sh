@@ -65,7 +65,7 @@ else
   mapfile -t torch_args < <(bash scripts/pytorch_paths.sh cmake-args "$python")
   [ "${#torch_args[@]}" -gt 0 ] || exit 2
   # libtorch and esrun must use one CUDA runtime: the toolkit's version is the one linked.
-  torch_cuda="$("$python" -c 'import torch; print(torch.version.cuda or "")')"
+  torch_cuda="$("$python" -c 'import torch; print(torch.version.cuda or "")' 2>/dev/null)"
   nvcc_cuda="$(nvcc --version | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p')"
   if [ "$torch_cuda" != "$nvcc_cuda" ]; then
     echo "ESRUN_FLAVOUR=pytorch: $python's torch is built for CUDA '${torch_cuda:-none}' but nvcc is CUDA $nvcc_cuda;" \
