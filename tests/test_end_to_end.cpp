@@ -84,6 +84,21 @@ TEST_CASE("The same config and seed give identical metrics apart from times", "[
   CHECK(without_times(esrun::testing::metrics(c)[0]) != without_times(la[0]));
 }
 
+TEST_CASE("train.clip_grad_norm changes training only when the gradient norm exceeds it", "[e2e][optim]") {
+  TempDir dir;
+  auto sets = tiny_sets(dir);
+  sets.push_back("train.epochs=1");
+  const auto plain = esrun::testing::metrics(esrun::run(esrun::RunRequest{{}, sets, dir / "plain"}));
+  auto loose = sets;
+  loose.push_back("train.clip_grad_norm=1.0e9");
+  const auto unclipped = esrun::testing::metrics(esrun::run(esrun::RunRequest{{}, loose, dir / "loose"}));
+  auto tight = sets;
+  tight.push_back("train.clip_grad_norm=1.0e-3");
+  const auto clipped = esrun::testing::metrics(esrun::run(esrun::RunRequest{{}, tight, dir / "tight"}));
+  CHECK(without_times(unclipped[0]) == without_times(plain[0]));
+  CHECK(clipped[0]["test_loss"] != plain[0]["test_loss"]);
+}
+
 TEST_CASE("A run learns the tiny dataset well above chance", "[e2e]") {
   TempDir dir;
   auto sets = tiny_sets(dir);

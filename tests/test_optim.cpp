@@ -35,6 +35,59 @@ TEST_CASE("Cosine warms up linearly then decays to min_lr", "[optim][schedule]")
   CHECK(s->lr(10.0) == Approx(0.001));
 }
 
+TEST_CASE("Linear warms up then decays linearly to min_lr", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=linear", "optimizer.lr=0.1", "schedule.warmup_epochs=2", "schedule.min_lr=0.02"});
+  CHECK(s->lr(0.0) == Approx(0.0));
+  CHECK(s->lr(1.0) == Approx(0.05));
+  CHECK(s->lr(2.0) == Approx(0.1));
+  CHECK(s->lr(6.0) == Approx(0.06));
+  CHECK(s->lr(10.0) == Approx(0.02));
+  const auto to_zero = schedule({"schedule.name=linear", "optimizer.lr=0.1"});
+  CHECK(to_zero->lr(0.0) == Approx(0.1));
+  CHECK(to_zero->lr(7.5) == Approx(0.025));
+  CHECK(to_zero->lr(10.0) == Approx(0.0).margin(1e-12));
+}
+
+TEST_CASE("Poly decays as (1 - t)^power after the warm-up", "[optim][schedule]") {
+  const auto s = schedule({"schedule.name=poly", "optimizer.lr=0.1", "schedule.warmup_epochs=2", "schedule.power=2"});
+  CHECK(s->lr(1.0) == Approx(0.05));
+  CHECK(s->lr(2.0) == Approx(0.1));
+  CHECK(s->lr(6.0) == Approx(0.1 * 0.25));  // t = 0.5
+  CHECK(s->lr(10.0) == Approx(0.0).margin(1e-12));
+  const auto power_one = schedule({"schedule.name=poly", "optimizer.lr=0.1", "schedule.min_lr=0.02"});
+  const auto linear = schedule({"schedule.name=linear", "optimizer.lr=0.1", "schedule.min_lr=0.02"});
+  for (double p : {0.0, 2.5, 5.0, 9.0}) CHECK(power_one->lr(p) == Approx(linear->lr(p)));
+}
+
+TEST_CASE("Gradient clipping scales the global norm down to the limit as libtorch's clip_grad_norm_ does", "[optim]") {
+  auto make = [] {
+    auto a = torch::tensor({3.0, 4.0}).requires_grad_(true);   // gradient norm 5
+    auto b = torch::tensor({12.0}).requires_grad_(true);        // gradient norm 12, total 13
+    (a * a / 2).sum().add((b * b / 2).sum()).backward();
+    return std::vector<torch::Tensor>{a, b};
+  };
+  auto ours = make();
+  esrun::clip_grad_norm(ours, 6.5);
+  auto theirs = make();
+  torch::nn::utils::clip_grad_norm_(theirs, 6.5);
+  for (size_t i = 0; i < ours.size(); ++i) CHECK(torch::allclose(ours[i].grad(), theirs[i].grad()));
+  const auto total = torch::cat({ours[0].grad(), ours[1].grad()}).norm().item<double>();
+  CHECK(total == Approx(6.5).epsilon(1e-5));
+  auto small = make();
+  esrun::clip_grad_norm(small, 100.0);
+  CHECK(torch::equal(small[0].grad(), torch::tensor({3.0f, 4.0f})));
+  CHECK(torch::equal(small[1].grad(), torch::tensor({12.0f})));
+}
+
+TEST_CASE("train.clip_grad_norm must be positive and schedule.power too", "[optim][config]") {
+  using Catch::Matchers::Contains;
+  REQUIRE_THROWS_WITH(esrun::load_config(esrun::RunRequest{{}, {"train.clip_grad_norm=0"}, std::nullopt}),
+                      Contains("train.clip_grad_norm (--set train.clip_grad_norm=0): expected a number > 0, got 0"));
+  REQUIRE_THROWS_WITH(esrun::load_config(esrun::RunRequest{{}, {"schedule.name=poly", "schedule.power=-1"}, std::nullopt}),
+                      Contains("schedule.power (--set schedule.power=-1): expected a number > 0, got -1"));
+  CHECK_FALSE(esrun::load_config(esrun::RunRequest{{}, {}, std::nullopt}).train.clip_grad_norm.has_value());
+}
+
 TEST_CASE("Step multiplies by gamma at each milestone reached", "[optim][schedule]") {
   const auto s = schedule({"schedule.name=step", "optimizer.lr=1.0", "schedule.milestones=[3, 6.5]", "schedule.gamma=0.5"});
   CHECK(s->lr(0.0) == Approx(1.0));

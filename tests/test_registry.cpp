@@ -24,7 +24,7 @@ TEST_CASE("Every expected component is registered under its YAML name", "[regist
   CHECK(names(esrun::models()) == std::vector<std::string>{"resnet18", "resnet50", "small_cnn"});
   CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "image_folder", "synthetic_shapes"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
-  CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "onecycle", "step"});
+  CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "linear", "onecycle", "poly", "step"});
   CHECK(names(esrun::samplers()) ==
         std::vector<std::string>{"adaselection", "epsilon_greedy", "es", "eswp", "infobatch", "ka", "loss", "omission",
                                  "order", "random_prune", "reduced_epochs", "selective_backprop", "ucb", "uniform"});

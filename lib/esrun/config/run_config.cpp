@@ -185,6 +185,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   t.eval_every = check.int_at_least("train.eval_every", 1);
   t.eval_batch = check.int_at_least("train.eval_batch", 1);
   t.skip_nan = c.get_string("train.on_nan") == "skip";
+  if (c.get_optional_float("train.clip_grad_norm")) t.clip_grad_norm = check.positive("train.clip_grad_norm");
   r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
   r.checkpoint.best = c.get_bool("checkpoint.best");
   r.progress.mode = c.get_string("progress.mode");
@@ -219,6 +220,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
               s.max_momentum, ", got ", s.base_momentum);
   s.warmup_epochs = check.float_in("schedule.warmup_epochs", 0.0, static_cast<double>(t.epochs), false);
   s.min_lr = check.float_in("schedule.min_lr", 0.0, o.lr, true);
+  s.power = check.positive("schedule.power");
   s.milestones = c.get_floats("schedule.milestones");
   ESRUN_CHECK(std::is_sorted(s.milestones.begin(), s.milestones.end()) &&
                   (s.milestones.empty() || (s.milestones.front() >= 0 && s.milestones.back() <= t.epochs)),

@@ -96,6 +96,7 @@ struct ScheduleOptions {
   double base_momentum = 0.85, max_momentum = 0.95;
   double warmup_epochs = 0.0;
   double min_lr = 0.0;
+  double power = 1.0;  // poly
   std::vector<double> milestones;
   double gamma = 0.1;
 };
@@ -134,6 +135,7 @@ struct TrainOptions {
   int64_t eval_every = 1;
   int64_t eval_batch = 500;
   bool skip_nan = false;  // train.on_nan: skip
+  std::optional<double> clip_grad_norm;
 };
 
 struct CheckpointOptions {

@@ -20,4 +20,18 @@ void set_momentum(torch::optim::Optimizer& optimizer, double momentum) {
   }
 }
 
+void clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm) {
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) continue;
+    grads.push_back(p.grad());
+    norms.push_back(p.grad().detach().to(torch::kFloat).norm());
+  }
+  if (grads.empty()) return;
+  const auto total = torch::stack(norms).norm();
+  const auto coefficient = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  torch::NoGradGuard no_grad;
+  for (auto& g : grads) g.mul_(coefficient.to(g.scalar_type()));
+}
+
 }  // namespace esrun

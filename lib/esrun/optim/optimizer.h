@@ -17,4 +17,9 @@ OptimizerRegistry& optimizers();
 // Sets SGD's momentum, or Adam's and AdamW's beta1, in every parameter group.
 void set_momentum(torch::optim::Optimizer& optimizer, double momentum);
 
+// Scales the gradients so that their global L2 norm is at most max_norm, as
+// torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), capped at 1). The norm stays
+// on the device: unlike libtorch's clip_grad_norm_, which returns it as a double, no host read.
+void clip_grad_norm(const std::vector<torch::Tensor>& parameters, double max_norm);
+
 }  // namespace esrun

@@ -461,10 +461,14 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   if (scaler_) {
     // fp16: scaled backward; a step whose gradients overflowed is skipped (one host read).
     scaler_->scale(loss).backward();
-    if (scaler_->unscale(model_->parameters())) optimizer_->step();
+    if (scaler_->unscale(model_->parameters())) {
+      if (config_.train.clip_grad_norm) clip_grad_norm(model_->parameters(), *config_.train.clip_grad_norm);
+      optimizer_->step();
+    }
     scaler_->update();
   } else {
     loss.backward();
+    if (config_.train.clip_grad_norm) clip_grad_norm(model_->parameters(), *config_.train.clip_grad_norm);
     optimizer_->step();
   }
   return StepOutput{logits.detach(), losses.detach(), loss.detach()};
