@@ -3,6 +3,7 @@
 // keeps the schedule on time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -25,5 +26,10 @@ ScheduleRegistry& schedules();
 
 // Cosine interpolation from `from` (at t = 0) to `to` (at t = 1).
 double cosine_interpolate(double from, double to, double t);
+
+// Linear warm-up from 0 to base_lr over warmup_epochs, then decay(base_lr, min_lr, t) with t going
+// from 0 to 1 over the rest of training: the shape of cosine, linear and poly.
+std::unique_ptr<Schedule> warmup_then_decay(const ScheduleOptions& options, double base_lr, double epochs,
+                                            std::function<double(double from, double to, double t)> decay);
 
 }  // namespace esrun
