@@ -2,7 +2,7 @@
 """Times uniform, es and eswp on the same model, data and seed, and compares each phase to uniform.
 
     python3 scripts/bench_sampling.py --config configs/cifar10_subset_small_cnn.yaml \
-        --set data.root=../shared/data/cifar-10-subset --epochs 3 [--set model.name=resnet18 ...]
+        --epochs 3 [--set model.name=resnet18 ...]
 
 Every epoch selects (sampler.anneal_epochs=0), so all epochs are comparable. Per policy it reads
 metrics.jsonl and reports per-epoch phase seconds (data, score_forward, select, train_step) and the

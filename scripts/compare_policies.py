@@ -4,7 +4,7 @@ back-propagated samples, scoring-forward samples, training time (evaluation excl
 saved against uniform. Markdown on stdout; --json writes the numbers.
 
     python3 scripts/compare_policies.py --config configs/cifar10_subset_small_cnn.yaml \
-        --set data.root=../shared/data/cifar-10-subset --set train.epochs=10 [--policies uniform,es,...]
+        --set train.epochs=10 [--policies uniform,es,...]
 """
 import argparse
 import json

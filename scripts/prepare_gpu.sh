@@ -7,12 +7,16 @@
 #                  lib/ (RUNPATH $ORIGIN/lib). On the GPU machine libtorch comes from its own PyTorch.
 #   .gpu/debs/     the Debian packages of the build path (yaml-cpp, spdlog, fmt, CLI11,
 #                  nlohmann-json, Catch2), for when the bundle does not run there
-#   .gpu/data/cifar-10-subset/   data_batch_1.bin and test_batch.first1000.bin from $ESRUN_DATA_DIR
-#                  (default ../shared/data)
+#   .gpu/data/cifar-10-subset/   data_batch_1.bin, test_batch.first1000.bin and batches.meta.txt
+#                  from $ESRUN_DATA_DIR/cifar-10-subset, checked against $ESRUN_DATA_DIR/SHA256SUMS
+#                  (ESRUN_DATA_DIR: the data folder of the [.data] tests, default data/)
 # Then prints the device command (docs/performance.md, "The GPU benchmark") and what will travel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-data="$(cd "${ESRUN_DATA_DIR:-../shared/data}" && pwd)"
+data="$(cd "${ESRUN_DATA_DIR:-data}" 2>/dev/null && pwd)" || {
+  echo "prepare_gpu.sh: ESRUN_DATA_DIR='${ESRUN_DATA_DIR:-data}': expected a folder with cifar-10-subset/ and SHA256SUMS" >&2
+  exit 2
+}
 bundle_build="${ESRUN_BUNDLE_BUILD_DIR:-build-gpu-bundle}"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || grep -qx '/.gpu/' .gitignore || echo /.gpu/ >> .git/info/exclude
 

@@ -13,8 +13,8 @@
 #                    (a GPU box's own PyTorch); nothing is installed into it
 #   ESRUN_BUILD_DIR  build folder (default: build, or build-pytorch for the pytorch flavour)
 #   ESRUN_CMAKE_ARGS more CMake arguments, space-separated (say -DESRUN_WITH_OPENCV=OFF)
-#   ESRUN_DATA_DIR   set it to ../shared/data (or any folder with the same layout) to add the
-#                    tests on real CIFAR files; without it that tier is reported as skipped.
+#   ESRUN_DATA_DIR   a folder with cifar-100-binary/ and cifar-10-subset/ (README) adds the tests
+#                    on real CIFAR files; without it that tier is reported as skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quickstart}"
