@@ -26,8 +26,8 @@ echo "== building the bundle (PyTorch flavour, OpenCV off) in $bundle_build"
 # Against .venv-pytorch's torch 2.11.0, whose libraries the checks below use.
 env -u ESRUN_PYTHON ESRUN_FLAVOUR=pytorch ESRUN_TORCH_VERSION=2.11.0 ESRUN_BUILD_DIR="$bundle_build" \
   ESRUN_CMAKE_ARGS="-DESRUN_WITH_OPENCV=OFF" bash scripts/setup.sh build
-torch_lib="$(.venv-pytorch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib"
 torch_libs="$(bash scripts/pytorch_paths.sh library-path .venv-pytorch/bin/python)"
+torch_lib="${torch_libs%%:*}"  # libtorch's own folder comes first
 
 rm -rf .gpu/bundle && mkdir -p .gpu/bundle/lib
 for exe in esrun esrun_tests; do
