@@ -23,10 +23,10 @@ TEST_CASE("CIFAR-10 reads the official five batches and the test batch", "[data]
   CHECK(data.num_classes == 10);
   CHECK(data.train.size() == 35);
   CHECK(data.test.size() == 5);
-  CHECK(data.train.images.sizes() == torch::IntArrayRef({35, 3, 32, 32}));
-  CHECK(data.train.images.dtype() == torch::kUInt8);
-  CHECK(data.train.labels[7].item<int64_t>() == 0);  // first record of data_batch_2
-  CHECK(data.train.labels[8].item<int64_t>() == 1);
+  CHECK(data.train.inputs.sizes() == torch::IntArrayRef({35, 3, 32, 32}));
+  CHECK(data.train.inputs.dtype() == torch::kUInt8);
+  CHECK(data.train.targets[7].item<int64_t>() == 0);  // first record of data_batch_2
+  CHECK(data.train.targets[8].item<int64_t>() == 1);
   CHECK(data.train.source_index[34].item<int64_t>() == 34);
   CHECK_FALSE(data.noisy_mask.any().item<bool>());
 }
@@ -41,11 +41,11 @@ TEST_CASE("CIFAR pixels are the R, G, B planes of the record", "[data][cifar]") 
   esrun::testing::write_file(dir / "one.bin", record);
   const auto data = esrun::load_dataset(config_with(
       {"data.name=cifar10", "data.root=" + dir.path().string(), "data.train_files=[one.bin]", "data.test_files=[one.bin]"}));
-  const auto image = data.train.images[0];
+  const auto image = data.train.inputs[0];
   CHECK(image[0][0][0].item<int>() == 11);
   CHECK(image[1][1][1].item<int>() == 22);
   CHECK(image[2][31][31].item<int>() == 33);
-  CHECK(data.train.labels[0].item<int64_t>() == 3);
+  CHECK(data.train.targets[0].item<int64_t>() == 3);
 }
 
 TEST_CASE("CIFAR-100 reads fine labels by default and coarse labels on request", "[data][cifar]") {
@@ -55,10 +55,10 @@ TEST_CASE("CIFAR-100 reads fine labels by default and coarse labels on request",
   const std::string root = "data.root=" + dir.path().string();
   const auto fine = esrun::load_dataset(config_with({"data.name=cifar100", root}));
   CHECK(fine.num_classes == 100);
-  CHECK(fine.train.labels.equal(torch::tensor({19, 29, 99, 0}, torch::kLong)));
+  CHECK(fine.train.targets.equal(torch::tensor({19, 29, 99, 0}, torch::kLong)));
   const auto coarse = esrun::load_dataset(config_with({"data.name=cifar100", root, "data.label=coarse"}));
   CHECK(coarse.num_classes == 20);
-  CHECK(coarse.train.labels.equal(torch::tensor({3, 5, 19, 0}, torch::kLong)));
+  CHECK(coarse.train.targets.equal(torch::tensor({3, 5, 19, 0}, torch::kLong)));
 }
 
 TEST_CASE("A truncated CIFAR file is an error naming the file", "[data][cifar][errors]") {
@@ -138,8 +138,8 @@ TEST_CASE("Label noise applies to the training split only and keeps the mask", "
   const auto data = esrun::load_dataset(config_with({"data.name=cifar10", "data.root=" + dir.path().string(),
                                                      "data.label_noise={kind: uniform, ratio: 0.2}"}));
   CHECK(data.noisy_mask.sum().item<int64_t>() == 20);
-  CHECK(data.train.labels.ne(data.clean_labels).equal(data.noisy_mask));
-  CHECK(data.test.labels.equal(torch::arange(10, torch::kLong)));
+  CHECK(data.train.targets.ne(data.clean_labels).equal(data.noisy_mask));
+  CHECK(data.test.targets.equal(torch::arange(10, torch::kLong)));
 }
 
 TEST_CASE("Random crop keeps the shape and shifts content by the drawn offset", "[data][augment]") {
@@ -185,13 +185,13 @@ TEST_CASE("synthetic_shapes is deterministic from the seed and covers every clas
   const std::vector<std::string> sets{"data.synthetic={train_size: 300, test_size: 50, classes: 8, image_size: 24}"};
   const auto a = esrun::load_dataset(config_with(sets));
   const auto b = esrun::load_dataset(config_with(sets));
-  CHECK(a.train.images.sizes() == torch::IntArrayRef({300, 3, 24, 24}));
-  CHECK(a.train.images.equal(b.train.images));
-  CHECK(a.train.labels.equal(b.train.labels));
-  CHECK(std::get<0>(at::_unique(a.train.labels)).size(0) == 8);
+  CHECK(a.train.inputs.sizes() == torch::IntArrayRef({300, 3, 24, 24}));
+  CHECK(a.train.inputs.equal(b.train.inputs));
+  CHECK(a.train.targets.equal(b.train.targets));
+  CHECK(std::get<0>(at::_unique(a.train.targets)).size(0) == 8);
   CHECK(a.mean.size() == 3);
   auto other = sets;
   other.push_back("seed=9");
-  CHECK_FALSE(esrun::load_dataset(config_with(other)).train.images.equal(a.train.images));
+  CHECK_FALSE(esrun::load_dataset(config_with(other)).train.inputs.equal(a.train.inputs));
 }
 #endif

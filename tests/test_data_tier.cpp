@@ -24,14 +24,14 @@ TEST_CASE("Real CIFAR-100 has 50000/10000 records with the official first fine l
   CHECK(data.train.size() == 50000);
   CHECK(data.test.size() == 10000);
   CHECK(data.num_classes == 100);
-  CHECK(data.train.labels[0].item<int64_t>() == 19);
-  CHECK(data.train.labels[1].item<int64_t>() == 29);
-  CHECK(data.train.labels.min().item<int64_t>() == 0);
-  CHECK(data.train.labels.max().item<int64_t>() == 99);
-  CHECK(torch::bincount(data.train.labels).eq(500).all().item<bool>());
+  CHECK(data.train.targets[0].item<int64_t>() == 19);
+  CHECK(data.train.targets[1].item<int64_t>() == 29);
+  CHECK(data.train.targets.min().item<int64_t>() == 0);
+  CHECK(data.train.targets.max().item<int64_t>() == 99);
+  CHECK(torch::bincount(data.train.targets).eq(500).all().item<bool>());
   const auto coarse =
       esrun::load_dataset(config_with({"data.name=cifar100", "data.label=coarse", "data.root=" + data_dir() + "/cifar-100-binary"}));
-  CHECK(coarse.train.labels.max().item<int64_t>() == 19);
+  CHECK(coarse.train.targets.max().item<int64_t>() == 19);
 }
 
 TEST_CASE("The CIFAR-10 subset reads with explicit file lists and refuses the partial official layout", "[.data]") {
@@ -40,8 +40,8 @@ TEST_CASE("The CIFAR-10 subset reads with explicit file lists and refuses the pa
       config_with({"data.name=cifar10", root, "data.train_files=[data_batch_1.bin]", "data.test_files=[test_batch.first1000.bin]"}));
   CHECK(data.train.size() == 10000);
   CHECK(data.test.size() == 1000);
-  CHECK(data.train.labels.narrow(0, 0, 5).equal(torch::tensor({6, 9, 9, 4, 1}, torch::kLong)));
-  CHECK(data.train.labels.max().item<int64_t>() == 9);
+  CHECK(data.train.targets.narrow(0, 0, 5).equal(torch::tensor({6, 9, 9, 4, 1}, torch::kLong)));
+  CHECK(data.train.targets.max().item<int64_t>() == 9);
   REQUIRE_THROWS_WITH(esrun::load_dataset(config_with({"data.name=cifar10", root})),
                       Catch::Matchers::Contains("data_batch_2.bin' is missing"));
 }

@@ -155,13 +155,13 @@ TEST_CASE("image_folder labels classes by sorted folder name and decodes test im
   TempDir dir;
   write_image_tree(dir.path() / "images");
   const auto config = esrun::load_config(esrun::RunRequest{{}, folder_sets(dir), std::nullopt});
-  const esrun::ImageDataset data = esrun::load_dataset(config);
+  const esrun::Dataset data = esrun::load_dataset(config);
   CHECK(data.num_classes == 3);
   REQUIRE(data.train.size() == 24);
   REQUIRE(data.test.size() == 9);
   CHECK_FALSE(data.train.in_memory());
-  CHECK(data.train.labels.eq(torch::arange(3, torch::kLong).repeat_interleave(8)).all().item<bool>());
-  CHECK(data.test.labels.eq(torch::arange(3, torch::kLong).repeat_interleave(3)).all().item<bool>());
+  CHECK(data.train.targets.eq(torch::arange(3, torch::kLong).repeat_interleave(8)).all().item<bool>());
+  CHECK(data.test.targets.eq(torch::arange(3, torch::kLong).repeat_interleave(3)).all().item<bool>());
 
   esrun::ImageFileLoader loader(data.test.files, 2, 2, false);
   const auto images = loader.load(torch::arange(9, torch::kLong), 0);
@@ -169,7 +169,7 @@ TEST_CASE("image_folder labels classes by sorted folder name and decodes test im
   // The corner pixel keeps the class colour: apple is red, lime green, sky blue, in RGB order.
   for (int64_t i = 0; i < 9; ++i) {
     INFO("test image " << i);
-    const int64_t label = data.test.labels[i].item<int64_t>();
+    const int64_t label = data.test.targets[i].item<int64_t>();
     CHECK(images[i].select(2, 15).select(1, 15).argmax().item<int64_t>() == label);
     CHECK(images[i].select(2, 15).select(1, 15).max().item<int64_t>() == 255);
   }

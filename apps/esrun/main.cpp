@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   print->add_option("--format", format, "yaml or markdown (docs/config.md)")->check(CLI::IsMember({"yaml", "markdown"}));
   auto* list = app.add_subcommand("list", "print registered names with their help");
   std::string kind;
-  list->add_option("kind", kind, "models, datasets, samplers, optimizers or schedules");
+  list->add_option("kind", kind, "models, datasets, tasks, samplers, optimizers or schedules");
   auto* bench = app.add_subcommand("bench", "time data, scoring forward and training step at the meta-batch size");
   esrun::BenchOptions bench_options;
   bench->add_option("--steps", bench_options.steps, "timed steps per phase")->capture_default_str();

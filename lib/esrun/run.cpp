@@ -15,6 +15,7 @@
 #include "esrun/optim/optimizer.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/tasks/task.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -25,7 +26,11 @@ std::string format_record(const EpochRecord& r, int64_t epochs, double images_pe
   const auto percent = [](double v) { return fmt::format("{:.2f}%", 100 * v); };
   line << std::fixed << std::setprecision(4) << "epoch " << r.epoch + 1 << "/" << epochs << "  lr " << r.lr
        << std::setprecision(3) << "  train loss " << r.train_loss << " acc " << percent(r.train_acc);
-  if (r.evaluated) line << "  test loss " << r.test_loss << " acc " << percent(r.test_acc);
+  if (r.evaluated) {
+    line << "  test loss " << r.test.loss;
+    if (r.test.rmse) line << " rmse " << *r.test.rmse << " r2 " << *r.test.r2;
+    else if (r.test.acc) line << " acc " << percent(*r.test.acc);
+  }
   line << "  bp " << r.samples_backward << "/" << r.epoch_dataset_size;
   if (r.noisy_backward_fraction) line << "  noisy " << percent(*r.noisy_backward_fraction);
   line << std::setprecision(1) << "  " << r.time.epoch_total << "s (" << std::setprecision(0) << images_per_second
@@ -67,23 +72,33 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }
 
+// The test metrics of the last evaluation (final_test_*) and of the best one by the task's score
+// (best_test_*: accuracy, or the lowest RMSE for regression), null where the task has none.
 nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
-  double best = -1, final_acc = 0, final_loss = 0;
-  int64_t best_epoch = -1, forward = 0, backward = 0;
+  static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2"};
+  const nlohmann::json* last = nullptr;
+  const nlohmann::json* best = nullptr;
+  int64_t forward = 0, backward = 0;
   double train_seconds = 0;
   for (const auto& r : records) {
-    if (!r["test_acc"].is_null()) {
-      final_acc = r["test_acc"].get<double>();
-      final_loss = r["test_loss"].get<double>();
-      if (final_acc > best) best = final_acc, best_epoch = r["epoch"].get<int64_t>();
+    if (!r["test_score"].is_null()) {
+      last = &r;
+      if (!best || r["test_score"].get<double>() > (*best)["test_score"].get<double>()) best = &r;
     }
     forward += r["samples_forward"].get<int64_t>();
     backward = r["samples_backward_total"].get<int64_t>();
     train_seconds = r["time"]["train_total_so_far"].get<double>();
   }
-  return {{"final_test_acc", final_acc}, {"final_test_loss", final_loss}, {"best_test_acc", best},
-          {"best_epoch", best_epoch},    {"train_time_s", train_seconds},   {"samples_backward_total", backward},
-          {"samples_forward_total", forward}};
+  nlohmann::json summary = {{"best_epoch", best ? (*best)["epoch"].get<int64_t>() : -1},
+                            {"train_time_s", train_seconds},
+                            {"samples_backward_total", backward},
+                            {"samples_forward_total", forward}};
+  for (const char* metric : metrics) {
+    const std::string key = std::string("test_") + metric;
+    summary["final_" + key] = last ? (*last)[key] : nlohmann::json(nullptr);
+    summary["best_" + key] = best ? (*best)[key] : nlohmann::json(nullptr);
+  }
+  return summary;
 }
 
 // checkpoints/<file>: the trainer's state, the next epoch, the config hash and the metrics so far,
@@ -143,9 +158,9 @@ RunResult run(const RunRequest& request) {
   spdlog::info("run directory {}{}", dir.path().string(),
                request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
 
-  ImageDataset data = load_dataset(config);
-  spdlog::info("{}: {} train / {} test images, {} classes{}", data.name, data.train.size(), data.test.size(),
-               data.num_classes,
+  Dataset data = load_dataset(config);
+  spdlog::info("{}: {} train / {} test samples, {}{}", data.name, data.train.size(), data.test.size(),
+               data.task == "classification" ? fmt::format("{} classes", data.num_classes) : data.task,
                config.data.label_noise.kind == NoiseKind::None
                    ? std::string()
                    : fmt::format(", {} noise on {} labels", to_string(config.data.label_noise.kind),
@@ -156,9 +171,9 @@ RunResult run(const RunRequest& request) {
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
 
   const std::string hash = config.resolved.hash();
-  double best_acc = -1;
+  std::optional<double> best_score;
   for (const auto& r : records)
-    if (!r["test_acc"].is_null()) best_acc = std::max(best_acc, r["test_acc"].get<double>());
+    if (!r["test_score"].is_null()) best_score = std::max(best_score.value_or(r["test_score"].get<double>()), r["test_score"].get<double>());
   ProgressReporter progress(progress_mode(config.progress.mode), config.progress.every);
   int64_t epochs_this_run = 0, steps_this_run = 0;
   FitHooks hooks;
@@ -183,9 +198,9 @@ RunResult run(const RunRequest& request) {
     const int64_t every = config.checkpoint.every;
     if (last || stopping || (every > 0 && (record.epoch + 1) % every == 0))
       write_checkpoint(dir, "last.pt", trainer, record.epoch + 1, hash, records);
-    if (config.checkpoint.best && record.evaluated && record.test_acc > best_acc)
+    if (config.checkpoint.best && record.evaluated && (!best_score || record.test.score > *best_score))
       write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, records);
-    if (record.evaluated) best_acc = std::max(best_acc, record.test_acc);
+    if (record.evaluated) best_score = std::max(best_score.value_or(record.test.score), record.test.score);
     return !stopping;
   };
   if (!trainer.fit(first_epoch, hooks)) {
@@ -212,15 +227,21 @@ RunResult run(const RunRequest& request) {
   });
   summary.update(to_json(build_info()));
   dir.write_atomic("summary.json", summary.dump(2) + "\n");
-  spdlog::info("done: final test acc {:.2f}%, best {:.2f}% (epoch {}), train time {:.1f}s -> {}",
-               100 * summary["final_test_acc"].get<double>(), 100 * summary["best_test_acc"].get<double>(),
-               summary["best_epoch"].get<int64_t>() + 1, summary["train_time_s"].get<double>(), dir.path().string());
+  const bool regression = !summary["final_test_rmse"].is_null();
+  const auto shown = [&](const std::string& kind) {
+    const auto& v = summary[kind + (regression ? "_test_rmse" : "_test_acc")];
+    if (v.is_null()) return std::string("n/a");
+    return regression ? fmt::format("{:.4g}", v.get<double>()) : fmt::format("{:.2f}%", 100 * v.get<double>());
+  };
+  spdlog::info("done: final test {} {}, best {} (epoch {}), train time {:.1f}s -> {}", regression ? "rmse" : "acc",
+               shown("final"), shown("best"), summary["best_epoch"].get<int64_t>() + 1,
+               summary["train_time_s"].get<double>(), dir.path().string());
   return RunResult{dir.path(), summary, true};
 }
 
 std::string list_registered(const std::string& kind) {
   const std::vector<std::pair<std::string, const RegistryView*>> all = {
-      {"models", &models()}, {"datasets", &datasets()}, {"samplers", &samplers()},
+      {"models", &models()}, {"datasets", &datasets()}, {"tasks", &tasks()}, {"samplers", &samplers()},
       {"optimizers", &optimizers()}, {"schedules", &schedules()}};
   std::ostringstream out;
   bool found = false;

@@ -251,6 +251,18 @@ std::optional<std::vector<std::string>> ResolvedConfig::get_optional_strings(con
   return v.as<std::vector<std::string>>();
 }
 
+std::optional<std::string> ResolvedConfig::get_optional_string(const std::string& path) const {
+  const auto& v = value(path);
+  if (v.IsNull()) return std::nullopt;
+  return v.as<std::string>();
+}
+
+std::optional<std::vector<int64_t>> ResolvedConfig::get_optional_ints(const std::string& path) const {
+  const auto& v = value(path);
+  if (v.IsNull()) return std::nullopt;
+  return v.as<std::vector<int64_t>>();
+}
+
 std::string ResolvedConfig::to_yaml() const {
   return emit_tree([this](const KeySpec& key) { return flow_yaml(value(key.path)); },
                    [](const KeySpec&) { return std::string(); });

@@ -43,6 +43,8 @@ class ResolvedConfig {
   std::optional<double> get_optional_float(const std::string& path) const;
   std::vector<double> get_floats(const std::string& path) const;
   std::optional<std::vector<std::string>> get_optional_strings(const std::string& path) const;
+  std::optional<std::string> get_optional_string(const std::string& path) const;
+  std::optional<std::vector<int64_t>> get_optional_ints(const std::string& path) const;
 
   // The resolved YAML in schema order; loading it back as a --config gives the same config.
   std::string to_yaml() const;

@@ -14,6 +14,7 @@
 #include "esrun/optim/optimizer.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/tasks/task.h"
 
 namespace esrun {
 namespace {
@@ -171,13 +172,77 @@ RunConfig load_run_config(const ResolvedConfig& c) {
               ": is ", d.label_noise.ratio, " but data.label_noise.kind is none; set kind to uniform or flip");
   const auto noise_seed = check.optional_int_at_least("data.label_noise.seed", 0);
   d.label_noise.seed = noise_seed ? static_cast<uint64_t>(*noise_seed) : derive_seed(r.seed, "label_noise");
+  CsvOptions& csv = d.csv;
+  csv.file = c.get_string("data.csv.file");
+  csv.test_file = c.get_optional_string("data.csv.test_file");
+  csv.target = c.get_optional_string("data.csv.target").value_or("");
+  ESRUN_CHECK(d.name != "csv_table" || !csv.target.empty(), c.where("data.csv.target"),
+              ": expected the name of the target column");
+  csv.features = c.get_optional_strings("data.csv.features");
+  csv.drop = c.get_optional_strings("data.csv.drop").value_or(std::vector<std::string>{});
+  csv.categorical = c.get_optional_strings("data.csv.categorical").value_or(std::vector<std::string>{});
+  csv.test_fraction = check.float_in("data.csv.test_fraction", 0.0, 1.0, false);
+  csv.split_column = c.get_optional_string("data.csv.split_column");
+  csv.test_values = c.get_optional_strings("data.csv.test_values").value_or(std::vector<std::string>{});
+  ESRUN_CHECK(!csv.split_column || !csv.test_values.empty(), c.where("data.csv.test_values"),
+              ": expected the values of data.csv.split_column that mark test rows, got []");
+  ESRUN_CHECK(!(csv.split_column && csv.test_file), c.where("data.csv.split_column"), " and ",
+              c.where("data.csv.test_file"), ": set one of them, not both");
+  ESRUN_CHECK(d.name != "csv_table" || csv.split_column || csv.test_file || csv.test_fraction > 0,
+              c.where("data.csv.test_fraction"), ": is 0 with no data.csv.test_file or data.csv.split_column; "
+              "the test split would be empty");
+  csv.standardize = c.get_bool("data.csv.standardize");
+  LinearOptions& linear = d.linear;
+  linear.train_size = check.int_at_least("data.linear.train_size", 1);
+  linear.test_size = check.int_at_least("data.linear.test_size", 1);
+  linear.slope = c.get_float("data.linear.slope");
+  linear.intercept = c.get_float("data.linear.intercept");
+  linear.noise = check.float_in("data.linear.noise", 0.0, 1e300, true);
+  linear.x_low = c.get_float("data.linear.x_low");
+  linear.x_high = c.get_float("data.linear.x_high");
+  ESRUN_CHECK(std::isfinite(linear.x_low) && std::isfinite(linear.x_high) && linear.x_low < linear.x_high,
+              c.where("data.linear.x_low"), ": expected finite x_low < x_high = ", linear.x_high, ", got ", linear.x_low);
+  d.svhn_extra = c.get_bool("data.svhn.extra");
   d.seed = derive_seed(r.seed, "data");
   check.warn_ignored("data", d.name);
 
+  TaskOptions& task = r.task;
+  task.name = c.get_optional_string("task.name");
+  if (task.name) tasks().require(*task.name, c.where("task.name"));
+  task.loss = c.get_string("task.loss");
+  task.huber_delta = check.positive("task.huber_delta");
+  task.tolerance = check.positive("task.tolerance");
+  task.standardize = c.get_bool("task.standardize");
+  if (task.name) check.warn_ignored("task", *task.name);
+
   r.model.name = check.registered(models(), "model.name");
-  r.model.width = check.optional_int_at_least("model.width", 1);
-  r.model.stem = c.get_string("model.stem");
-  check.warn_ignored("model", r.model.name);
+  ModelOptions& m = r.model;
+  m.preset = c.get_optional_string("model.preset");
+  const std::map<std::string, std::vector<std::string>> presets = {{"mlp", {"simple", "two_layer"}},
+                                                                   {"vit", {"tiny", "small", "base", "large"}}};
+  if (m.preset) {
+    const auto known = presets.find(m.name);
+    ESRUN_CHECK(known != presets.end(), c.where("model.preset"), ": model '", m.name, "' has no presets; set null");
+    std::string names;
+    for (const auto& p : known->second) names += (names.empty() ? "" : ", ") + p;
+    ESRUN_CHECK(std::find(known->second.begin(), known->second.end(), *m.preset) != known->second.end(),
+                c.where("model.preset"), ": expected one of ", names, " for ", m.name, ", got '", *m.preset, "'");
+  }
+  m.width = check.optional_int_at_least("model.width", 1);
+  m.stem = c.get_string("model.stem");
+  m.hidden = c.get_optional_ints("model.hidden");
+  if (m.hidden)
+    for (const int64_t size : *m.hidden)
+      ESRUN_CHECK(size >= 1, c.where("model.hidden"), ": expected layer sizes >= 1, got ", flow_yaml(c.value("model.hidden")));
+  m.activation = c.get_string("model.activation");
+  m.batch_norm = c.get_bool("model.batch_norm");
+  m.dropout = check.float_in("model.dropout", 0.0, 1.0, false);
+  m.patch_size = check.optional_int_at_least("model.patch_size", 1);
+  m.depth = check.optional_int_at_least("model.depth", 1);
+  m.heads = check.optional_int_at_least("model.heads", 1);
+  m.mlp_ratio = check.positive("model.mlp_ratio");
+  m.pool = c.get_string("model.pool");
+  check.warn_ignored("model", m.name);
 
   TrainOptions& t = r.train;
   t.epochs = check.int_at_least("train.epochs", 1);
@@ -186,6 +251,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   t.eval_batch = check.int_at_least("train.eval_batch", 1);
   t.skip_nan = c.get_string("train.on_nan") == "skip";
   if (c.get_optional_float("train.clip_grad_norm")) t.clip_grad_norm = check.positive("train.clip_grad_norm");
+  t.accumulate = check.optional_int_at_least("train.accumulate", 1);
+  r.task.label_smoothing = t.label_smoothing;
   r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
   r.checkpoint.best = c.get_bool("checkpoint.best");
   r.progress.mode = c.get_string("progress.mode");
@@ -205,6 +272,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   o.beta1 = betas[0];
   o.beta2 = betas[1];
   o.eps = check.positive("optimizer.eps");
+  const std::string no_decay = c.get_string("optimizer.no_decay_bias_norm");
+  if (no_decay != "auto") o.no_decay_bias_norm = no_decay == "true";
   check.warn_ignored("optimizer", o.name);
 
   ScheduleOptions& s = r.schedule;
@@ -266,6 +335,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
                 "'; known: big_loss, small_loss, uniform, grad_norm, adaboost, coreset1, coreset2");
   p.method_beta = check.float_in("sampler.method_beta", -1.0, 1.0, true);
   p.cl_gamma = c.get_optional_float("sampler.cl_gamma");
+  p.full_batches = c.get_bool("sampler.full_batches");
   p.sb_beta = check.positive("sampler.sb_beta");
   p.p_min = check.float_in("sampler.p_min", 0.0, 1.0, true);
   p.history = check.int_at_least("sampler.history", 1);
@@ -289,6 +359,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     const double ratio = p.name == "omission" ? c.get_float("sampler.keep") : defaults.ratio;
     p.resolved_mini_batch = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
   }
+  ESRUN_CHECK(!t.accumulate || *t.accumulate <= p.resolved_mini_batch, c.where("train.accumulate"),
+              ": expected micro-batches of at most the mini-batch b = ", p.resolved_mini_batch, " rows, got ",
+              *t.accumulate);
   return r;
 }
 

@@ -16,6 +16,26 @@ enum class NoiseKind { None, Uniform, Flip };
 NoiseKind noise_kind_from_string(const std::string& name);
 const char* to_string(NoiseKind kind);
 
+// csv_table (data/csv_table.cpp): a CSV file with a header row.
+struct CsvOptions {
+  std::string file = "data.csv";
+  std::optional<std::string> test_file;  // a separate test CSV; none = split `file`
+  std::string target;
+  std::optional<std::vector<std::string>> features;  // none = every column but target and drop
+  std::vector<std::string> drop, categorical;
+  double test_fraction = 0.2;
+  std::optional<std::string> split_column;
+  std::vector<std::string> test_values;
+  bool standardize = true;
+};
+
+// linear_synthetic (data/linear_synthetic.cpp): y = slope x + intercept + N(0, noise^2).
+struct LinearOptions {
+  int64_t train_size = 10000, test_size = 5000;
+  double slope = 2.0, intercept = 1.0, noise = 1.0;
+  double x_low = -5.0, x_high = 5.0;
+};
+
 struct SyntheticOptions {
   int64_t train_size = 5000;
   int64_t test_size = 1000;
@@ -63,6 +83,9 @@ struct DataOptions {
   ImageFolderOptions image_folder;
   LoaderOptions loader;
   LabelNoiseOptions label_noise;
+  CsvOptions csv;
+  LinearOptions linear;
+  bool svhn_extra = false;  // svhn: also train on extra_32x32.mat
   uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
   // The in-memory training set on the device (true), or batches built on the CPU (false);
   // nullopt = auto: on the device when the dataset is in memory.
@@ -71,10 +94,29 @@ struct DataOptions {
 
 struct ModelOptions {
   std::string name;
-  std::optional<int64_t> width;
-  std::string stem = "cifar";  // resnets: cifar | imagenet
-  int64_t num_classes = 0;  // filled in from the dataset
-  int64_t in_channels = 3;  // filled in from the dataset
+  std::optional<std::string> preset;   // mlp: simple | two_layer; vit: tiny | small | base | large
+  std::optional<int64_t> width;        // small_cnn, resnets: base channels; vit: embedding width
+  std::string stem = "cifar";          // resnets: cifar | imagenet
+  std::optional<std::vector<int64_t>> hidden;  // mlp
+  std::string activation = "relu";     // mlp
+  double dropout = 0.0;                // mlp, vit
+  bool batch_norm = false;             // mlp
+  std::optional<int64_t> patch_size, depth, heads;  // vit
+  double mlp_ratio = 4.0;              // vit
+  std::string pool = "cls";            // vit: cls | mean
+  // Filled in from the dataset and the task.
+  std::vector<int64_t> input_shape;    // [C, H, W] images or [F] features
+  int64_t outputs = 0;                 // classes, or 1 for regression
+};
+
+// The task (tasks/): the dataset's natural one unless task.name says otherwise.
+struct TaskOptions {
+  std::optional<std::string> name;     // as the user wrote it; Dataset::task after load_dataset
+  double label_smoothing = 0.0;        // classification (train.label_smoothing)
+  std::string loss = "mse";            // regression: mse | l1 | huber
+  double huber_delta = 1.0;
+  double tolerance = 0.5;              // regression: |error| <= tolerance (standardised units) is correct
+  bool standardize = true;             // regression: standardise targets on the training split
 };
 
 struct OptimizerOptions {
@@ -85,6 +127,9 @@ struct OptimizerOptions {
   double weight_decay = 5e-4;
   double beta1 = 0.9, beta2 = 0.999;
   double eps = 1e-8;
+  // No weight decay on biases, normalisation weights and the model's own exempt tensors (ViT's
+  // position embedding and class token); nullopt = auto: the model's default (on for transformers).
+  std::optional<bool> no_decay_bias_norm;
 };
 
 struct ScheduleOptions {
@@ -122,6 +167,7 @@ struct SamplerOptions {
   std::vector<std::string> candidates;    // adaselection
   double method_beta = 1.0;               // adaselection
   std::optional<double> cl_gamma;         // adaselection
+  bool full_batches = true;               // adaselection: Algorithm 2's set C, a step per B chosen
   double sb_beta = 3.0, p_min = 0.0;      // selective_backprop
   int64_t history = 1024;                 // selective_backprop
   int64_t period = 1;                     // ucb, epsilon_greedy
@@ -136,6 +182,7 @@ struct TrainOptions {
   int64_t eval_batch = 500;
   bool skip_nan = false;  // train.on_nan: skip
   std::optional<double> clip_grad_norm;
+  std::optional<int64_t> accumulate;  // micro-batch rows: one optimizer step over several passes
 };
 
 struct CheckpointOptions {
@@ -159,6 +206,7 @@ struct RunConfig {
   std::string timing = "auto";  // auto | phases | epoch
   std::string out_root;
   DataOptions data;
+  TaskOptions task;
   ModelOptions model;
   TrainOptions train;
   OptimizerOptions optimizer;

@@ -21,7 +21,7 @@ struct CifarLayout {
   std::vector<std::string> train_files, test_files;
 };
 
-ImageSplit read_records(const std::vector<std::string>& paths, const CifarLayout& layout) {
+Split read_records(const std::vector<std::string>& paths, const CifarLayout& layout) {
   const int64_t record = layout.label_bytes + kPixels;
   std::vector<torch::Tensor> images, labels;
   for (const auto& path : paths) {
@@ -46,7 +46,7 @@ ImageSplit read_records(const std::vector<std::string>& paths, const CifarLayout
     images.push_back(raw.narrow(1, layout.label_bytes, kPixels).reshape({n, 3, 32, 32}));
     labels.push_back(label);
   }
-  ImageSplit split{torch::cat(images).contiguous(), torch::cat(labels), {}, {}};
+  Split split{torch::cat(images).contiguous(), torch::cat(labels), {}, {}};
   split.source_index = torch::arange(split.size(), torch::kLong);
   return split;
 }
@@ -57,11 +57,11 @@ std::vector<std::string> under_root(const std::string& root, const std::vector<s
   return out;
 }
 
-ImageDataset load_cifar(const DataOptions& options, const CifarLayout& layout, std::vector<double> mean,
+Dataset load_cifar(const DataOptions& options, const CifarLayout& layout, std::vector<double> mean,
                         std::vector<double> std) {
   ESRUN_CHECK(std::filesystem::is_directory(options.root), "data.root: dataset directory '", options.root,
               "' does not exist (expected the ", layout.dataset, " binary files there)");
-  ImageDataset data;
+  Dataset data;
   data.name = layout.dataset;
   data.num_classes = layout.classes;
   data.train = read_records(under_root(options.root, options.train_files.value_or(layout.train_files)), layout);
@@ -71,7 +71,7 @@ ImageDataset load_cifar(const DataOptions& options, const CifarLayout& layout, s
   return data;
 }
 
-ImageDataset make_cifar10(const DataOptions& options) {
+Dataset make_cifar10(const DataOptions& options) {
   const CifarLayout layout{"cifar10", 1, 0, 10,
                            {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
                             "data_batch_5.bin"},
@@ -79,7 +79,7 @@ ImageDataset make_cifar10(const DataOptions& options) {
   return load_cifar(options, layout, {0.4914, 0.4822, 0.4465}, {0.2470, 0.2435, 0.2616});
 }
 
-ImageDataset make_cifar100(const DataOptions& options) {
+Dataset make_cifar100(const DataOptions& options) {
   const bool coarse = options.label == "coarse";
   const CifarLayout layout{"cifar100", 2, coarse ? 0 : 1, coarse ? 20 : 100, {"train.bin"}, {"test.bin"}};
   return load_cifar(options, layout, {0.5071, 0.4865, 0.4409}, {0.2673, 0.2564, 0.2762});

@@ -8,12 +8,12 @@ namespace esrun {
 namespace {
 
 // A seeded random `count` of the split, kept in the split's order.
-ImageSplit take_subset(const ImageSplit& split, int64_t count, at::Generator& gen, const std::string& where) {
+Split take_subset(const Split& split, int64_t count, at::Generator& gen, const std::string& where) {
   ESRUN_CHECK(count <= split.size(), where, ": asks for ", count, " samples but the split has only ", split.size());
   auto chosen = std::get<0>(torch::randperm(split.size(), gen, torch::kLong).narrow(0, 0, count).sort());
-  ImageSplit subset{{}, split.labels.index_select(0, chosen), split.source_index.index_select(0, chosen), {}};
+  Split subset{{}, split.targets.index_select(0, chosen), split.source_index.index_select(0, chosen), {}};
   if (split.in_memory()) {
-    subset.images = split.images.index_select(0, chosen);
+    subset.inputs = split.inputs.index_select(0, chosen);
   } else {
     const ImageFiles& all = *split.files;
     auto files = std::make_shared<ImageFiles>(ImageFiles{{}, all.channels, all.height, all.width, all.decode});
@@ -24,7 +24,50 @@ ImageSplit take_subset(const ImageSplit& split, int64_t count, at::Generator& ge
   return subset;
 }
 
+// The run's task on this dataset: a table may be read as either task, images only as their own.
+// Regression targets are standardised with the training split's mean and std.
+void apply_task(Dataset& data, const RunConfig& config) {
+  const auto& c = config.resolved;
+  const std::string task = config.task.name.value_or(data.task);
+  if (task != data.task) {
+    ESRUN_CHECK(!data.images(), c.where("task.name"), ": ", data.name, " is an image ", data.task,
+                " dataset; only feature tables (csv_table) can be read as another task");
+    if (task == "classification") {
+      const auto all = torch::cat({data.train.targets, data.test.targets});
+      ESRUN_CHECK(all.eq(all.round()).all().item<bool>() && all.min().item<double>() >= 0, c.where("task.name"),
+                  ": classification needs class indices 0, 1, ... in the target column of ", data.name,
+                  ", but it holds other numbers (min ", all.min().item<double>(), ")");
+      data.num_classes = static_cast<int64_t>(all.max().item<double>()) + 1;
+      data.train.targets = data.train.targets.to(torch::kLong);
+      data.test.targets = data.test.targets.to(torch::kLong);
+    } else {
+      data.train.targets = data.train.targets.to(torch::kFloat);
+      data.test.targets = data.test.targets.to(torch::kFloat);
+    }
+    data.task = task;
+  }
+  if (data.task != "regression") return;
+  ESRUN_CHECK(config.data.label_noise.kind == NoiseKind::None, c.where("data.label_noise.kind"), ": is ",
+              to_string(config.data.label_noise.kind), ", but ", data.name,
+              " is a regression task: label noise flips class labels; set kind to none");
+  ESRUN_CHECK(config.train.label_smoothing == 0.0, c.where("train.label_smoothing"), ": is ",
+              config.train.label_smoothing, ", but ", data.name, " is a regression task; set 0");
+  if (!config.task.standardize) return;
+  const auto targets = data.train.targets.to(torch::kDouble);
+  data.target_mean = targets.mean().item<double>();
+  const double std = data.train.size() > 1 ? targets.std().item<double>() : 0.0;
+  data.target_std = std > 0 ? std : 1.0;
+  for (Split* split : {&data.train, &data.test})
+    split->targets = ((split->targets.to(torch::kDouble) - data.target_mean) / data.target_std).to(torch::kFloat);
+}
+
 }  // namespace
+
+std::vector<int64_t> Dataset::input_shape() const {
+  if (train.files) return {train.files->channels, train.files->height, train.files->width};
+  const auto sizes = train.inputs.sizes();
+  return {sizes.begin() + 1, sizes.end()};
+}
 
 DatasetRegistry& datasets() {
   static DatasetRegistry registry("dataset");
@@ -43,10 +86,10 @@ void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, 
   std.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
 }
 
-ImageDataset load_dataset(const RunConfig& config) {
+Dataset load_dataset(const RunConfig& config) {
   const DataOptions& options = config.data;
   const auto& c = config.resolved;
-  ImageDataset data = datasets().create(options.name, c.where("data.name"), options);
+  Dataset data = datasets().create(options.name, c.where("data.name"), options);
   // One stream per split, so choosing a training subset never changes which test samples are kept.
   if (options.train_subset) {
     auto gen = make_generator(options.seed, "train_subset");
@@ -56,11 +99,12 @@ ImageDataset load_dataset(const RunConfig& config) {
     auto gen = make_generator(options.seed, "test_subset");
     data.test = take_subset(data.test, *options.test_subset, gen, c.where("data.test_subset"));
   }
-  data.clean_labels = data.train.labels.clone();
+  apply_task(data, config);
+  data.clean_labels = data.train.targets.clone();
   data.noisy_mask = torch::zeros({data.train.size()}, torch::kBool);
   if (options.label_noise.kind != NoiseKind::None && options.label_noise.ratio > 0) {
-    auto noisy = corrupt_labels(data.train.labels, data.num_classes, options.label_noise);
-    data.train.labels = noisy.labels;
+    auto noisy = corrupt_labels(data.train.targets, data.num_classes, options.label_noise);
+    data.train.targets = noisy.labels;
     data.noisy_mask = noisy.mask;
   }
   return data;

@@ -1,5 +1,6 @@
-// Image datasets held in memory as uint8 tensors. A dataset is registered under its YAML name
-// (data.name) by its own .cpp; load_dataset() then applies subsets and label noise.
+// Datasets: images held in memory as uint8 tensors or decoded from files, or tables of features.
+// A dataset is registered under its YAML name (data.name) by its own .cpp; load_dataset() then
+// applies subsets, the task (task.name), target standardisation and label noise.
 #pragma once
 
 #include <torch/torch.h>
@@ -13,32 +14,37 @@
 
 namespace esrun {
 
-// A split's pixels are either in memory (`images`) or image files decoded batch by batch
+// A split's inputs are either in memory (`inputs`) or image files decoded batch by batch
 // (`files`, e.g. image_folder); exactly one of the two is set.
-struct ImageSplit {
-  torch::Tensor images;        // uint8 [N, C, H, W]
-  torch::Tensor labels;        // int64 [N]
+struct Split {
+  torch::Tensor inputs;        // uint8 images [N, C, H, W], or float features [N, F] (prepared by the dataset)
+  torch::Tensor targets;       // int64 class indices [N], or float regression targets [N]
   torch::Tensor source_index;  // int64 [N]: record index in the source files (kept through subsets)
   std::shared_ptr<const ImageFiles> files;
-  int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
-  bool in_memory() const { return images.defined(); }
-  int64_t channels() const { return in_memory() ? images.size(1) : files->channels; }
+  int64_t size() const { return targets.defined() ? targets.size(0) : 0; }
+  bool in_memory() const { return inputs.defined(); }
 };
 
-struct ImageDataset {
+struct Dataset {
   std::string name;
-  ImageSplit train, test;
-  int64_t num_classes = 0;
-  std::vector<double> mean, std;  // per channel, on the [0, 1] pixel scale
+  std::string task = "classification";  // the natural task; after load_dataset the run's task
+  Split train, test;
+  int64_t num_classes = 0;        // classification
+  std::vector<double> mean, std;  // images: per channel, on the [0, 1] pixel scale
+  double target_mean = 0.0, target_std = 1.0;  // regression: the targets' standardisation (train split)
+  bool images() const { return train.files || train.inputs.dim() == 4; }
+  // [C, H, W] for images, [F] for features.
+  std::vector<int64_t> input_shape() const;
   torch::Tensor noisy_mask;       // bool [N_train]: true where label noise changed the label
   torch::Tensor clean_labels;     // int64 [N_train]: the labels before noise
 };
 
-using DatasetRegistry = Registry<ImageDataset, const DataOptions&>;
+using DatasetRegistry = Registry<Dataset, const DataOptions&>;
 DatasetRegistry& datasets();
 
-// The registered dataset with data.train_subset / data.test_subset and data.label_noise applied.
-ImageDataset load_dataset(const RunConfig& config);
+// The registered dataset with data.train_subset / data.test_subset, the task (task.name, else the
+// dataset's own), target standardisation (regression) and data.label_noise applied.
+Dataset load_dataset(const RunConfig& config);
 
 // The error of a dataset that needs OpenCV in a build without it (ESRUN_WITH_OPENCV=OFF).
 [[noreturn]] void fail_without_opencv(const std::string& dataset);

@@ -145,17 +145,17 @@ void decode_test(const std::string& path, uint8_t* out, const ImageFolderOptions
   write_planes(whole(centre).clone(), out);
 }
 
-ImageSplit file_split(const Listing& listing, const ImageFolderOptions& options,
+Split file_split(const Listing& listing, const ImageFolderOptions& options,
                       std::function<void(const std::string&, uint64_t, uint8_t*)> decode) {
   auto files = std::make_shared<ImageFiles>();
   files->paths = listing.paths;
   files->height = files->width = options.image_size;
   files->decode = std::move(decode);
   const auto n = static_cast<int64_t>(listing.labels.size());
-  return ImageSplit{{}, torch::tensor(listing.labels, torch::kLong), torch::arange(n, torch::kLong), std::move(files)};
+  return Split{{}, torch::tensor(listing.labels, torch::kLong), torch::arange(n, torch::kLong), std::move(files)};
 }
 
-ImageDataset make_image_folder(const DataOptions& options) {
+Dataset make_image_folder(const DataOptions& options) {
   // The loader's workers decode in parallel already; OpenCV's own threads inside each would only
   // oversubscribe the cores. (A process-wide setting; the other OpenCV user, synthetic_shapes,
   // draws single-threaded anyway.)
@@ -174,7 +174,7 @@ ImageDataset make_image_folder(const DataOptions& options) {
   std::map<std::string, int64_t> classes;
   for (size_t i = 0; i < names.size(); ++i) classes[names[i]] = static_cast<int64_t>(i);
 
-  ImageDataset data;
+  Dataset data;
   data.name = "image_folder";
   data.num_classes = static_cast<int64_t>(names.size());
   const bool flip = options.augment.flip;
@@ -189,7 +189,7 @@ ImageDataset make_image_folder(const DataOptions& options) {
   return data;
 }
 #else
-ImageDataset make_image_folder(const DataOptions&) { fail_without_opencv("image_folder"); }
+Dataset make_image_folder(const DataOptions&) { fail_without_opencv("image_folder"); }
 #endif
 
 const bool registered = datasets().add(

@@ -69,7 +69,7 @@ void draw_shape(cv::Mat& image, int kind, cv::RNG& rng) {
   }
 }
 
-ImageSplit generate(int64_t count, const SyntheticOptions& options, cv::RNG& rng) {
+Split generate(int64_t count, const SyntheticOptions& options, cv::RNG& rng) {
   const int size = static_cast<int>(options.image_size);
   auto images = torch::empty({count, 3, size, size}, torch::kUInt8);
   auto labels = torch::empty({count}, torch::kLong);
@@ -91,21 +91,21 @@ ImageSplit generate(int64_t count, const SyntheticOptions& options, cv::RNG& rng
       std::memcpy(out + ch * size * size, planes[ch].data, static_cast<size_t>(size) * size);
     label_ptr[i] = kind;
   }
-  return ImageSplit{images, labels, torch::arange(count, torch::kLong), {}};
+  return Split{images, labels, torch::arange(count, torch::kLong), {}};
 }
 
-ImageDataset make_synthetic_shapes(const DataOptions& options) {
+Dataset make_synthetic_shapes(const DataOptions& options) {
   cv::RNG rng(options.seed);
-  ImageDataset data;
+  Dataset data;
   data.name = "synthetic_shapes";
   data.num_classes = options.synthetic.classes;
   data.train = generate(options.synthetic.train_size, options.synthetic, rng);
   data.test = generate(options.synthetic.test_size, options.synthetic, rng);
-  channel_statistics(data.train.images, data.mean, data.std);
+  channel_statistics(data.train.inputs, data.mean, data.std);
   return data;
 }
 #else
-ImageDataset make_synthetic_shapes(const DataOptions&) { fail_without_opencv("synthetic_shapes"); }
+Dataset make_synthetic_shapes(const DataOptions&) { fail_without_opencv("synthetic_shapes"); }
 #endif
 
 const bool registered = datasets().add(

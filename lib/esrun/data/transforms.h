@@ -24,7 +24,8 @@ torch::Tensor flip_where(const torch::Tensor& images, const torch::Tensor& flip)
 // Each image mirrored with probability 1/2.
 torch::Tensor random_flip(const torch::Tensor& images, at::Generator& gen);
 
-// uint8 -> float in [0, 1], then (x - mean) / std per channel when mean/std are given.
+// uint8 -> float in [0, 1], then (x - mean) / std per channel when mean/std are given. Float
+// inputs (feature tables, prepared by their dataset) pass through unchanged to the device.
 class Normalizer {
  public:
   Normalizer(const std::vector<double>& mean, const std::vector<double>& std, bool normalize, torch::Device device);
@@ -35,7 +36,7 @@ class Normalizer {
   torch::Tensor scale_, shift_;  // x * scale + shift == (x / 255 - mean) / std
 };
 
-// The training pipeline: crop, flip, normalise. Crop and flip run where the images are (the
+// The training pipeline: crop, flip, normalise (images; feature tables pass through). Crop and flip run where the images are (the
 // device with data.on_device, else the CPU); the uint8 result moves to the normaliser's device
 // asynchronously and is normalised there.
 class TrainAugment {

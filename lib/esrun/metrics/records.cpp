@@ -5,6 +5,7 @@ namespace esrun {
 nlohmann::json to_json(const EpochRecord& r) {
   using nlohmann::json;
   const auto optional = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
+  const auto test = [&](const std::optional<double>& v) { return r.evaluated ? optional(v) : json(nullptr); };
   const auto when_evaluated = [&](double v) { return r.evaluated ? json(v) : json(nullptr); };
   const auto phase = [&](double v) { return r.time.per_phase ? json(v) : json(nullptr); };
   return json{
@@ -12,9 +13,14 @@ nlohmann::json to_json(const EpochRecord& r) {
       {"lr", r.lr},
       {"train_loss", r.train_loss},
       {"train_acc", r.train_acc},
-      {"test_loss", when_evaluated(r.test_loss)},
-      {"test_acc", when_evaluated(r.test_acc)},
-      {"test_acc5", r.evaluated ? optional(r.test_acc5) : json(nullptr)},
+      {"test_loss", when_evaluated(r.test.loss)},
+      {"test_acc", test(r.test.acc)},
+      {"test_acc5", test(r.test.acc5)},
+      {"test_mse", test(r.test.mse)},
+      {"test_rmse", test(r.test.rmse)},
+      {"test_mae", test(r.test.mae)},
+      {"test_r2", test(r.test.r2)},
+      {"test_score", when_evaluated(r.test.score)},
       {"samples_forward", r.samples_forward},
       {"samples_backward", r.samples_backward},
       {"samples_backward_total", r.samples_backward_total},

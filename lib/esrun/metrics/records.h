@@ -1,4 +1,4 @@
-// Per-epoch metrics as named fields (never positional vectors), serialised with nlohmann::json.
+// Test metrics and per-epoch metrics as named fields (never positional vectors), serialised with nlohmann::json.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,13 +17,24 @@ struct PhaseTimes {
   double train_total_so_far = 0;   // all epochs so far, evaluation excluded
 };
 
+// Test-split metrics. Every task's fields exist; those that do not apply stay empty and are
+// written as null, so metrics.jsonl has one schema.
+struct Evaluation {
+  double loss = 0;             // the task's mean per-sample loss (no label smoothing)
+  std::optional<double> acc;   // fraction correct, as the task defines it
+  std::optional<double> acc5;  // classification with more than 5 classes
+  std::optional<double> mse, rmse, mae, r2;  // regression, in the target's original units
+  // Higher is better, as the task ranks models (accuracy; -RMSE for regression): checkpoint.best
+  // and summary.json's best epoch.
+  double score = 0;
+};
+
 struct EpochRecord {
   int64_t epoch = 0;
   double lr = 0;  // at the epoch's first step
-  double train_loss = 0, train_acc = 0;  // over back-propagated samples, unweighted
+  double train_loss = 0, train_acc = 0;  // over back-propagated samples, unweighted; acc = fraction correct
   bool evaluated = false;
-  double test_loss = 0, test_acc = 0;
-  std::optional<double> test_acc5;       // only with more than 5 classes
+  Evaluation test;                       // when evaluated
   int64_t samples_forward = 0;           // scoring forwards (no gradient)
   int64_t samples_backward = 0;
   int64_t samples_backward_total = 0;

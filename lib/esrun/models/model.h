@@ -1,9 +1,12 @@
-// Models map a float image batch [N, C, H, W] to logits [N, classes]. Losses are the trainer's.
+// Models map a float input batch (images [N, C, H, W] or features [N, F]) to outputs
+// [N, options.outputs]: logits, or one value per sample for regression. Losses are the task's.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
@@ -13,10 +16,19 @@ namespace esrun {
 class Model : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(torch::Tensor x) = 0;
+  // optimizer.no_decay_bias_norm: auto: whether biases and normalisation weights skip weight decay
+  // by default (transformers, as timm and Hugging Face train them).
+  virtual bool default_no_decay() const { return false; }
+  // Parameters (by name) that also skip weight decay then, beside every tensor of dimension <= 1.
+  virtual std::vector<std::string> no_decay_parameters() const { return {}; }
 };
 
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;
 ModelRegistry& models();
+
+// The channel count of image inputs [C, H, W]; an error naming the model when the dataset gives
+// feature vectors instead.
+int64_t image_channels(const ModelOptions& options);
 
 // conv3x3 (stride, padding 1, no bias) as every CIFAR model here uses it.
 torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1);

@@ -65,8 +65,8 @@ class ResNet final : public Model {
     imagenet_stem_ = o.stem == "imagenet";
     stem_conv_ = register_module(
         "conv1", imagenet_stem_
-                     ? torch::nn::Conv2d(torch::nn::Conv2dOptions(o.in_channels, width, 7).stride(2).padding(3).bias(false))
-                     : conv3x3(o.in_channels, width));
+                     ? torch::nn::Conv2d(torch::nn::Conv2dOptions(image_channels(o), width, 7).stride(2).padding(3).bias(false))
+                     : conv3x3(image_channels(o), width));
     stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(width));
     int64_t in = width;
     for (size_t stage = 0; stage < depths.size(); ++stage) {
@@ -77,7 +77,7 @@ class ResNet final : public Model {
         blocks_.push_back(register_module("layer" + std::to_string(stage + 1) + "_" + std::to_string(i), block));
       }
     }
-    fc_ = register_module("fc", torch::nn::Linear(in, o.num_classes));
+    fc_ = register_module("fc", torch::nn::Linear(in, o.outputs));
   }
 
   torch::Tensor forward(torch::Tensor x) override {

@@ -34,7 +34,7 @@ class SmallCnn final : public Model {
 const bool registered = models().add(
     "small_cnn", "3 conv-BN-ReLU-maxpool blocks (model.width, default 32) + linear; fast on CPU",
     [](const ModelOptions& o) -> std::shared_ptr<Model> {
-      return std::make_shared<SmallCnn>(o.in_channels, o.width.value_or(32), o.num_classes);
+      return std::make_shared<SmallCnn>(image_channels(o), o.width.value_or(32), o.outputs);
     });
 
 }  // namespace

@@ -13,10 +13,10 @@
 namespace esrun {
 namespace {
 
-std::shared_ptr<Model> build_model(const RunConfig& config, const ImageDataset& data, torch::Device device) {
+std::shared_ptr<Model> build_model(const RunConfig& config, const Dataset& data, const Task& task, torch::Device device) {
   ModelOptions options = config.model;
-  options.num_classes = data.num_classes;
-  options.in_channels = data.train.channels();
+  options.outputs = task.outputs();
+  options.input_shape = data.input_shape();
   // Module initialisers draw from the global generator: seed it from the model stream for the
   // construction only, so initial weights depend on the run seed alone.
   std::shared_ptr<Model> model;
@@ -38,8 +38,8 @@ std::optional<at::ScalarType> autocast_type(Precision precision) {
 }
 
 // Labels and, for an in-memory split, the images on `device`.
-ImageSplit to_device(const ImageSplit& split, torch::Device device) {
-  return ImageSplit{split.in_memory() ? split.images.to(device) : torch::Tensor(), split.labels.to(device),
+Split to_device(const Split& split, torch::Device device) {
+  return Split{split.in_memory() ? split.inputs.to(device) : torch::Tensor(), split.targets.to(device),
                     split.source_index.to(device), split.files};
 }
 
@@ -52,7 +52,7 @@ torch::Tensor combine_weights(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device device)
+Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
     : config_(config),
       data_(std::move(data)),
       device_(device),
@@ -64,7 +64,7 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
   ESRUN_CHECK(in_memory || !config_.data.on_device.value_or(false), config_.resolved.where("data.on_device"),
               ": is true, but ", data_.name, " is decoded from files batch by batch on CPU threads; set auto or false");
   if (in_memory && config_.data.on_device.value_or(true)) data_.train = to_device(data_.train, device_);
-  data_device_ = in_memory ? data_.train.images.device() : torch::Device(torch::kCPU);
+  data_device_ = in_memory ? data_.train.inputs.device() : torch::Device(torch::kCPU);
   if (!in_memory || !data_.test.in_memory()) {
     const int workers = static_cast<int>(config_.data.loader.workers > 0 ? config_.data.loader.workers : torch::get_num_threads());
     const int64_t prefetch = config_.data.loader.prefetch;
@@ -79,9 +79,10 @@ Trainer::Trainer(const RunConfig& config, ImageDataset data, torch::Device devic
   if (device_.is_cuda()) compat::set_cudnn_benchmark(config_.cudnn_benchmark);
   data_.test = to_device(data_.test, device_);
   data_.noisy_mask = data_.noisy_mask.to(device_);
-  model_ = build_model(config_, data_, device_);
-  optimizer_ = optimizers().create(config_.optimizer.name, config_.resolved.where("optimizer.name"), config_.optimizer,
-                                   model_->parameters());
+  task_ = tasks().create(data_.task, config_.resolved.where("task.name"), config_.task,
+                         TaskContext{data_.num_classes, data_.target_std});
+  model_ = build_model(config_, data_, *task_, device_);
+  optimizer_ = make_optimizer(config_.optimizer, config_.resolved.where("optimizer.name"), *model_);
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
                               derive_seed(config_.seed, "policy")};
   policy_ = samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
@@ -291,9 +292,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     const auto eval_start = std::chrono::steady_clock::now();
     const Evaluation result = evaluate();
     record.evaluated = true;
-    record.test_loss = result.loss;
-    record.test_acc = result.acc;
-    record.test_acc5 = result.acc5;
+    record.test = result;
     record.time.eval = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   }
   record.time.per_phase = per_phase_;
@@ -335,11 +334,11 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
     for (int64_t begin = 0; begin < refresh.size(0); begin += meta) {
       const int64_t size = std::min(meta, refresh.size(0) - begin);
       const Batch batch = make_batch(refresh_rows(begin), batch_seed(epoch, open.steps + begin / meta));
-      const auto logits = forward_no_grad(batch.inputs);
-      const auto losses = per_sample_loss(logits, batch.targets, config_.train.label_smoothing);
+      const auto outputs = forward_no_grad(batch.inputs);
+      const auto losses = task_->loss(outputs, batch.targets);
       open.record.samples_forward += size;
       clock.lap(time.score_forward);
-      policy_->observe(observation_of(epoch, batch.indices, batch.targets, logits, losses, false));
+      policy_->observe(observation_of(epoch, batch.indices, batch.targets, outputs, losses, false));
       clock.lap(time.select);
     }
   }
@@ -381,7 +380,7 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
     open.first_bad_step = torch::where(bad, torch::full_like(open.first_bad_step, static_cast<double>(open.next_step)),
                                        open.first_bad_step);
   }
-  const Observation observation = observation_of(open.epoch, indices, targets, out.logits, out.losses, true);
+  const Observation observation = observation_of(open.epoch, indices, targets, out.outputs, out.losses, true);
   {
     torch::NoGradGuard no_grad;
     open.loss += observation.losses.sum();
@@ -409,16 +408,14 @@ torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
 }
 
 Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
-                                    const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const {
+                                    const torch::Tensor& outputs, const torch::Tensor& losses, bool trained) const {
   torch::NoGradGuard no_grad;
-  const double smoothing = config_.train.label_smoothing;
-  const auto probabilities = torch::softmax(logits, 1);
   return Observation{epoch,
                      indices,
                      losses,
-                     logit_grad_sq_norm(logits, targets, smoothing),
-                     logits.argmax(1).eq(targets),
-                     std::get<0>(probabilities.max(1)),
+                     task_->grad_sq_norm(outputs, targets),
+                     task_->correct(outputs, targets),
+                     task_->confidence(outputs, targets),
                      trained};
 }
 
@@ -433,18 +430,17 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
     inputs = normalize_(train_loader_->load(indices, seed));  // decoded and augmented by the workers
   } else {
     auto gen = compat::make_cpu_generator(seed);
-    inputs = augment_(data_.train.images.index_select(0, indices), gen);
+    inputs = augment_(data_.train.inputs.index_select(0, indices), gen);
   }
   return Batch{to_device_async(indices, device_), inputs,
-               to_device_async(data_.train.labels.index_select(0, indices), device_)};
+               to_device_async(data_.train.targets.index_select(0, indices), device_)};
 }
 
 Scores Trainer::score(const Batch& batch) {
-  const auto logits = forward_no_grad(batch.inputs);
+  const auto outputs = forward_no_grad(batch.inputs);
   c10::InferenceMode inference;
-  const double smoothing = config_.train.label_smoothing;
-  return Scores{per_sample_loss(logits, batch.targets, smoothing), logit_grad_sq_norm(logits, batch.targets, smoothing),
-                logits.argmax(1).eq(batch.targets)};
+  return Scores{task_->loss(outputs, batch.targets), task_->grad_sq_norm(outputs, batch.targets),
+                task_->correct(outputs, batch.targets)};
 }
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
@@ -452,57 +448,77 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
                                         std::optional<double> momentum) {
   compat::set_learning_rate(*optimizer_, lr);
   if (momentum) set_momentum(*optimizer_, *momentum);
-  const auto logits = forward(inputs);
-  const auto losses = per_sample_loss(logits, targets, config_.train.label_smoothing);
-  const auto loss = weighted_mean_loss(losses, weights);
-  // train.on_nan: skip needs the loss on the host before the update: one read per step.
-  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{logits.detach(), losses.detach(), {}};
-  compat::zero_grad(*optimizer_);
-  if (scaler_) {
-    // fp16: scaled backward; a step whose gradients overflowed is skipped (one host read).
-    scaler_->scale(loss).backward();
-    if (scaler_->unscale(model_->parameters())) {
-      if (config_.train.clip_grad_norm) clip_grad_norm(model_->parameters(), *config_.train.clip_grad_norm);
-      optimizer_->step();
-    }
-    scaler_->update();
-  } else {
-    loss.backward();
-    if (config_.train.clip_grad_norm) clip_grad_norm(model_->parameters(), *config_.train.clip_grad_norm);
-    optimizer_->step();
+  const int64_t rows = inputs.size(0), micro = config_.train.accumulate.value_or(rows);
+  if (micro >= rows) {
+    const auto outputs = forward(inputs);
+    const auto losses = task_->loss(outputs, targets);
+    const auto loss = weighted_mean_loss(losses, weights);
+    // train.on_nan: skip needs the loss on the host before the update: one read per step.
+    if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{outputs.detach(), losses.detach(), {}};
+    compat::zero_grad(*optimizer_);
+    backward(loss);
+    finish_step();
+    return StepOutput{outputs.detach(), losses.detach(), loss.detach()};
   }
-  return StepOutput{logits.detach(), losses.detach(), loss.detach()};
+  // Micro-batches: each pass adds sum_{its rows} w_i l_i / rows to the gradients, so the step sees
+  // the gradient of mean(w_i * l_i) over all rows.
+  compat::zero_grad(*optimizer_);
+  std::vector<torch::Tensor> outputs, losses;
+  auto total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  for (int64_t begin = 0; begin < rows; begin += micro) {
+    const int64_t size = std::min(micro, rows - begin);
+    const auto part_outputs = forward(inputs.narrow(0, begin, size));
+    const auto part_losses = task_->loss(part_outputs, targets.narrow(0, begin, size));
+    const auto weighted = weights.defined() ? part_losses * weights.narrow(0, begin, size) : part_losses;
+    const auto part = weighted.sum() / static_cast<double>(rows);
+    backward(part);
+    total += part.detach();
+    outputs.push_back(part_outputs.detach());
+    losses.push_back(part_losses.detach());
+  }
+  const auto all_outputs = torch::cat(outputs), all_losses = torch::cat(losses);
+  // train.on_nan: skip: the gradients are dropped before any update.
+  if (config_.train.skip_nan && !torch::isfinite(total).item<bool>()) return StepOutput{all_outputs, all_losses, {}};
+  finish_step();
+  return StepOutput{all_outputs, all_losses, total};
+}
+
+void Trainer::backward(const torch::Tensor& loss) {
+  if (scaler_) scaler_->scale(loss).backward();  // fp16: scaled, unscaled in finish_step
+  else loss.backward();
+}
+
+void Trainer::finish_step() {
+  // fp16: the gradients are unscaled first, and a step whose gradients overflowed is skipped (one
+  // host read).
+  if (scaler_ && !scaler_->unscale(model_->parameters())) {
+    scaler_->update();
+    return;
+  }
+  if (config_.train.clip_grad_norm) clip_grad_norm(model_->parameters(), *config_.train.clip_grad_norm);
+  optimizer_->step();
+  if (scaler_) scaler_->update();
 }
 
 Evaluation Trainer::evaluate() {
   torch::NoGradGuard no_grad;
   model_->eval();
   const int64_t n = data_.test.size(), batch = config_.train.eval_batch;
-  const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  auto loss_sum = torch::zeros({}, sum_options), top1 = torch::zeros({}, sum_options), top5 = torch::zeros({}, sum_options);
-  const bool with_top5 = data_.num_classes > 5;
   const auto rows = [&](int64_t begin) { return torch::arange(begin, std::min(n, begin + batch), torch::kLong); };
   if (test_loader_) {
     std::vector<BatchRequest> all;
     for (int64_t begin = 0; begin < n; begin += batch) all.push_back({rows(begin), 0});
     test_loader_->announce(std::move(all));
   }
+  torch::Tensor sums;
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t size = std::min(batch, n - begin);
-    const auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.images.narrow(0, begin, size));
-    const auto logits = forward(inputs);
-    const auto targets = data_.test.labels.narrow(0, begin, size);
-    loss_sum += per_sample_loss(logits, targets, 0.0).sum();
-    top1 += logits.argmax(1).eq(targets).sum();
-    if (with_top5) top5 += std::get<1>(logits.topk(5, 1)).eq(targets.unsqueeze(1)).any(1).sum();
+    const auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.inputs.narrow(0, begin, size));
+    const auto batch_sums = task_->eval_sums(forward(inputs), data_.test.targets.narrow(0, begin, size));
+    sums = sums.defined() ? sums + batch_sums : batch_sums;
   }
   model_->train();
-  Evaluation result;
-  const double count = static_cast<double>(std::max<int64_t>(1, n));
-  result.loss = loss_sum.item<double>() / count;
-  result.acc = top1.item<double>() / count;
-  if (with_top5) result.acc5 = top5.item<double>() / count;
-  return result;
+  return task_->eval_result(sums.defined() ? sums : torch::zeros({8}, torch::kDouble), n);
 }
 
 }  // namespace esrun

@@ -16,14 +16,10 @@
 #include "esrun/models/model.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/tasks/task.h"
 #include "esrun/train/loss.h"
 
 namespace esrun {
-
-struct Evaluation {
-  double loss = 0, acc = 0;
-  std::optional<double> acc5;
-};
 
 // What fit() calls back. Every member may be empty.
 struct FitHooks {
@@ -34,7 +30,7 @@ struct FitHooks {
 
 class Trainer {
  public:
-  Trainer(const RunConfig& config, ImageDataset data, torch::Device device);
+  Trainer(const RunConfig& config, Dataset data, torch::Device device);
   ~Trainer();
 
   // Trains epochs first_epoch .. epochs() - 1. Returns false when it stopped early: either
@@ -59,18 +55,20 @@ class Trainer {
   Batch make_batch(const torch::Tensor& indices, uint64_t seed);
   Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
   struct StepOutput {
-    torch::Tensor logits, losses;  // of the training forward
+    torch::Tensor outputs, losses;  // of the training forward
     torch::Tensor loss;            // the reduced loss (undefined when a non-finite step was skipped)
   };
   // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
-  // loss = mean(w_i * l_i) (plain mean when `weights` is undefined).
+  // loss = mean(w_i * l_i) (plain mean when `weights` is undefined). With train.accumulate the rows
+  // pass in micro-batches whose gradients add up to that loss's before the one step.
   StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
                         double lr, std::optional<double> momentum = std::nullopt);
 
   int64_t epochs() const { return epochs_; }  // as the policy decides (reduced_epochs trains fewer)
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
-  const ImageDataset& data() const { return data_; }
+  const Task& task() const { return *task_; }
+  const Dataset& data() const { return data_; }
   torch::Device data_device() const { return data_device_; }  // where the training rows are gathered
 
  private:
@@ -81,15 +79,18 @@ class Trainer {
   // One step on these rows, its observation handed to the policy and added to the epoch's sums.
   void train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
                   const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock);
-  torch::Tensor forward(const torch::Tensor& inputs);  // in the configured precision, logits in fp32
+  torch::Tensor forward(const torch::Tensor& inputs);  // in the configured precision, outputs in fp32
   torch::Tensor forward_no_grad(const torch::Tensor& inputs);
+  void backward(const torch::Tensor& loss);  // scaled by the fp16 loss scale when there is one
+  void finish_step();  // unscale (fp16), clip, optimizer step
   uint64_t batch_seed(int64_t epoch, int64_t step) const;  // the augmentation seed of a step's batch
   Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
                              const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
 
   const RunConfig config_;
-  ImageDataset data_;
+  Dataset data_;
   torch::Device device_;
+  std::unique_ptr<Task> task_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<Schedule> schedule_;

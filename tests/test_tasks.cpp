@@ -1,0 +1,96 @@
+#include <catch2/catch.hpp>
+
+#include "esrun/tasks/task.h"
+#include "helpers.h"
+
+namespace {
+std::unique_ptr<esrun::Task> make_task(const std::string& name, esrun::TaskOptions options = {},
+                                       esrun::TaskContext context = {4, 1.0}) {
+  return esrun::tasks().create(name, "task.name", options, context);
+}
+esrun::TaskOptions regression_loss(const std::string& loss, double delta = 1.0) {
+  esrun::TaskOptions options;
+  options.loss = loss;
+  options.huber_delta = delta;
+  return options;
+}
+}  // namespace
+
+TEST_CASE("Classification loss is cross entropy with label smoothing", "[task]") {
+  esrun::TaskOptions options;
+  options.label_smoothing = 0.1;
+  const auto task = make_task("classification", options);
+  const auto logits = torch::randn({6, 4}, torch::kDouble);
+  const auto targets = torch::tensor({0, 1, 2, 3, 0, 1}, torch::kLong);
+  const auto log_p = torch::log_softmax(logits, 1);
+  const auto smoothed = torch::nn::functional::one_hot(targets, 4).to(torch::kDouble) * 0.9 + 0.1 / 4;
+  CHECK(torch::allclose(task->loss(logits, targets), -(smoothed * log_p).sum(1)));
+  CHECK(task->outputs() == 4);
+}
+
+TEST_CASE("Every task's gradient norm equals the autograd gradient of its loss", "[task]") {
+  esrun::TaskOptions smoothing;
+  smoothing.label_smoothing = 0.2;
+  const auto classification = make_task("classification", smoothing, {7, 1.0});
+  auto logits = torch::randn({5, 7}, torch::TensorOptions(torch::kDouble).requires_grad(true));
+  const auto labels = torch::tensor({0, 6, 3, 3, 1}, torch::kLong);
+  classification->loss(logits, labels).sum().backward();
+  CHECK(torch::allclose(classification->grad_sq_norm(logits.detach(), labels), logits.grad().pow(2).sum(1)));
+
+  for (const std::string loss : {"mse", "l1", "huber"}) {
+    const auto task = make_task("regression", regression_loss(loss, 0.7));
+    auto outputs = torch::tensor({{0.1}, {2.0}, {-1.5}, {0.3}}, torch::TensorOptions(torch::kDouble).requires_grad(true));
+    const auto targets = torch::tensor({0.4, 0.5, 0.2, -0.1}, torch::kDouble);
+    task->loss(outputs, targets).sum().backward();
+    INFO(loss);
+    CHECK(torch::allclose(task->grad_sq_norm(outputs.detach(), targets), outputs.grad().pow(2).sum(1)));
+  }
+}
+
+TEST_CASE("Regression losses match hand values", "[task]") {
+  const auto outputs = torch::tensor({{1.0}, {3.0}, {-2.0}});
+  const auto targets = torch::tensor({0.5, 0.0, -2.0});  // errors 0.5, 3, 0
+  CHECK(torch::allclose(make_task("regression", regression_loss("mse"))->loss(outputs, targets), torch::tensor({0.25, 9.0, 0.0})));
+  CHECK(torch::allclose(make_task("regression", regression_loss("l1"))->loss(outputs, targets), torch::tensor({0.5, 3.0, 0.0})));
+  // Huber with delta 1: 0.5 e^2 inside, delta (|e| - delta / 2) outside.
+  CHECK(torch::allclose(make_task("regression", regression_loss("huber"))->loss(outputs, targets),
+                        torch::tensor({0.125, 2.5, 0.0})));
+}
+
+TEST_CASE("R^2 is 1 for a perfect fit and 0 for the mean predictor; errors are reported in original units", "[task]") {
+  // Standardised targets with a training std of 10: errors of 0.1 are 1 unit of the original target.
+  const auto task = make_task("regression", {}, {0, 10.0});
+  const auto targets = torch::tensor({-1.0, 0.0, 0.5, 1.5});
+  const auto perfect = task->eval_result(task->eval_sums(targets.view({-1, 1}), targets), 4);
+  CHECK(*perfect.r2 == Approx(1.0));
+  CHECK(*perfect.rmse == Approx(0.0).margin(1e-9));
+  const auto mean = torch::full({4, 1}, targets.mean().item<double>());
+  CHECK(*task->eval_result(task->eval_sums(mean, targets), 4).r2 == Approx(0.0).margin(1e-9));
+  const auto off = task->eval_result(task->eval_sums((targets + 0.1).view({-1, 1}), targets), 4);
+  CHECK(*off.rmse == Approx(1.0));
+  CHECK(*off.mae == Approx(1.0));
+  CHECK(*off.mse == Approx(1.0));
+  CHECK(off.score == Approx(-1.0));
+  CHECK(*off.acc == Approx(1.0));  // within the default tolerance of 0.5 standard deviations
+  CHECK_FALSE(off.acc5);
+}
+
+TEST_CASE("Classification metrics: accuracy, top-5 only with more than 5 classes", "[task]") {
+  const auto logits = torch::tensor({{3.0, 1.0, 0.0}, {0.0, 1.0, 2.0}});
+  const auto result = make_task("classification", {}, {3, 1.0})->eval_result(
+      make_task("classification", {}, {3, 1.0})->eval_sums(logits, torch::tensor({0, 1})), 2);
+  CHECK(*result.acc == Approx(0.5));
+  CHECK(result.score == Approx(0.5));
+  CHECK_FALSE(result.acc5);
+  CHECK_FALSE(result.rmse);
+}
+
+TEST_CASE("A regression prediction is correct within the tolerance, with confidence exp(-|e| / tolerance)", "[task]") {
+  esrun::TaskOptions options;
+  options.tolerance = 0.25;
+  const auto task = make_task("regression", options);
+  const auto outputs = torch::tensor({{0.0}, {0.2}, {0.3}});
+  const auto targets = torch::zeros({3});
+  CHECK(task->correct(outputs, targets).equal(torch::tensor({true, true, false})));
+  CHECK(torch::allclose(task->confidence(outputs, targets), torch::exp(torch::tensor({0.0, -0.8, -1.2}))));
+}
