@@ -84,7 +84,7 @@ build() {
   mkdir -p /opt/esrun-deps
   for f in .gpu/debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" /opt/esrun-deps; done
   mapfile -t torch_args < <(ESRUN_EXTRA_PREFIX=/opt/esrun-deps/usr bash scripts/pytorch_paths.sh cmake-args "$PYTHON")
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=OFF -DESRUN_REQUIRE_CUDA=ON \
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=OFF -DESRUN_WITH_MATIO=OFF -DESRUN_REQUIRE_CUDA=ON \
     "${torch_args[@]}" > "$WORK/cmake.log" 2>&1 &&
     timeout "$1" cmake --build "$BUILD" -j "$(nproc)" > "$WORK/build.log" 2>&1 && works "$BUILD" build ||
     { log "build: not done after $((SECONDS - start)) s (failed, or over its $1 s; cmake.log, build.log, version_build.txt)"; return 1; }

@@ -25,7 +25,7 @@ dpkg -s patchelf >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=nonint
 echo "== building the bundle (PyTorch flavour, OpenCV off) in $bundle_build"
 # Against .venv-pytorch's torch 2.11.0, whose libraries the checks below use.
 env -u ESRUN_PYTHON ESRUN_FLAVOUR=pytorch ESRUN_TORCH_VERSION=2.11.0 ESRUN_BUILD_DIR="$bundle_build" \
-  ESRUN_CMAKE_ARGS="-DESRUN_WITH_OPENCV=OFF" bash scripts/setup.sh build
+  ESRUN_CMAKE_ARGS="-DESRUN_WITH_OPENCV=OFF -DESRUN_WITH_MATIO=OFF" bash scripts/setup.sh build
 torch_libs="$(bash scripts/pytorch_paths.sh library-path .venv-pytorch/bin/python)"
 torch_lib="${torch_libs%%:*}"  # libtorch's own folder comes first
 

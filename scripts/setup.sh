@@ -27,7 +27,7 @@ started=$SECONDS
 took() { echo "== $1 took $((SECONDS - started)) s"; started=$SECONDS; }
 
 packages=(cmake g++ ninja-build libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
-          libopencv-dev python3 python3-yaml python3-matplotlib)
+          libopencv-dev libmatio-dev pkg-config python3 python3-yaml python3-matplotlib)
 if [ "$flavour" = debian ]; then packages+=(libtorch-dev); else packages+=(python3-venv); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -40,7 +40,7 @@ fi
 
 # Every option is named, so that a build folder configured otherwise before (CMake keeps its cache)
 # gets this flavour's settings; ESRUN_CMAKE_ARGS, added last, can still change them.
-cmake_args=(-DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=ON)
+cmake_args=(-DCMAKE_BUILD_TYPE=Release -DESRUN_WITH_OPENCV=ON -DESRUN_WITH_MATIO=ON)
 if [ "$flavour" = debian ]; then
   build="${ESRUN_BUILD_DIR:-build}"
   cmake_args+=(-DESRUN_REQUIRE_CUDA=OFF -DESRUN_WARNINGS_AS_ERRORS=OFF)

@@ -139,7 +139,9 @@ TEST_CASE("AdaSelection candidates give the METHODS.md importances", "[sampler][
 }
 
 TEST_CASE("AdaSelection picks k samples and updates method weights by the rule", "[sampler][adaselection]") {
-  auto policy = make_policy("{name: adaselection, candidates: [big_loss, small_loss], meta_batch: 4, mini_batch: 2, method_beta: 1.0}", 8);
+  auto policy = make_policy(
+      "{name: adaselection, candidates: [big_loss, small_loss], meta_batch: 4, mini_batch: 2, method_beta: 1.0, "
+      "full_batches: false}", 8);
   // Step 1: big_loss picks {4, 3} (mean 3.5), small_loss {1, 2} (mean 1.5). Step 2 (losses doubled):
   // 7 and 3. Weights then: w ~ (0.5 exp(|7 - 3.5| / 3.5), 0.5 exp(|3 - 1.5| / 1.5)) = (e, e) / norm.
   const auto first = torch::tensor({1.0f, 2.0f, 4.0f, 3.0f});
@@ -155,6 +157,52 @@ TEST_CASE("AdaSelection picks k samples and updates method weights by the rule",
   // L_big: 7 -> 8 (+1/7); L_small: 3 -> 5 (+2/3).
   const double big = std::exp(1.0 / 7.0), small = std::exp(2.0 / 3.0);
   CHECK(weights[1].item<double>() == Approx(small / (big + small)));
+}
+
+TEST_CASE("AdaSelection scores a meta-batch with the weights its own losses just updated (Eq. 3, then Eq. 5)",
+          "[sampler][adaselection]") {
+  auto policy = make_policy(
+      "{name: adaselection, candidates: [big_loss, small_loss], meta_batch: 4, mini_batch: 1, full_batches: false}", 8);
+  policy->select(batch_of(4), scores_of(torch::tensor({1.0f, 2.0f, 4.0f, 3.0f})));  // L = (4, 1)
+  // L = (8, 1): big_loss's weight grows to e / (e + 1) before this batch is scored, so the top score
+  // is the largest loss (row 0). With the previous weights (1/2, 1/2) it would be the smallest (row 2).
+  const auto losses = torch::tensor({8.0f, 4.0f, 1.0f, 6.0f});
+  const auto chosen = policy->select(batch_of(4), scores_of(losses));
+  CHECK(chosen.positions.equal(torch::tensor({0}, torch::kLong)));
+  const auto weights = esrun::testing::saved_tensor(*policy, "weights");
+  CHECK(weights[0].item<double>() == Approx(std::exp(1.0) / (std::exp(1.0) + 1.0)));
+  const auto l = losses.to(torch::kDouble);
+  const auto even = 0.5 * torch::softmax(l, 0) + 0.5 * torch::softmax(-l, 0);
+  CHECK(even.argmax().item<int64_t>() == 2);
+}
+
+TEST_CASE("AdaSelection steps only on full batches of B chosen samples, about ratio * n / B per epoch",
+          "[sampler][adaselection]") {
+  // n = 64, B = 8, ratio 0.25: k = 2 chosen per meta-batch, 16 per epoch, so 2 steps of 8 per epoch.
+  auto policy = make_policy("{name: adaselection, meta_batch: 8, ratio: 0.25}", 64);
+  auto gen = esrun::make_generator(3, "losses");
+  int64_t steps = 0, rows = 0;
+  for (int64_t epoch = 0; epoch < 3; ++epoch) {
+    const auto plan = policy->plan_epoch(epoch);
+    int64_t epoch_steps = 0;
+    for (int64_t begin = 0; begin < 64; begin += 8) {
+      esrun::Batch batch{plan.indices.narrow(0, begin, 8), torch::rand({8, 1}, gen), torch::zeros({8}, torch::kLong)};
+      const auto selection = policy->select(batch, scores_of(torch::rand({8}, gen)));
+      REQUIRE(selection.queued);
+      CHECK_FALSE(selection.positions.defined());
+      for (const auto& step : *selection.queued) {
+        CHECK(step.indices.size(0) == 8);
+        // Each queued row is the sample its index says (inputs and targets travel with it).
+        CHECK(step.inputs.size(0) == 8);
+        ++epoch_steps, rows += 8;
+      }
+    }
+    CHECK(policy->flush(epoch).empty());  // C carries over: no partial step at the epoch's end
+    CHECK(epoch_steps == 2);
+    steps += epoch_steps;
+  }
+  CHECK(steps == 6);
+  CHECK(rows == 48);
 }
 
 TEST_CASE("Selective Backprop primes on the first epoch, then keeps by CDF^beta, and flushes", "[sampler][selective_backprop]") {

@@ -3,9 +3,17 @@
 //   big_loss softmax(l), small_loss softmax(-l), uniform 1/B, grad_norm softmax(g), adaboost
 //   1/2 log((1 + l') / (1 - l')) with l' = l / (max l (1 + 1e-6)), coreset1 1 for the top and bottom
 //   k/2 losses else 0, coreset2 softmax(-|l - mean l|).
-// The score s_i = r_t(i) sum_m w^m alpha_i^m picks the top k = round(ratio * B) (plain mean loss).
-// Method weights start at 1/M; after each step w^m <- w^m exp(beta |L^m_t - L^m_{t-1}| / L^m_{t-1}),
-// normalised, where L^m_t is the mean loss of the k samples method m alone would pick.
+// The score s_i = r_t(i) sum_m w^m_t alpha_i^m picks the top k = round(ratio * B) (plain mean loss).
+// Method weights start at 1/M; at each meta-batch t, before scoring it (Eq. 5 uses w_t, and Eq. 3
+// makes w_t from this iteration's losses), w^m_t = w^m_{t-1} exp(beta |L^m_t - L^m_{t-1}| / L^m_{t-1}),
+// normalised, where L^m_t is the mean loss of the k samples method m alone would pick from this
+// meta-batch. (The paper's L_t is "the average loss across all the samples in the mini-batch",
+// which would not depend on m and so, after normalising, never move the weights; METHODS.md.)
+// Training, by default as the paper's Algorithm 2 ("biggest losers"): the k chosen rows of each
+// meta-batch join a set C, and one step is taken on B rows whenever C holds B, so an epoch takes
+// about ratio * n / B full-sized steps. C persists across epochs, as Algorithm 2 initialises it once;
+// what is left in it after the last epoch is never trained. sampler.full_batches: false instead
+// takes one step on the k chosen rows of every meta-batch.
 // The optional curriculum reward (cl_gamma): the paper's formula (4) as printed sharpens with t while
 // its text says it flattens; we implement the text: r_t(i) = exp(-l_i / (t^gamma mean_j l_j^2)), with
 // t the step count from 1 (the paper's iteration index).
@@ -14,6 +22,7 @@
 #include <cmath>
 
 #include "esrun/core/error.h"
+#include "esrun/sampling/batch_queue.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -63,26 +72,30 @@ class AdaSelection final : public SelectionPolicy {
       picked_loss.push_back(losses.index_select(0, std::get<1>(alpha.topk(k))).mean());
     }
     ++step_;
-    auto score = torch::matmul(weights_, torch::stack(importances));
-    if (options_.cl_gamma) {
-      const double t = std::pow(static_cast<double>(step_), *options_.cl_gamma);
-      score = score * torch::exp(-losses / (t * losses.pow(2).mean()).clamp_min(1e-12));
-    }
-    const auto positions = std::get<1>(score.topk(k));
-    // The method weights move after the step, from L_t against L_{t-1}.
+    // w_t from L_t against L_{t-1}, then the scores of this meta-batch with w_t.
     const auto current = torch::stack(picked_loss);
     if (previous_.defined()) {
       weights_ = weights_ * torch::exp(options_.method_beta * (current - previous_).abs() / previous_.clamp_min(1e-12));
       weights_ = weights_ / weights_.sum();
     }
     previous_ = current;
-    return Selection{positions, {}, {}};
+    auto score = torch::matmul(weights_, torch::stack(importances));
+    if (options_.cl_gamma) {
+      const double t = std::pow(static_cast<double>(step_), *options_.cl_gamma);
+      score = score * torch::exp(-losses / (t * losses.pow(2).mean()).clamp_min(1e-12));
+    }
+    const auto positions = std::get<1>(score.topk(k));
+    if (!options_.full_batches) return Selection{positions, {}, {}};
+    chosen_.append(batch, positions);
+    return Selection{{}, {}, chosen_.take_full(options_.meta_batch)};
   }
+
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("weights", weights_);
     archive.write("previous", previous_.defined() ? previous_ : torch::empty({0}, torch::kDouble));
     archive.write("step", torch::tensor(step_, torch::kLong));
+    chosen_.save(archive);
   }
   void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "weights", weights_);
@@ -91,12 +104,14 @@ class AdaSelection final : public SelectionPolicy {
     archive.read("step", step);
     previous_ = previous.numel() > 0 ? previous.to(weights_.device()) : torch::Tensor();
     step_ = step.item<int64_t>();
+    chosen_.load(archive, weights_.device());
   }
 
  private:
   SamplerOptions options_;
   torch::Tensor weights_, previous_;
   int64_t step_ = 0;
+  BatchQueue chosen_;  // Algorithm 2's set C
 };
 
 const bool registered = samplers().add(

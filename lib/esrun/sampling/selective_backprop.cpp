@@ -7,6 +7,7 @@
 // trainer takes a step on them (plain mean). The first epoch keeps everything (priming); the last,
 // partial queue of an epoch is trained on at the epoch's end.
 #include "esrun/core/device.h"
+#include "esrun/sampling/batch_queue.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -40,25 +41,16 @@ class SelectiveBackprop final : public SelectionPolicy {
       const auto probability = torch::clamp_min(cdf.pow(options_.sb_beta), options_.p_min);
       keep = to_device_async(torch::rand({losses.size(0)}, generator(), torch::kDouble), losses.device()).lt(probability);
     }
-    const auto rows = keep.nonzero().flatten();
-    append(Batch{batch.indices.index_select(0, rows), batch.inputs.index_select(0, rows), batch.targets.index_select(0, rows)});
-    std::vector<Batch> ready;
-    while (queued() >= options_.resolved_mini_batch) ready.push_back(take(options_.resolved_mini_batch));
-    return Selection{{}, {}, std::move(ready)};
+    queue_.append(batch, keep.nonzero().flatten());
+    return Selection{{}, {}, queue_.take_full(options_.resolved_mini_batch)};
   }
 
-  std::vector<Batch> flush(int64_t /*epoch*/) override {
-    if (queued() == 0) return {};
-    return {take(queued())};
-  }
+  std::vector<Batch> flush(int64_t /*epoch*/) override { return queue_.take_rest(); }
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("history", history_);
     archive.write("cursor", torch::tensor({filled_, write_, epoch_}, torch::kLong));
-    const bool any = queued() > 0;
-    archive.write("queue_indices", any ? queue_.indices : torch::empty({0}, torch::kLong));
-    archive.write("queue_inputs", any ? queue_.inputs : torch::empty({0}));
-    archive.write("queue_targets", any ? queue_.targets : torch::empty({0}, torch::kLong));
+    queue_.save(archive);
   }
   void load_state(torch::serialize::InputArchive& archive) override {
     load_tensor(archive, "history", history_);
@@ -67,15 +59,7 @@ class SelectiveBackprop final : public SelectionPolicy {
     filled_ = cursor[0].item<int64_t>();
     write_ = cursor[1].item<int64_t>();
     epoch_ = cursor[2].item<int64_t>();
-    archive.read("queue_indices", queue_.indices);
-    archive.read("queue_inputs", queue_.inputs);
-    archive.read("queue_targets", queue_.targets);
-    if (queue_.indices.numel() == 0) {
-      queue_ = Batch{};
-    } else {  // a run may resume on another device
-      const auto device = history_.device();
-      queue_ = Batch{queue_.indices.to(device), queue_.inputs.to(device), queue_.targets.to(device)};
-    }
+    queue_.load(archive, history_.device());  // a run may resume on another device
   }
 
  private:
@@ -90,31 +74,10 @@ class SelectiveBackprop final : public SelectionPolicy {
     filled_ = std::min(capacity, filled_ + count);
   }
 
-  int64_t queued() const { return queue_.indices.defined() ? queue_.indices.size(0) : 0; }
-
-  void append(const Batch& rows) {
-    if (rows.indices.size(0) == 0) return;
-    if (queued() == 0) {
-      queue_ = rows;
-      return;
-    }
-    queue_ = Batch{torch::cat({queue_.indices, rows.indices}), torch::cat({queue_.inputs, rows.inputs}),
-                   torch::cat({queue_.targets, rows.targets})};
-  }
-
-  Batch take(int64_t count) {
-    const int64_t rest = queued() - count;
-    Batch out{queue_.indices.narrow(0, 0, count), queue_.inputs.narrow(0, 0, count), queue_.targets.narrow(0, 0, count)};
-    queue_ = rest == 0 ? Batch{}
-                       : Batch{queue_.indices.narrow(0, count, rest), queue_.inputs.narrow(0, count, rest),
-                               queue_.targets.narrow(0, count, rest)};
-    return out;
-  }
-
   SamplerOptions options_;
   torch::Tensor history_;
   int64_t filled_ = 0, write_ = 0, epoch_ = 0;
-  Batch queue_;
+  BatchQueue queue_;
 };
 
 const bool registered = samplers().add(

@@ -1,0 +1,113 @@
+// svhn: the Street View House Numbers cropped digits (Netzer et al. 2011) in their official MATLAB
+// files under data.root: train_32x32.mat (73,257 digits), test_32x32.mat (26,032) and, with
+// data.svhn.extra, extra_32x32.mat (531,131) added to training. Each holds X, uint8
+// 32 x 32 x 3 x N (MATLAB's column-major order), and y, N x 1, the digit with 10 standing for 0.
+// Read with libmatio (MAT v4/v5, and v7.3 where libmatio has HDF5); held in memory as uint8
+// [N, 3, 32, 32] like CIFAR, so the same on-device crop/flip/normalise path applies.
+#include "esrun/core/error.h"
+#include "esrun/data/dataset.h"
+
+#ifdef ESRUN_WITH_MATIO
+#include <matio.h>
+
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+namespace esrun {
+namespace {
+
+using MatFile = std::unique_ptr<mat_t, int (*)(mat_t*)>;
+using MatVar = std::unique_ptr<matvar_t, void (*)(matvar_t*)>;
+
+MatVar read_variable(mat_t* file, const std::string& path, const char* name) {
+  MatVar var(Mat_VarRead(file, name), Mat_VarFree);
+  ESRUN_CHECK(var && var->data, path, ": has no variable '", name,
+              "' (expected X, uint8 32x32x3xN, and y, Nx1, as the official SVHN files)");
+  return var;
+}
+
+std::string dims_text(const matvar_t& var) {
+  std::ostringstream out;
+  for (int i = 0; i < var.rank; ++i) out << (i ? "x" : "") << var.dims[i];
+  return out.str();
+}
+
+// The N labels of y as int64, whatever numeric class MATLAB stored them in.
+torch::Tensor labels_of(const matvar_t& y, const std::string& path, int64_t n) {
+  size_t count = 1;
+  for (int i = 0; i < y.rank; ++i) count *= y.dims[i];
+  ESRUN_CHECK(static_cast<int64_t>(count) == n && y.rank == 2 && (y.dims[0] == 1 || y.dims[1] == 1), path,
+              ": y is ", dims_text(y), ", expected ", n, "x1 to match the ", n, " images of X");
+  const auto c = static_cast<int64_t>(count);
+  torch::Tensor values;
+  switch (y.class_type) {
+    case MAT_C_DOUBLE: values = torch::from_blob(y.data, {c}, torch::kDouble); break;
+    case MAT_C_SINGLE: values = torch::from_blob(y.data, {c}, torch::kFloat); break;
+    case MAT_C_UINT8: values = torch::from_blob(y.data, {c}, torch::kUInt8); break;
+    case MAT_C_INT8: values = torch::from_blob(y.data, {c}, torch::kChar); break;
+    case MAT_C_INT16: values = torch::from_blob(y.data, {c}, torch::kShort); break;
+    case MAT_C_INT32: values = torch::from_blob(y.data, {c}, torch::kInt); break;
+    case MAT_C_INT64: values = torch::from_blob(y.data, {c}, torch::kLong); break;
+    default: ESRUN_FAIL(path, ": y has MATLAB class ", static_cast<int>(y.class_type), ", expected a numeric array of digits 1..10");
+  }
+  auto labels = values.to(torch::kDouble);
+  ESRUN_CHECK(labels.eq(labels.round()).all().item<bool>() && labels.ge(1).all().item<bool>() &&
+                  labels.le(10).all().item<bool>(),
+              path, ": y holds values outside the digits 1..10 (10 stands for 0)");
+  return labels.to(torch::kLong).remainder(10);
+}
+
+Split read_split(const std::string& path) {
+  ESRUN_CHECK(std::filesystem::is_regular_file(path), "data.root: '", path,
+              "' does not exist (expected the official SVHN file there)");
+  MatFile file(Mat_Open(path.c_str(), MAT_ACC_RDONLY), Mat_Close);
+  ESRUN_CHECK(file != nullptr, path, ": not a MAT file libmatio can read");
+  const MatVar x = read_variable(file.get(), path, "X");
+  ESRUN_CHECK(x->rank == 4 && x->dims[0] == 32 && x->dims[1] == 32 && x->dims[2] == 3 && x->class_type == MAT_C_UINT8,
+              path, ": X is ", dims_text(*x), " of MATLAB class ", static_cast<int>(x->class_type),
+              ", expected uint8 32x32x3xN");
+  const auto n = static_cast<int64_t>(x->dims[3]);
+  const MatVar y = read_variable(file.get(), path, "y");
+  // Column-major 32 (h) x 32 (w) x 3 x N is row-major [N, 3, w, h]: swap the last two axes.
+  const auto images = torch::from_blob(x->data, {n, 3, 32, 32}, torch::kUInt8).transpose(2, 3).contiguous();
+  return Split{images, labels_of(*y, path, n), torch::arange(n, torch::kLong), {}};
+}
+
+Dataset make_svhn(const DataOptions& options) {
+  ESRUN_CHECK(std::filesystem::is_directory(options.root), "data.root: dataset directory '", options.root,
+              "' does not exist (expected train_32x32.mat and test_32x32.mat there)");
+  const auto file = [&](const char* name) { return (std::filesystem::path(options.root) / name).string(); };
+  Dataset data;
+  data.name = "svhn";
+  data.num_classes = 10;
+  data.train = read_split(file("train_32x32.mat"));
+  if (options.svhn_extra) {
+    const Split extra = read_split(file("extra_32x32.mat"));
+    const auto offset = data.train.size();
+    data.train = Split{torch::cat({data.train.inputs, extra.inputs}), torch::cat({data.train.targets, extra.targets}),
+                       torch::cat({data.train.source_index, extra.source_index + offset}), {}};
+  }
+  data.test = read_split(file("test_32x32.mat"));
+  data.mean = {0.4377, 0.4438, 0.4728};  // of train_32x32.mat, on the [0, 1] scale
+  data.std = {0.1980, 0.2010, 0.1970};
+  return data;
+}
+
+}  // namespace
+}  // namespace esrun
+#else
+namespace esrun {
+namespace {
+Dataset make_svhn(const DataOptions&) { fail_without_matio("svhn"); }
+}  // namespace
+}  // namespace esrun
+#endif
+
+namespace esrun {
+namespace {
+const bool registered = datasets().add(
+    "svhn", "SVHN cropped digits, official train_32x32.mat / test_32x32.mat (+ extra_32x32.mat) under data.root",
+    make_svhn);
+}  // namespace
+}  // namespace esrun

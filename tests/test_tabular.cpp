@@ -1,0 +1,146 @@
+// csv_table and linear_synthetic, the regression task end to end, and their bad input.
+#include <catch2/catch.hpp>
+
+#include "esrun/data/dataset.h"
+#include "esrun/run.h"
+#include "helpers.h"
+
+using Catch::Matchers::Contains;
+using esrun::testing::TempDir;
+
+namespace {
+
+esrun::RunConfig config_with(const std::vector<std::string>& sets) {
+  return esrun::load_config(esrun::RunRequest{{}, sets, std::nullopt});
+}
+
+// A small table: a numeric feature a, a categorical c, a column to drop, and y = 3a + (c == "x").
+std::string write_table(const TempDir& dir, int rows = 40) {
+  std::string text = "id,a,c,y,note\n";
+  for (int i = 0; i < rows; ++i) {
+    const double a = i * 0.5;
+    const std::string c = i % 3 == 0 ? "x" : (i % 3 == 1 ? "y" : "z");
+    text += std::to_string(i) + "," + std::to_string(a) + "," + c + "," + std::to_string(3 * a + (c == "x")) +
+            ",\"free, text\"\n";
+  }
+  return esrun::testing::write_file(dir / "table/data.csv", text);
+}
+
+std::vector<std::string> table_sets(const TempDir& dir) {
+  return {"data.name=csv_table", "data.root=" + (dir.path() / "table").string(),
+          "data.csv={target: y, drop: [id, note], categorical: [c]}"};
+}
+
+}  // namespace
+
+TEST_CASE("csv_table reads features, one-hot categories and the target, and splits by a seeded fraction",
+          "[data][csv]") {
+  TempDir dir;
+  write_table(dir);
+  auto sets = table_sets(dir);
+  sets.push_back("task.standardize=false");
+  const auto data = esrun::load_dataset(config_with(sets));
+  CHECK(data.task == "regression");
+  CHECK(data.train.size() == 32);  // round(0.2 * 40) = 8 test rows
+  CHECK(data.test.size() == 8);
+  // a (standardised) then c's one-hot block over x, y, z.
+  REQUIRE(data.train.inputs.sizes() == torch::IntArrayRef({32, 4}));
+  CHECK(data.input_shape() == std::vector<int64_t>{4});
+  CHECK(data.train.inputs.narrow(1, 1, 3).sum(1).eq(1).all().item<bool>());
+  // Rows are kept in file order within each split and the two splits are disjoint.
+  const auto all = torch::cat({data.train.source_index, data.test.source_index});
+  CHECK(std::get<0>(all.sort()).equal(torch::arange(40, torch::kLong)));
+  // The targets are the file's y of those rows (no standardisation here).
+  const auto row = data.train.source_index[5].item<int64_t>();
+  CHECK(data.train.targets[5].item<float>() == Approx(3 * row * 0.5 + (row % 3 == 0)));
+  // The same seed gives the same split; another seed another one.
+  CHECK(esrun::load_dataset(config_with(sets)).test.source_index.equal(data.test.source_index));
+  sets.push_back("seed=9");
+  CHECK_FALSE(esrun::load_dataset(config_with(sets)).test.source_index.equal(data.test.source_index));
+}
+
+TEST_CASE("Standardisation of features and targets is fitted on the training split only", "[data][csv]") {
+  TempDir dir;
+  write_table(dir);
+  auto sets = table_sets(dir);
+  sets.push_back("data.csv.split_column=c");
+  sets.push_back("data.csv.test_values=[z]");
+  const auto data = esrun::load_dataset(config_with(sets));
+  CHECK(data.test.size() == 13);  // rows 2, 5, ..., 38
+  const auto a = data.train.inputs.select(1, 0).to(torch::kDouble);
+  CHECK(a.mean().item<double>() == Approx(0.0).margin(1e-6));
+  CHECK(a.std().item<double>() == Approx(1.0));
+  CHECK(data.train.targets.to(torch::kDouble).mean().item<double>() == Approx(0.0).margin(1e-6));
+  CHECK(data.train.targets.to(torch::kDouble).std().item<double>() == Approx(1.0));
+  // The test rows use the training statistics: their a is not centred.
+  CHECK(std::abs(data.test.inputs.select(1, 0).mean().item<double>()) > 0.01);
+  // z was never seen in training: its one-hot block is x, y only, and test rows encode as zeros.
+  CHECK(data.train.inputs.size(1) == 3);
+  CHECK(data.test.inputs.narrow(1, 1, 2).abs().sum().item<double>() == 0.0);
+  // Un-standardising recovers the file's values.
+  const auto row = data.test.source_index[0].item<int64_t>();
+  CHECK(data.test.targets[0].item<double>() * data.target_std + data.target_mean == Approx(3 * row * 0.5));
+}
+
+TEST_CASE("csv_table reads a separate test file and, as classification, integer targets as classes", "[data][csv]") {
+  TempDir dir;
+  esrun::testing::write_file(dir / "t/train.csv", "f,label\n0.1,0\n0.2,1\n0.3,2\n0.4,1\n");
+  esrun::testing::write_file(dir / "t/test.csv", "f,label\n0.5,2\n");
+  const std::vector<std::string> sets = {"data.name=csv_table", "data.root=" + (dir.path() / "t").string(),
+                                         "data.csv={file: train.csv, test_file: test.csv, target: label}",
+                                         "task.name=classification"};
+  const auto data = esrun::load_dataset(config_with(sets));
+  CHECK(data.task == "classification");
+  CHECK(data.num_classes == 3);
+  CHECK(data.train.targets.equal(torch::tensor({0, 1, 2, 1}, torch::kLong)));
+  CHECK(data.test.targets.equal(torch::tensor({2}, torch::kLong)));
+}
+
+TEST_CASE("linear_synthetic draws y = slope x + intercept + noise, deterministic from the seed", "[data][linear]") {
+  const std::vector<std::string> sets = {"data.name=linear_synthetic", "data.linear={train_size: 2000, test_size: 500, noise: 0.0}",
+                                         "task.standardize=false"};
+  const auto data = esrun::load_dataset(config_with(sets));
+  CHECK(data.train.inputs.sizes() == torch::IntArrayRef({2000, 1}));
+  CHECK(data.test.size() == 500);
+  CHECK(torch::allclose(data.train.targets, 2 * data.train.inputs.view({-1}) + 1, 1e-5, 1e-5));
+  CHECK(data.train.inputs.min().item<float>() >= -5.0f);
+  CHECK(data.train.inputs.max().item<float>() < 5.0f);
+  CHECK(esrun::load_dataset(config_with(sets)).train.inputs.equal(data.train.inputs));
+  auto noisy = sets;
+  noisy.push_back("data.linear.noise=0.5");
+  const auto with_noise = esrun::load_dataset(config_with(noisy));
+  const auto residual = with_noise.train.targets - (2 * with_noise.train.inputs.view({-1}) + 1);
+  CHECK(residual.std().item<double>() == Approx(0.5).epsilon(0.1));
+}
+
+TEST_CASE("Bad tables are rejected with the file, row and column", "[data][csv][errors]") {
+  TempDir dir;
+  const auto load = [&](const std::string& content, std::vector<std::string> extra = {}) {
+    esrun::testing::write_file(dir / "bad/data.csv", content);
+    std::vector<std::string> sets = {"data.name=csv_table", "data.root=" + (dir.path() / "bad").string(),
+                                     "data.csv.target=y"};
+    sets.insert(sets.end(), extra.begin(), extra.end());
+    return esrun::load_dataset(config_with(sets));
+  };
+  const std::string file = (dir.path() / "bad" / "data.csv").string();
+  CHECK_THROWS_WITH(load("x,y\n1,2\n3\n"), Contains(file + ":3: expected 2 fields as in the header, got 1"));
+  CHECK_THROWS_WITH(load("x,y\n1,2\n3,4\nabc,5\n4,5\n5,6\n"),
+                    Contains(file + ":4: column 'x': expected a number, got 'abc'"));
+  CHECK_THROWS_WITH(load("x,z\n1,2\n"), Contains("data.csv.target: column 'y' is not in the header of " + file) &&
+                                            Contains("columns: x, z"));
+  CHECK_THROWS_WITH(load(""), Contains(file + ": the file is empty"));
+  CHECK_THROWS_WITH(load("x,y\n"), Contains(file + ": has a header but no data rows"));
+  CHECK_THROWS_WITH(load("x,y\n1,\"2\n"), Contains(file + ":2: a quoted field is not closed"));
+}
+
+TEST_CASE("Label noise or label smoothing on a regression task is a configuration error", "[data][errors]") {
+  CHECK_THROWS_WITH(esrun::load_dataset(config_with({"data.name=linear_synthetic", "data.label_noise={kind: uniform, ratio: 0.1}"})),
+                    Contains("data.label_noise.kind (") && Contains("regression task"));
+  CHECK_THROWS_WITH(esrun::load_dataset(config_with({"data.name=linear_synthetic", "train.label_smoothing=0.1"})),
+                    Contains("train.label_smoothing (--set") && Contains("regression task"));
+#ifdef ESRUN_WITH_OPENCV
+  CHECK_THROWS_WITH(esrun::load_dataset(config_with({"data.name=synthetic_shapes", "task.name=regression",
+                                                     "data.synthetic={train_size: 8, test_size: 8}"})),
+                    Contains("task.name (--set task.name=regression)") && Contains("image classification dataset"));
+#endif
+}
