@@ -21,7 +21,7 @@ std::vector<std::string> names(const esrun::RegistryView& registry) {
 }  // namespace
 
 TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
-  CHECK(names(esrun::models()) == std::vector<std::string>{"resnet18", "resnet50", "small_cnn"});
+  CHECK(names(esrun::models()) == std::vector<std::string>{"mlp", "resnet18", "resnet50", "small_cnn", "vit"});
   CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "image_folder", "synthetic_shapes"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "linear", "onecycle", "poly", "step"});

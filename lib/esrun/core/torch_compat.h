@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -134,5 +135,22 @@ class AutocastGuard {
 };
 
 inline void set_cudnn_benchmark(bool enabled) { at::globalContext().setBenchmarkCuDNN(enabled); }
+
+// Scaled dot-product attention on [N, heads, T, d] tensors, softmax(q k^T / sqrt(d)) v (Vaswani et
+// al. 2017, eq. 1), with dropout on the attention weights when training. 2.x fuses it into one
+// kernel (flash or memory-efficient attention on CUDA) that never holds the T x T weights; its
+// signature there is (query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa), the
+// last two added in 2.1 and 2.5, so only the first five are passed.
+inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout_p,
+                            bool training) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, training ? dropout_p : 0.0, /*is_causal=*/false);
+#else
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto weights = at::softmax(at::matmul(q * scale, k.transpose(-2, -1)), -1);
+  if (training && dropout_p > 0.0) weights = at::dropout(weights, dropout_p, /*train=*/true);
+  return at::matmul(weights, v);
+#endif
+}
 
 }  // namespace esrun::compat

@@ -1,0 +1,56 @@
+// mlp: the input flattened (feature tables [N, F] as they are, images [N, C, H, W] to
+// [N, C*H*W]), then per hidden size Linear -> BatchNorm1d (model.batch_norm) -> activation ->
+// Dropout (model.dropout > 0), and a final Linear to the outputs.
+// AdaSelection's paper trains a "simple MLP" and a "2-layer MLP" without giving their sizes; the
+// presets are our reading of them: simple = one hidden layer of 32, two_layer = two of 64.
+#include "esrun/core/error.h"
+#include "esrun/models/model.h"
+
+namespace esrun {
+namespace {
+
+std::vector<int64_t> preset_hidden(const std::optional<std::string>& preset) {
+  if (!preset || *preset == "simple") return {32};
+  if (*preset == "two_layer") return {64, 64};
+  ESRUN_FAIL("model.preset: expected one of simple, two_layer for mlp, got '", *preset, "'");
+}
+
+torch::nn::AnyModule activation(const std::string& name) {
+  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
+  if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
+  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
+  if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
+  ESRUN_FAIL("model.activation: expected one of relu, gelu, tanh, sigmoid, got '", name, "'");
+}
+
+class Mlp final : public Model {
+ public:
+  explicit Mlp(const ModelOptions& o) {
+    ESRUN_CHECK(!o.input_shape.empty(), "model.name: mlp needs the dataset's input shape");
+    int64_t in = 1;
+    for (const int64_t size : o.input_shape) in *= size;
+    for (const int64_t out : o.hidden.value_or(preset_hidden(o.preset))) {
+      layers_->push_back(torch::nn::Linear(in, out));
+      if (o.batch_norm) layers_->push_back(torch::nn::BatchNorm1d(out));
+      layers_->push_back(activation(o.activation));
+      if (o.dropout > 0.0) layers_->push_back(torch::nn::Dropout(o.dropout));
+      in = out;
+    }
+    layers_->push_back(torch::nn::Linear(in, o.outputs));
+    register_module("layers", layers_);
+  }
+
+  torch::Tensor forward(torch::Tensor x) override { return layers_->forward(x.flatten(1)); }
+
+ private:
+  torch::nn::Sequential layers_;
+};
+
+const bool registered = models().add(
+    "mlp",
+    "multilayer perceptron on the flattened input: model.hidden (or model.preset simple [32] | two_layer "
+    "[64, 64]) layers of Linear -> BatchNorm1d (model.batch_norm) -> model.activation -> dropout",
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Mlp>(o); });
+
+}  // namespace
+}  // namespace esrun
