@@ -138,3 +138,25 @@ TEST_CASE("set_momentum sets SGD momentum and Adam beta1", "[optim]") {
   CHECK(std::get<0>(betas) == Approx(0.8));
   CHECK(std::get<1>(betas) == Approx(0.999));
 }
+
+TEST_CASE("no_decay_bias_norm puts biases and normalisation weights in a group without weight decay", "[optim]") {
+  esrun::ModelOptions model_options;
+  model_options.name = "small_cnn";
+  model_options.outputs = 10;
+  model_options.input_shape = {3, 32, 32};
+  const auto model = esrun::models().create("small_cnn", "model.name", model_options);
+  auto config = esrun::load_config(esrun::RunRequest{{}, {"optimizer={name: adamw, weight_decay: 0.05}"}, std::nullopt});
+  // auto: off for a CNN.
+  CHECK(esrun::make_optimizer(config.optimizer, "optimizer.name", *model)->param_groups().size() == 1);
+  config = esrun::load_config(
+      esrun::RunRequest{{}, {"optimizer={name: adamw, weight_decay: 0.05, no_decay_bias_norm: true}"}, std::nullopt});
+  const auto optimizer = esrun::make_optimizer(config.optimizer, "optimizer.name", *model);
+  REQUIRE(optimizer->param_groups().size() == 2);
+  const auto& decayed = optimizer->param_groups()[0];
+  const auto& exempt = optimizer->param_groups()[1];
+  CHECK(static_cast<const torch::optim::AdamWOptions&>(decayed.options()).weight_decay() == Approx(0.05));
+  CHECK(static_cast<const torch::optim::AdamWOptions&>(exempt.options()).weight_decay() == 0.0);
+  for (const auto& p : decayed.params()) CHECK(p.dim() > 1);
+  for (const auto& p : exempt.params()) CHECK(p.dim() <= 1);
+  CHECK(decayed.params().size() + exempt.params().size() == model->parameters().size());
+}

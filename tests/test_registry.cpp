@@ -6,6 +6,7 @@
 #include "esrun/optim/schedule.h"
 #include "esrun/run.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/tasks/task.h"
 
 using Catch::Matchers::Contains;
 
@@ -22,7 +23,9 @@ std::vector<std::string> names(const esrun::RegistryView& registry) {
 
 TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
   CHECK(names(esrun::models()) == std::vector<std::string>{"mlp", "resnet18", "resnet50", "small_cnn", "vit"});
-  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "image_folder", "synthetic_shapes"});
+  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "csv_table", "image_folder",
+                                                             "linear_synthetic", "svhn", "synthetic_shapes"});
+  CHECK(names(esrun::tasks()) == std::vector<std::string>{"classification", "regression"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "linear", "onecycle", "poly", "step"});
   CHECK(names(esrun::samplers()) ==

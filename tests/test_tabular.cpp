@@ -3,6 +3,7 @@
 
 #include "esrun/data/dataset.h"
 #include "esrun/run.h"
+#include "esrun/train/trainer.h"
 #include "helpers.h"
 
 using Catch::Matchers::Contains;
@@ -143,4 +144,91 @@ TEST_CASE("Label noise or label smoothing on a regression task is a configuratio
                                                      "data.synthetic={train_size: 8, test_size: 8}"})),
                     Contains("task.name (--set task.name=regression)") && Contains("image classification dataset"));
 #endif
+}
+
+TEST_CASE("A regression run learns y = 2x + 1 and reports every task's metrics in one schema", "[e2e][regression]") {
+  TempDir dir;
+  const auto result = esrun::run(esrun::RunRequest{
+      {},
+      {"data.name=linear_synthetic", "data.linear={train_size: 2000, test_size: 500, noise: 0.1}",
+       "model={name: mlp, hidden: [16]}", "train.epochs=4", "optimizer={name: sgd, lr: 0.05, weight_decay: 0.0}",
+       "schedule.name=constant", "sampler.meta_batch=50", "threads=2"},
+      dir / "run"});
+  const auto lines = esrun::testing::metrics(result);
+  REQUIRE(lines.size() == 4);
+  const auto& last = lines.back();
+  for (const char* field : {"test_loss", "test_acc", "test_mse", "test_rmse", "test_mae", "test_r2", "test_score"})
+    CHECK(last[field].is_number());
+  CHECK(last["test_acc5"].is_null());
+  CHECK(last["test_r2"].get<double>() > 0.95);
+  // RMSE in the original units: the noise std is 0.1 and y spans about [-9, 11].
+  CHECK(last["test_rmse"].get<double>() < 1.5);
+  CHECK(last["test_rmse"].get<double>() == Approx(std::sqrt(last["test_mse"].get<double>())));
+  CHECK(result.summary["final_test_r2"] == last["test_r2"]);
+  CHECK(result.summary["best_test_rmse"].get<double>() <= result.summary["final_test_rmse"].get<double>());
+  CHECK(result.summary["final_test_acc5"].is_null());
+}
+
+TEST_CASE("A classification run writes the regression metrics as null", "[e2e][regression]") {
+  TempDir dir;
+  esrun::testing::write_file(dir / "t/data.csv", [] {
+    std::string text = "a,b,label\n";
+    for (int i = 0; i < 60; ++i) text += std::to_string(i % 7) + "," + std::to_string(i % 3) + "," + std::to_string(i % 2) + "\n";
+    return text;
+  }());
+  const auto result = esrun::run(esrun::RunRequest{
+      {},
+      {"data.name=csv_table", "data.root=" + (dir.path() / "t").string(), "data.csv.target=label",
+       "task.name=classification", "model={name: mlp, hidden: [8]}", "train.epochs=1", "sampler.meta_batch=16", "threads=2"},
+      dir / "run"});
+  const auto last = esrun::testing::metrics(result).back();
+  CHECK(last["test_acc"].is_number());
+  for (const char* field : {"test_mse", "test_rmse", "test_mae", "test_r2"}) CHECK(last[field].is_null());
+}
+
+TEST_CASE("train.accumulate gives the same step as one pass over all rows", "[e2e][optim]") {
+  const auto make = [](std::optional<int64_t> micro) {
+    std::vector<std::string> sets = {"data.name=linear_synthetic", "data.linear={train_size: 64, test_size: 8}",
+                                     "model={name: mlp, hidden: [16, 8], activation: tanh}", "sampler.meta_batch=24",
+                                     "optimizer={name: sgd, lr: 0.1, momentum: 0.9, weight_decay: 0.01}", "threads=1"};
+    if (micro) sets.push_back("train.accumulate=" + std::to_string(*micro));
+    const auto config = esrun::load_config(esrun::RunRequest{{}, sets, std::nullopt});
+    return std::make_unique<esrun::Trainer>(config, esrun::load_dataset(config), torch::kCPU);
+  };
+  auto whole = make(std::nullopt), parts = make(5);  // 24 rows: micro-batches of 5, 5, 5, 5, 4
+  const auto rows = torch::arange(24, torch::kLong);
+  const auto batch = whole->make_batch(rows, 0);
+  const auto weights = torch::linspace(0.5, 1.5, 24);
+  for (int step = 0; step < 2; ++step) {  // the second step also checks the momentum buffers
+    const auto a = whole->train_step(batch.inputs, batch.targets, weights, 0.1);
+    const auto b = parts->train_step(batch.inputs, batch.targets, weights, 0.1);
+    CHECK(torch::allclose(a.loss, b.loss, 1e-5, 1e-6));
+    CHECK(torch::allclose(a.losses, b.losses, 1e-5, 1e-6));
+  }
+  const auto pa = whole->model().parameters(), pb = parts->model().parameters();
+  REQUIRE(pa.size() == pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) CHECK(torch::allclose(pa[i], pb[i], 1e-5, 1e-6));
+}
+
+TEST_CASE("train.accumulate larger than the mini-batch is a configuration error", "[config][errors]") {
+  CHECK_THROWS_WITH(config_with({"sampler={name: es, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}),
+                    Contains("train.accumulate (--set train.accumulate=32): expected micro-batches of at most the "
+                             "mini-batch b = 16 rows, got 32"));
+}
+
+TEST_CASE("AdaSelection trains only full batches of B; the rest waits in C for the next epoch", "[e2e][adaselection]") {
+  TempDir dir;
+  // n = 400, B = 40, rate 0.25: 100 chosen per epoch. Epoch 1 trains 2 x 40 (20 wait), epoch 2 then
+  // has 120 (3 steps), epoch 3 has 100 (2 steps, 20 left untrained).
+  const auto result = esrun::run(esrun::RunRequest{
+      {},
+      {"data.name=linear_synthetic", "data.linear={train_size: 400, test_size: 50}", "model={name: mlp, hidden: [8]}",
+       "train.epochs=3", "sampler={name: adaselection, meta_batch: 40, ratio: 0.25}", "threads=2"},
+      dir / "run"});
+  const auto lines = esrun::testing::metrics(result);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["samples_backward"] == 80);
+  CHECK(lines[1]["samples_backward"] == 120);
+  CHECK(lines[2]["samples_backward"] == 80);
+  CHECK(lines[2]["samples_forward"] == 400);
 }

@@ -9,6 +9,7 @@ different experiments are never averaged together. Cells without finished runs s
     scripts/tables runs/sweeps/small_policies                     # ES Table 2 style
     scripts/tables runs/... --cols data.name,data.label_noise.ratio  # ES Table 6: noise levels
     scripts/tables runs/... --csv results.csv
+    scripts/tables runs/sweeps/paper_adaselection --value rmse    # regression: test RMSE (or r2, mae, mse)
 """
 import csv
 import io
@@ -25,7 +26,13 @@ class Cell:
         self.problem = problem(runs[0]) if runs else None
         self.n = len(finished)
         self.unfinished = len(runs) - self.n
-        self.acc = mean_std([100.0 * r.summary[metric] for r in finished]) if finished else None
+        scale = 100.0 if metric.endswith(("_acc", "_acc5")) else 1.0  # accuracies in percent
+        values = [r.summary.get(metric) for r in finished]
+        if any(v is None for v in values):
+            print(f"error: {metric} is null in a summary.json of {runs[0].path} (its task has no such metric); "
+                  "choose another --value", file=sys.stderr)
+            raise SystemExit(2)
+        self.acc = mean_std([scale * v for v in values]) if finished else None
         self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
         self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
 
@@ -62,9 +69,11 @@ def saved(cell, base):
 
 def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
     head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
+    value = metric.split("_test_")[1]
     for c in cols:
         name = label(col_keys, c)
-        head += [f"{name} acc (%)", f"{name} Δ vs {baseline}", f"{name} time saved"]
+        head += [f"{name} {value}{' (%)' if value.startswith('acc') else ''}", f"{name} Δ vs {baseline}",
+                 f"{name} time saved"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         out = [label(row_keys, r)]
@@ -79,7 +88,7 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
             out += [acc, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
-    notes = [f"Test accuracy: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds; no std for one). "
+    notes = [f"Test {value}: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds; no std for one). "
              f"Δ and time saved: against {baseline} on the same data, model and training length (data.*, model.*, "
              f"train.* equal), time saved = 1 − train time / {baseline}'s train time (evaluation excluded); "
              "missing where no such baseline finished."]
@@ -88,10 +97,10 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
-def csv_text(row_keys, col_keys, rows, cols, table, base):
+def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(row_keys + col_keys + ["n", "unfinished", "acc_mean", "acc_std", "delta_acc", "train_time_s_mean",
+    writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{value}_mean", f"{value}_std", f"delta_{value}", "train_time_s_mean",
                                            "train_time_s_std", "time_saved_pct", "samples_backward_mean"])
     blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
     for r in rows:
@@ -107,18 +116,21 @@ def csv_text(row_keys, col_keys, rows, cols, table, base):
 def main(argv=None):
     parser = argument_parser("scripts/tables", __doc__, "rows", "columns")
     parser.add_argument("--baseline", default="uniform", help="value of the first row key for the baseline row")
-    parser.add_argument("--metric", choices=["final", "best"], default="final", help="final or best test accuracy")
+    parser.add_argument("--metric", choices=["final", "best"], default="final",
+                        help="the last evaluation, or the best one by the task's test_score")
+    parser.add_argument("--value", choices=["acc", "acc5", "loss", "rmse", "mae", "mse", "r2"], default="acc",
+                        help="the test metric in the cells (regression: rmse, mae, mse, r2)")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
     args = parser.parse_args(argv)
     runs = find_runs(args.runs)
     if not runs:
         print(f"error: no run directories (config.resolved.yaml) under {', '.join(args.runs)}", file=sys.stderr)
         return 2
-    metric = f"{args.metric}_test_acc"
+    metric = f"{args.metric}_test_{args.value}"
     built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, metric)
     print(markdown(*built, args.baseline, metric), end="")
     if args.csv:
-        text = csv_text(*built)
+        text = csv_text(*built, args.value)
         if args.csv == "-":
             print("\n" + text, end="")
         else:
