@@ -60,3 +60,26 @@ TEST_CASE("One short epoch of ResNet-18 and small_cnn on real CIFAR", "[.data]")
   CHECK(cifar10.summary["samples_backward_total"] == 2000);
   CHECK(cifar10.summary["final_test_acc"].get<double>() > 0.15);  // chance is 0.1
 }
+
+TEST_CASE("UCI Bike Sharing reads as AdaSelection uses it and trains as configs/bike_mlp.yaml", "[.data]") {
+  const std::string root = data_dir() + "/bike_sharing";
+  const std::string config = std::string(ESRUN_SOURCE_DIR) + "/configs/bike_mlp.yaml";
+  const auto data = esrun::load_dataset(esrun::load_config(esrun::RunRequest{{config}, {"data.root=" + root}, std::nullopt}));
+  CHECK(data.task == "regression");
+  CHECK(data.train.size() + data.test.size() == 731);
+  CHECK(data.test.size() == 146);  // round(0.2 * 731)
+  // 16 columns less cnt, instant, dteday, casual and registered: 11 numeric features.
+  CHECK(data.input_shape() == std::vector<int64_t>{11});
+  // cnt of day 1 (2011-01-01) is 985: un-standardised targets give the file's counts back.
+  const auto first = data.train.source_index.eq(0).nonzero();
+  if (first.numel() > 0) {
+    const auto row = first[0][0].item<int64_t>();
+    CHECK(data.train.targets[row].item<double>() * data.target_std + data.target_mean == Approx(985.0));
+  }
+  const auto hourly = esrun::load_dataset(esrun::load_config(esrun::RunRequest{
+      {std::string(ESRUN_SOURCE_DIR) + "/configs/bike_hour_mlp.yaml"}, {"data.root=" + root}, std::nullopt}));
+  CHECK(hourly.train.size() + hourly.test.size() == 17379);
+  esrun::testing::TempDir dir;
+  const auto result = esrun::run(esrun::RunRequest{{config}, {"data.root=" + root, "train.epochs=100", "threads=2"}, dir / "run"});
+  CHECK(result.summary["final_test_r2"].get<double>() > 0.6);
+}

@@ -15,21 +15,22 @@ esrun::RunConfig config_with(const std::vector<std::string>& sets) {
   return esrun::load_config(esrun::RunRequest{{}, sets, std::nullopt});
 }
 
-// A small table: a numeric feature a, a categorical c, a column to drop, and y = 3a + (c == "x").
+// A small table: a numeric feature a, a categorical c, columns to drop (id, note and part, which
+// marks the rows with c == "z" as "test"), and y = 3a + (c == "x").
 std::string write_table(const TempDir& dir, int rows = 40) {
-  std::string text = "id,a,c,y,note\n";
+  std::string text = "id,a,c,y,note,part\n";
   for (int i = 0; i < rows; ++i) {
     const double a = i * 0.5;
     const std::string c = i % 3 == 0 ? "x" : (i % 3 == 1 ? "y" : "z");
     text += std::to_string(i) + "," + std::to_string(a) + "," + c + "," + std::to_string(3 * a + (c == "x")) +
-            ",\"free, text\"\n";
+            ",\"free, text\"," + (c == "z" ? "test" : "train") + "\n";
   }
   return esrun::testing::write_file(dir / "table/data.csv", text);
 }
 
 std::vector<std::string> table_sets(const TempDir& dir) {
   return {"data.name=csv_table", "data.root=" + (dir.path() / "table").string(),
-          "data.csv={target: y, drop: [id, note], categorical: [c]}"};
+          "data.csv={target: y, drop: [id, note, part], categorical: [c]}"};
 }
 
 }  // namespace
@@ -64,10 +65,14 @@ TEST_CASE("Standardisation of features and targets is fitted on the training spl
   TempDir dir;
   write_table(dir);
   auto sets = table_sets(dir);
-  sets.push_back("data.csv.split_column=c");
-  sets.push_back("data.csv.test_values=[z]");
+  sets.push_back("data.csv.split_column=part");
+  sets.push_back("data.csv.test_values=[test]");
   const auto data = esrun::load_dataset(config_with(sets));
   CHECK(data.test.size() == 13);  // rows 2, 5, ..., 38
+  // The split column is not a feature by default; naming it as one is an error.
+  auto with_split_feature = sets;
+  with_split_feature.push_back("data.csv.features=[a, c, part]");
+  CHECK_THROWS_WITH(esrun::load_dataset(config_with(with_split_feature)), Contains("the split column 'part' cannot be a feature"));
   const auto a = data.train.inputs.select(1, 0).to(torch::kDouble);
   CHECK(a.mean().item<double>() == Approx(0.0).margin(1e-6));
   CHECK(a.std().item<double>() == Approx(1.0));
@@ -212,8 +217,10 @@ TEST_CASE("train.accumulate gives the same step as one pass over all rows", "[e2
 
 TEST_CASE("train.accumulate larger than the mini-batch is a configuration error", "[config][errors]") {
   CHECK_THROWS_WITH(config_with({"sampler={name: es, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}),
-                    Contains("train.accumulate (--set train.accumulate=32): expected micro-batches of at most the "
-                             "mini-batch b = 16 rows, got 32"));
+                    Contains("train.accumulate (--set train.accumulate=32): expected micro-batches of at most the 16 "
+                             "rows of a training step (the mini-batch b), got 32"));
+  // AdaSelection's full batches train B rows at a time.
+  CHECK_NOTHROW(config_with({"sampler={name: adaselection, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}));
 }
 
 TEST_CASE("AdaSelection trains only full batches of B; the rest waits in C for the next epoch", "[e2e][adaselection]") {

@@ -75,6 +75,28 @@ TEST_CASE("R^2 is 1 for a perfect fit and 0 for the mean predictor; errors are r
   CHECK_FALSE(off.acc5);
 }
 
+TEST_CASE("Regression metrics summed over several batches equal one pass; R^2 is around the test mean", "[task]") {
+  const auto task = make_task("regression", {}, {0, 3.0});
+  // Test targets whose mean (2.5) is far from the training mean (0): SST is around 2.5.
+  const auto targets = torch::tensor({1.0, 2.0, 3.0, 4.0, 1.5, 3.5});
+  const auto outputs = torch::tensor({{1.2}, {1.7}, {3.3}, {4.1}, {1.0}, {3.9}});
+  const auto whole = task->eval_result(task->eval_sums(outputs, targets), 6);
+  const auto parts = task->eval_result(
+      task->eval_sums(outputs.narrow(0, 0, 4), targets.narrow(0, 0, 4)) +
+          task->eval_sums(outputs.narrow(0, 4, 2), targets.narrow(0, 4, 2)),
+      6);
+  const auto e = (outputs.view({-1}) - targets).to(torch::kDouble);
+  const auto z = targets.to(torch::kDouble);
+  const double r2 = 1.0 - e.pow(2).sum().item<double>() / (z - z.mean()).pow(2).sum().item<double>();
+  CHECK(*whole.r2 == Approx(r2));
+  CHECK(*parts.r2 == Approx(r2));
+  CHECK(*parts.rmse == Approx(3.0 * std::sqrt(e.pow(2).mean().item<double>())));
+  CHECK(*parts.mae == Approx(3.0 * e.abs().mean().item<double>()));
+  // Every target the same: R^2 is undefined and reported as null.
+  const auto flat = torch::full({3}, 2.0);
+  CHECK_FALSE(task->eval_result(task->eval_sums(flat.view({-1, 1}), flat), 3).r2);
+}
+
 TEST_CASE("Classification metrics: accuracy, top-5 only with more than 5 classes", "[task]") {
   const auto logits = torch::tensor({{3.0, 1.0, 0.0}, {0.0, 1.0, 2.0}});
   const auto result = make_task("classification", {}, {3, 1.0})->eval_result(

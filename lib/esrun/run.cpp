@@ -21,16 +21,12 @@
 namespace esrun {
 namespace {
 
-std::string format_record(const EpochRecord& r, int64_t epochs, double images_per_second) {
+std::string format_record(const EpochRecord& r, const Task& task, int64_t epochs, double images_per_second) {
   std::ostringstream line;
   const auto percent = [](double v) { return fmt::format("{:.2f}%", 100 * v); };
   line << std::fixed << std::setprecision(4) << "epoch " << r.epoch + 1 << "/" << epochs << "  lr " << r.lr
        << std::setprecision(3) << "  train loss " << r.train_loss << " acc " << percent(r.train_acc);
-  if (r.evaluated) {
-    line << "  test loss " << r.test.loss;
-    if (r.test.rmse) line << " rmse " << *r.test.rmse << " r2 " << *r.test.r2;
-    else if (r.test.acc) line << " acc " << percent(*r.test.acc);
-  }
+  if (r.evaluated) line << "  test loss " << r.test.loss << " " << task.describe(r.test);
   line << "  bp " << r.samples_backward << "/" << r.epoch_dataset_size;
   if (r.noisy_backward_fraction) line << "  noisy " << percent(*r.noisy_backward_fraction);
   line << std::setprecision(1) << "  " << r.time.epoch_total << "s (" << std::setprecision(0) << images_per_second
@@ -81,7 +77,7 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
   int64_t forward = 0, backward = 0;
   double train_seconds = 0;
   for (const auto& r : records) {
-    if (!r["test_score"].is_null()) {
+    if (r.contains("test_score") && !r["test_score"].is_null()) {  // records before issue 13 have none
       last = &r;
       if (!best || r["test_score"].get<double>() > (*best)["test_score"].get<double>()) best = &r;
     }
@@ -95,8 +91,8 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
                             {"samples_forward_total", forward}};
   for (const char* metric : metrics) {
     const std::string key = std::string("test_") + metric;
-    summary["final_" + key] = last ? (*last)[key] : nlohmann::json(nullptr);
-    summary["best_" + key] = best ? (*best)[key] : nlohmann::json(nullptr);
+    summary["final_" + key] = last ? last->value(key, nlohmann::json(nullptr)) : nlohmann::json(nullptr);
+    summary["best_" + key] = best ? best->value(key, nlohmann::json(nullptr)) : nlohmann::json(nullptr);
   }
   return summary;
 }
@@ -159,8 +155,8 @@ RunResult run(const RunRequest& request) {
                request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
 
   Dataset data = load_dataset(config);
-  spdlog::info("{}: {} train / {} test samples, {}{}", data.name, data.train.size(), data.test.size(),
-               data.task == "classification" ? fmt::format("{} classes", data.num_classes) : data.task,
+  spdlog::info("{}: {} train / {} test samples, {}{}{}", data.name, data.train.size(), data.test.size(), data.task,
+               data.num_classes > 0 ? fmt::format(", {} classes", data.num_classes) : std::string(),
                config.data.label_noise.kind == NoiseKind::None
                    ? std::string()
                    : fmt::format(", {} noise on {} labels", to_string(config.data.label_noise.kind),
@@ -173,7 +169,7 @@ RunResult run(const RunRequest& request) {
   const std::string hash = config.resolved.hash();
   std::optional<double> best_score;
   for (const auto& r : records)
-    if (!r["test_score"].is_null()) best_score = std::max(best_score.value_or(r["test_score"].get<double>()), r["test_score"].get<double>());
+    if (r.contains("test_score") && !r["test_score"].is_null()) best_score = std::max(best_score.value_or(r["test_score"].get<double>()), r["test_score"].get<double>());
   ProgressReporter progress(progress_mode(config.progress.mode), config.progress.every);
   int64_t epochs_this_run = 0, steps_this_run = 0;
   FitHooks hooks;
@@ -191,7 +187,7 @@ RunResult run(const RunRequest& request) {
     records.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
-    spdlog::info(format_record(record, trainer.epochs(), rate));
+    spdlog::info(format_record(record, trainer.task(), trainer.epochs(), rate));
     const bool last = record.epoch + 1 == trainer.epochs();
     const bool stopping =
         !last && ((request.stop_after && ++epochs_this_run >= *request.stop_after) || hooks.stop_requested());
@@ -227,14 +223,13 @@ RunResult run(const RunRequest& request) {
   });
   summary.update(to_json(build_info()));
   dir.write_atomic("summary.json", summary.dump(2) + "\n");
-  const bool regression = !summary["final_test_rmse"].is_null();
+  const std::string headline = trainer.task().headline_metric();
   const auto shown = [&](const std::string& kind) {
-    const auto& v = summary[kind + (regression ? "_test_rmse" : "_test_acc")];
-    if (v.is_null()) return std::string("n/a");
-    return regression ? fmt::format("{:.4g}", v.get<double>()) : fmt::format("{:.2f}%", 100 * v.get<double>());
+    const auto& v = summary[kind + "_test_" + headline];
+    return v.is_null() ? std::string("n/a") : trainer.task().format_headline(v.get<double>());
   };
-  spdlog::info("done: final test {} {}, best {} (epoch {}), train time {:.1f}s -> {}", regression ? "rmse" : "acc",
-               shown("final"), shown("best"), summary["best_epoch"].get<int64_t>() + 1,
+  spdlog::info("done: final test {} {}, best {} (epoch {}), train time {:.1f}s -> {}", headline, shown("final"),
+               shown("best"), summary["best_epoch"].get<int64_t>() + 1,
                summary["train_time_s"].get<double>(), dir.path().string());
   return RunResult{dir.path(), summary, true};
 }

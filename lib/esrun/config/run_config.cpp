@@ -192,6 +192,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
               c.where("data.csv.test_fraction"), ": is 0 with no data.csv.test_file or data.csv.split_column; "
               "the test split would be empty");
   csv.standardize = c.get_bool("data.csv.standardize");
+  if (const auto split_seed = check.optional_int_at_least("data.csv.split_seed", 0))
+    csv.split_seed = static_cast<uint64_t>(*split_seed);
   LinearOptions& linear = d.linear;
   linear.train_size = check.int_at_least("data.linear.train_size", 1);
   linear.test_size = check.int_at_least("data.linear.test_size", 1);
@@ -359,8 +361,10 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     const double ratio = p.name == "omission" ? c.get_float("sampler.keep") : defaults.ratio;
     p.resolved_mini_batch = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
   }
-  ESRUN_CHECK(!t.accumulate || *t.accumulate <= p.resolved_mini_batch, c.where("train.accumulate"),
-              ": expected micro-batches of at most the mini-batch b = ", p.resolved_mini_batch, " rows, got ",
+  // The rows of one training step: b, except AdaSelection's full batches of B.
+  const int64_t step_rows = p.name == "adaselection" && p.full_batches ? p.meta_batch : p.resolved_mini_batch;
+  ESRUN_CHECK(!t.accumulate || *t.accumulate <= step_rows, c.where("train.accumulate"),
+              ": expected micro-batches of at most the ", step_rows, " rows of a training step (the mini-batch b), got ",
               *t.accumulate);
   return r;
 }

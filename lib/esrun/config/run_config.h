@@ -26,6 +26,7 @@ struct CsvOptions {
   double test_fraction = 0.2;
   std::optional<std::string> split_column;
   std::vector<std::string> test_values;
+  std::optional<uint64_t> split_seed;  // none = the data stream's seed
   bool standardize = true;
 };
 

@@ -4,7 +4,8 @@
 // encoded over the values seen in the training split (a value seen only in the test split encodes
 // as all zeros); the other features must be numbers and are standardised with the training split's
 // mean and std (data.csv.standardize). The test split is data.csv.test_file, the rows whose
-// data.csv.split_column value is one of data.csv.test_values, or a seeded random test_fraction.
+// data.csv.split_column value is one of data.csv.test_values (that column is never a feature), or
+// a random test_fraction drawn from data.csv.split_seed (else the run's data stream).
 // Its natural task is regression; task.name: classification reads the target as class indices.
 #include <filesystem>
 #include <fstream>
@@ -108,7 +109,8 @@ Columns choose_columns(const Table& table, const CsvOptions& options) {
   } else {
     for (const auto& d : options.drop) column_of(table, d, "data.csv.drop");
     for (const auto& h : table.header)
-      if (h != options.target && std::find(options.drop.begin(), options.drop.end(), h) == options.drop.end())
+      if (h != options.target && h != options.split_column.value_or("") &&
+          std::find(options.drop.begin(), options.drop.end(), h) == options.drop.end())
         names.push_back(h);
   }
   ESRUN_CHECK(!names.empty(), "data.csv.features: no feature columns are left in ", table.path);
@@ -118,6 +120,8 @@ Columns choose_columns(const Table& table, const CsvOptions& options) {
   for (const auto& name : names) {
     const size_t index = column_of(table, name, "data.csv.features");
     ESRUN_CHECK(index != columns.target, "data.csv.features: the target column '", name, "' cannot be a feature");
+    ESRUN_CHECK(name != options.split_column.value_or(""), "data.csv.features: the split column '", name,
+                "' cannot be a feature (it would tell the model which split a row is in)");
     const bool categorical = std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
     (categorical ? columns.categorical : columns.numeric).push_back(index);
   }
@@ -172,7 +176,7 @@ Dataset make_csv_table(const DataOptions& options) {
       (test ? test_rows : train_rows).push_back(i);
     }
   } else {
-    auto gen = make_generator(options.seed, "csv_split");
+    auto gen = csv.split_seed ? make_generator(*csv.split_seed, "csv_split") : make_generator(options.seed, "csv_split");
     const auto n = static_cast<int64_t>(table.rows.size());
     const auto order = torch::randperm(n, gen, torch::kLong);
     const int64_t test_count = std::llround(csv.test_fraction * static_cast<double>(n));

@@ -1,5 +1,7 @@
 #include "esrun/optim/optimizer.h"
 
+#include "esrun/core/error.h"
+
 namespace esrun {
 
 OptimizerRegistry& optimizers() {
@@ -13,6 +15,7 @@ void set_weight_decay(torch::optim::OptimizerOptions& options, double decay) {
   if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&options)) sgd->weight_decay(decay);
   else if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&options)) adam->weight_decay(decay);
   else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&options)) adamw->weight_decay(decay);
+  else ESRUN_FAIL("optimizer.no_decay_bias_norm: this optimizer's options have no weight decay esrun knows how to set");
 }
 
 }  // namespace

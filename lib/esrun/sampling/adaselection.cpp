@@ -69,7 +69,10 @@ class AdaSelection final : public SelectionPolicy {
     for (const auto& method : options_.candidates) {
       const auto alpha = adaselection_importance(method, losses, scores.grad_norms, k);
       importances.push_back(alpha);
-      picked_loss.push_back(losses.index_select(0, std::get<1>(alpha.topk(k))).mean());
+      // Uniform's picks are any k: its L is their expected mean loss, the batch mean (a top-k among
+      // equal importances would depend on the device's tie-breaking).
+      picked_loss.push_back(method == "uniform" ? losses.mean()
+                                                : losses.index_select(0, std::get<1>(alpha.topk(k))).mean());
     }
     ++step_;
     // w_t from L_t against L_{t-1}, then the scores of this meta-batch with w_t.
@@ -89,7 +92,6 @@ class AdaSelection final : public SelectionPolicy {
     chosen_.append(batch, positions);
     return Selection{{}, {}, chosen_.take_full(options_.meta_batch)};
   }
-
 
   void save_state(torch::serialize::OutputArchive& archive) const override {
     archive.write("weights", weights_);

@@ -43,7 +43,11 @@ void BatchQueue::save(torch::serialize::OutputArchive& archive) const {
 
 void BatchQueue::load(torch::serialize::InputArchive& archive, torch::Device device) {
   Batch saved;
-  archive.read("queue_indices", saved.indices);
+  // A checkpoint from before AdaSelection queued (esrun < issue 13) has no queue: start empty.
+  if (!archive.try_read("queue_indices", saved.indices)) {
+    queue_ = Batch{};
+    return;
+  }
   archive.read("queue_inputs", saved.inputs);
   archive.read("queue_targets", saved.targets);
   queue_ = saved.indices.numel() == 0

@@ -2,6 +2,8 @@
 // argmax == target, the confidence the largest softmax probability, and ||dl/dz||^2 at the logits
 // z is ||softmax(z) - t||^2 with t the smoothed target (1 - eps) onehot(y) + eps / K.
 // Evaluation: loss (no smoothing), top-1 and, with more than 5 classes, top-5 accuracy.
+#include <spdlog/fmt/fmt.h>
+
 #include "esrun/tasks/task.h"
 
 namespace esrun {
@@ -40,6 +42,10 @@ class Classification final : public Task {
     return torch::stack({cross_entropy(logits, targets, 0.0).sum().to(torch::kDouble),
                          correct(logits, targets).sum().to(torch::kDouble), top5.to(torch::kDouble)});
   }
+
+  std::string describe(const Evaluation& e) const override { return "acc " + format_headline(e.acc.value_or(0.0)); }
+  std::string headline_metric() const override { return "acc"; }
+  std::string format_headline(double value) const override { return fmt::format("{:.2f}%", 100.0 * value); }
 
   Evaluation eval_result(const torch::Tensor& sums, int64_t count) const override {
     const double n = static_cast<double>(std::max<int64_t>(1, count));

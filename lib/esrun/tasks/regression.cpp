@@ -7,7 +7,8 @@
 // Evaluation, in the target's original units: MSE, RMSE, MAE and R^2 = 1 - SSE / SST over the test
 // split (SST around the test targets' own mean, as sklearn's r2_score); loss is the task loss in
 // standardised units; acc the fraction correct.
-#include "esrun/core/error.h"
+#include <spdlog/fmt/fmt.h>
+
 #include "esrun/tasks/task.h"
 
 namespace esrun {
@@ -52,6 +53,13 @@ class Regression final : public Task {
                          z.pow(2).sum(), correct(outputs, targets).sum().to(torch::kDouble)});
   }
 
+  std::string describe(const Evaluation& e) const override {
+    return fmt::format("rmse {:.4g} mae {:.4g} r2 {}", e.rmse.value_or(0.0), e.mae.value_or(0.0),
+                       e.r2 ? fmt::format("{:.3f}", *e.r2) : "n/a");
+  }
+  std::string headline_metric() const override { return "rmse"; }
+  std::string format_headline(double value) const override { return fmt::format("{:.4g}", value); }
+
   Evaluation eval_result(const torch::Tensor& sums, int64_t count) const override {
     const double n = static_cast<double>(std::max<int64_t>(1, count));
     const auto s = sums.cpu();
@@ -63,7 +71,7 @@ class Regression final : public Task {
     result.mse = sse / n * std_ * std_;
     result.rmse = std::sqrt(*result.mse);
     result.mae = s[2].item<double>() / n * std_;
-    result.r2 = sst > 0 ? 1.0 - sse / sst : 0.0;
+    if (sst > 0) result.r2 = 1.0 - sse / sst;  // undefined (null) when every test target is the same
     result.score = -*result.rmse;
     return result;
   }

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
@@ -32,6 +33,11 @@ class Task {
   // into metrics once, on the host, with the number of test samples.
   virtual torch::Tensor eval_sums(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
   virtual Evaluation eval_result(const torch::Tensor& sums, int64_t count) const = 0;
+  // For log lines: the metrics of an evaluation ("acc 73.10%", "rmse 684.2 mae 501.3 r2 0.871"), and
+  // the one summary.json metric that heads the final line with its formatting.
+  virtual std::string describe(const Evaluation& evaluation) const = 0;
+  virtual std::string headline_metric() const = 0;  // "acc" | "rmse": summary.json's final_test_<it>
+  virtual std::string format_headline(double value) const = 0;
 };
 
 // What a task needs from the dataset, filled in by the trainer next to the user's TaskOptions.
