@@ -132,7 +132,7 @@ TEST_CASE("Bad tables are rejected with the file, row and column", "[data][csv][
   CHECK_THROWS_WITH(load("x,y\n1,2\n3\n"), Contains(file + ":3: expected 2 fields as in the header, got 1"));
   CHECK_THROWS_WITH(load("x,y\n1,2\n3,4\nabc,5\n4,5\n5,6\n"),
                     Contains(file + ":4: column 'x': expected a number, got 'abc'"));
-  CHECK_THROWS_WITH(load("x,z\n1,2\n"), Contains("data.csv.target: column 'y' is not in the header of " + file) &&
+  CHECK_THROWS_WITH(load("x,z\n1,2\n"), Contains("data.csv.target (--set data.csv.target=y): column 'y' is not in the header of " + file) &&
                                             Contains("columns: x, z"));
   CHECK_THROWS_WITH(load(""), Contains(file + ": the file is empty"));
   CHECK_THROWS_WITH(load("x,y\n"), Contains(file + ": has a header but no data rows"));

@@ -80,7 +80,7 @@ TEST_CASE("ViT rejects a patch size that does not divide the images, heads that 
   auto wide = options("vit", {3, 32, 32}, 10);
   wide.width = 100;
   wide.heads = 3;
-  REQUIRE_THROWS_WITH(make(wide), Catch::Contains("model.heads: 3") && Catch::Contains("model.width: 100"));
+  REQUIRE_THROWS_WITH(make(wide), Catch::Contains("model.heads: 3") && Catch::Contains("model.width = 100"));
 
   REQUIRE_THROWS_WITH(make(options("vit", {20}, 2)), Catch::Contains("model.name: mlp"));
 }

@@ -112,6 +112,10 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   const Checker check(c);
   RunConfig r;
   r.resolved = c;
+  const auto origins = std::make_shared<const ResolvedConfig>(c);
+  const KeyWhere where = [origins](const std::string& key) { return origins->where(key); };
+  r.data.where = where;
+  r.model.where = where;
   r.name = c.get_string("name");
   ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
               ": expected a non-empty name without '/', got '", r.name, "'");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +12,11 @@
 #include "esrun/config/resolved.h"
 
 namespace esrun {
+
+// Names a key with where its value came from ("data.csv.target (configs/bike_mlp.yaml:12)"), for
+// the errors of components that can only check their input once they have it (datasets, models).
+using KeyWhere = std::function<std::string(const std::string& key)>;
+inline std::string key_only(const std::string& key) { return key; }
 
 enum class NoiseKind { None, Uniform, Flip };
 NoiseKind noise_kind_from_string(const std::string& name);
@@ -91,6 +97,7 @@ struct DataOptions {
   // The in-memory training set on the device (true), or batches built on the CPU (false);
   // nullopt = auto: on the device when the dataset is in memory.
   std::optional<bool> on_device;
+  KeyWhere where = key_only;
 };
 
 struct ModelOptions {
@@ -108,6 +115,7 @@ struct ModelOptions {
   // Filled in from the dataset and the task.
   std::vector<int64_t> input_shape;    // [C, H, W] images or [F] features
   int64_t outputs = 0;                 // classes, or 1 for regression
+  KeyWhere where = key_only;
 };
 
 // The task (tasks/): the dataset's natural one unless task.name says otherwise.

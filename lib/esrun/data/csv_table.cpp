@@ -48,9 +48,9 @@ std::vector<std::string> split_record(const std::string& text, const std::string
   return fields;
 }
 
-Table read_table(const std::string& path) {
+Table read_table(const std::string& path, const std::string& key) {
   std::ifstream in(path);
-  ESRUN_CHECK(in.good(), "data.csv: cannot open '", path, "' (expected a CSV file with a header row)");
+  ESRUN_CHECK(in.good(), key, ": cannot open '", path, "' (expected a CSV file with a header row)");
   Table table{path, {}, {}, {}};
   std::string text;
   int64_t line = 0;
@@ -72,6 +72,7 @@ Table read_table(const std::string& path) {
   return table;
 }
 
+// `key` is the config key naming the column, with its origin.
 size_t column_of(const Table& table, const std::string& name, const std::string& key) {
   const auto it = std::find(table.header.begin(), table.header.end(), name);
   if (it != table.header.end()) return static_cast<size_t>(it - table.header.begin());
@@ -100,27 +101,27 @@ struct Columns {
   std::vector<size_t> numeric, categorical;
 };
 
-Columns choose_columns(const Table& table, const CsvOptions& options) {
+Columns choose_columns(const Table& table, const CsvOptions& options, const KeyWhere& where) {
   Columns columns;
-  columns.target = column_of(table, options.target, "data.csv.target");
+  columns.target = column_of(table, options.target, where("data.csv.target"));
   std::vector<std::string> names;
   if (options.features) {
     names = *options.features;
   } else {
-    for (const auto& d : options.drop) column_of(table, d, "data.csv.drop");
+    for (const auto& d : options.drop) column_of(table, d, where("data.csv.drop"));
     for (const auto& h : table.header)
       if (h != options.target && h != options.split_column.value_or("") &&
           std::find(options.drop.begin(), options.drop.end(), h) == options.drop.end())
         names.push_back(h);
   }
-  ESRUN_CHECK(!names.empty(), "data.csv.features: no feature columns are left in ", table.path);
+  ESRUN_CHECK(!names.empty(), where("data.csv.features"), ": no feature columns are left in ", table.path);
   for (const auto& c : options.categorical)
-    ESRUN_CHECK(std::find(names.begin(), names.end(), c) != names.end(), "data.csv.categorical: column '", c,
+    ESRUN_CHECK(std::find(names.begin(), names.end(), c) != names.end(), where("data.csv.categorical"), ": column '", c,
                 "' is not one of the feature columns");
   for (const auto& name : names) {
-    const size_t index = column_of(table, name, "data.csv.features");
-    ESRUN_CHECK(index != columns.target, "data.csv.features: the target column '", name, "' cannot be a feature");
-    ESRUN_CHECK(name != options.split_column.value_or(""), "data.csv.features: the split column '", name,
+    const size_t index = column_of(table, name, where("data.csv.features"));
+    ESRUN_CHECK(index != columns.target, where("data.csv.features"), ": the target column '", name, "' cannot be a feature");
+    ESRUN_CHECK(name != options.split_column.value_or(""), where("data.csv.features"), ": the split column '", name,
                 "' cannot be a feature (it would tell the model which split a row is in)");
     const bool categorical = std::find(options.categorical.begin(), options.categorical.end(), name) != options.categorical.end();
     (categorical ? columns.categorical : columns.numeric).push_back(index);
@@ -159,17 +160,18 @@ void encode(const Table& table, const std::vector<int64_t>& rows, const Columns&
 Dataset make_csv_table(const DataOptions& options) {
   const CsvOptions& csv = options.csv;
   const auto under_root = [&](const std::string& file) { return (std::filesystem::path(options.root) / file).string(); };
-  const Table table = read_table(under_root(csv.file));
-  const Columns columns = choose_columns(table, csv);
+  const KeyWhere& where = options.where;
+  const Table table = read_table(under_root(csv.file), where("data.csv.file"));
+  const Columns columns = choose_columns(table, csv, where);
   std::vector<int64_t> train_rows, test_rows;
-  const Table test_table = csv.test_file ? read_table(under_root(*csv.test_file)) : Table{};
+  const Table test_table = csv.test_file ? read_table(under_root(*csv.test_file), where("data.csv.test_file")) : Table{};
   if (csv.test_file) {
-    ESRUN_CHECK(test_table.header == table.header, "data.csv.test_file: the header of ", test_table.path,
+    ESRUN_CHECK(test_table.header == table.header, where("data.csv.test_file"), ": the header of ", test_table.path,
                 " differs from that of ", table.path);
     for (int64_t i = 0; i < static_cast<int64_t>(table.rows.size()); ++i) train_rows.push_back(i);
     for (int64_t i = 0; i < static_cast<int64_t>(test_table.rows.size()); ++i) test_rows.push_back(i);
   } else if (csv.split_column) {
-    const size_t column = column_of(table, *csv.split_column, "data.csv.split_column");
+    const size_t column = column_of(table, *csv.split_column, where("data.csv.split_column"));
     for (int64_t i = 0; i < static_cast<int64_t>(table.rows.size()); ++i) {
       const auto& value = table.rows[static_cast<size_t>(i)][column];
       const bool test = std::find(csv.test_values.begin(), csv.test_values.end(), value) != csv.test_values.end();
@@ -187,8 +189,8 @@ Dataset make_csv_table(const DataOptions& options) {
     test_rows = pick(0, test_count);
     train_rows = pick(test_count, n - test_count);
   }
-  ESRUN_CHECK(!train_rows.empty(), "data.csv: the split leaves no training rows in ", table.path);
-  ESRUN_CHECK(!test_rows.empty(), "data.csv: the split leaves no test rows in ",
+  ESRUN_CHECK(!train_rows.empty(), where("data.csv.file"), ": the split leaves no training rows in ", table.path);
+  ESRUN_CHECK(!test_rows.empty(), where("data.csv.test_fraction"), ": the split leaves no test rows in ",
               csv.test_file ? test_table.path : table.path);
 
   std::vector<std::vector<std::string>> levels;

@@ -58,8 +58,8 @@ torch::Tensor labels_of(const matvar_t& y, const std::string& path, int64_t n) {
   return labels.to(torch::kLong).remainder(10);
 }
 
-Split read_split(const std::string& path) {
-  ESRUN_CHECK(std::filesystem::is_regular_file(path), "data.root: '", path,
+Split read_split(const std::string& path, const std::string& root_key) {
+  ESRUN_CHECK(std::filesystem::is_regular_file(path), root_key, ": '", path,
               "' does not exist (expected the official SVHN file there)");
   MatFile file(Mat_Open(path.c_str(), MAT_ACC_RDONLY), Mat_Close);
   ESRUN_CHECK(file != nullptr, path, ": not a MAT file libmatio can read");
@@ -75,20 +75,21 @@ Split read_split(const std::string& path) {
 }
 
 Dataset make_svhn(const DataOptions& options) {
-  ESRUN_CHECK(std::filesystem::is_directory(options.root), "data.root: dataset directory '", options.root,
+  const std::string root_key = options.where("data.root");
+  ESRUN_CHECK(std::filesystem::is_directory(options.root), root_key, ": dataset directory '", options.root,
               "' does not exist (expected train_32x32.mat and test_32x32.mat there)");
   const auto file = [&](const char* name) { return (std::filesystem::path(options.root) / name).string(); };
   Dataset data;
   data.name = "svhn";
   data.num_classes = 10;
-  data.train = read_split(file("train_32x32.mat"));
+  data.train = read_split(file("train_32x32.mat"), root_key);
   if (options.svhn_extra) {
-    const Split extra = read_split(file("extra_32x32.mat"));
+    const Split extra = read_split(file("extra_32x32.mat"), root_key);
     const auto offset = data.train.size();
     data.train = Split{torch::cat({data.train.inputs, extra.inputs}), torch::cat({data.train.targets, extra.targets}),
                        torch::cat({data.train.source_index, extra.source_index + offset}), {}};
   }
-  data.test = read_split(file("test_32x32.mat"));
+  data.test = read_split(file("test_32x32.mat"), root_key);
   data.mean = {0.4377, 0.4438, 0.4728};  // of train_32x32.mat, on the [0, 1] scale
   data.std = {0.1980, 0.2010, 0.1970};
   return data;

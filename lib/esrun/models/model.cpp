@@ -10,7 +10,7 @@ ModelRegistry& models() {
 }
 
 int64_t image_channels(const ModelOptions& options) {
-  ESRUN_CHECK(options.input_shape.size() == 3, "model.name: ", options.name,
+  ESRUN_CHECK(options.input_shape.size() == 3, options.where("model.name"), ": ", options.name,
               " is a convolutional network for images [C, H, W], but the dataset gives feature vectors of ",
               options.input_shape.empty() ? 0 : options.input_shape.back(), " values; use model.name: mlp");
   return options.input_shape[0];

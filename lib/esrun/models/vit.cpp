@@ -84,21 +84,21 @@ class Block final : public torch::nn::Module {
 class VisionTransformer final : public Model {
  public:
   explicit VisionTransformer(const ModelOptions& o) : dropout_(o.dropout) {
-    ESRUN_CHECK(o.input_shape.size() == 3, "model.name: vit takes images [C, H, W], but the dataset gives feature vectors of ",
+    ESRUN_CHECK(o.input_shape.size() == 3, o.where("model.name"), ": vit takes images [C, H, W], but the dataset gives feature vectors of ",
                 o.input_shape.empty() ? 0 : o.input_shape.back(), " values; use model.name: mlp for feature tables");
-    ESRUN_CHECK(o.pool == "cls" || o.pool == "mean", "model.pool: expected one of cls, mean, got '", o.pool, "'");
+    ESRUN_CHECK(o.pool == "cls" || o.pool == "mean", o.where("model.pool"), ": expected one of cls, mean, got '", o.pool, "'");
     const int64_t channels = o.input_shape[0], height = o.input_shape[1], image_width = o.input_shape[2];
     const int64_t patch = o.patch_size.value_or(std::max(height, image_width) <= 64 ? 4 : 16);
-    ESRUN_CHECK(height % patch == 0 && image_width % patch == 0, "model.patch_size: ", patch, " does not divide the ",
+    ESRUN_CHECK(height % patch == 0 && image_width % patch == 0, o.where("model.patch_size"), ": ", patch, " does not divide the ",
                 height, "x", image_width, " images", o.patch_size ? "" : " (the default for their size)",
                 "; set a patch size that divides both sides");
     const VitSize preset = preset_size(o.preset);
     const int64_t width = o.width.value_or(preset.width), depth = o.depth.value_or(preset.depth),
                   heads = o.heads.value_or(preset.heads);
-    ESRUN_CHECK(width % heads == 0, "model.heads: ", heads, " does not divide model.width: ", width,
+    ESRUN_CHECK(width % heads == 0, o.where("model.heads"), ": ", heads, " does not divide model.width = ", width,
                 "; each head takes width / heads channels");
     const auto hidden = static_cast<int64_t>(o.mlp_ratio * static_cast<double>(width));  // timm: int(D * mlp_ratio)
-    ESRUN_CHECK(hidden >= 1, "model.mlp_ratio: ", o.mlp_ratio, " times model.width: ", width,
+    ESRUN_CHECK(hidden >= 1, o.where("model.mlp_ratio"), ": ", o.mlp_ratio, " times model.width = ", width,
                 " leaves the blocks' MLP no hidden units");
 
     patch_embed_ = register_module(

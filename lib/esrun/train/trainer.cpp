@@ -37,7 +37,7 @@ std::optional<at::ScalarType> autocast_type(Precision precision) {
   return std::nullopt;
 }
 
-// Labels and, for an in-memory split, the images on `device`.
+// Targets and, for an in-memory split, the inputs on `device`.
 Split to_device(const Split& split, torch::Device device) {
   return Split{split.in_memory() ? split.inputs.to(device) : torch::Tensor(), split.targets.to(device),
                     split.source_index.to(device), split.files};
