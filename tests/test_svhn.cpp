@@ -111,4 +111,11 @@ TEST_CASE("Bad SVHN files are rejected naming the file and what was expected", "
   esrun::testing::write_file(train, "not a mat file");
   CHECK_THROWS_WITH(load(dir), Contains(train + ": not a MAT file"));
 }
+#else
+TEST_CASE("svhn without libmatio is a clear error", "[data][svhn]") {
+  esrun::testing::TempDir dir;
+  const auto config = esrun::load_config(
+      esrun::RunRequest{{}, {"data.name=svhn", "data.root=" + dir.path().string()}, std::nullopt});
+  REQUIRE_THROWS_WITH(esrun::load_dataset(config), Catch::Contains("ESRUN_WITH_MATIO=OFF"));
+}
 #endif
