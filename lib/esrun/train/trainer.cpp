@@ -448,39 +448,31 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
                                         std::optional<double> momentum) {
   compat::set_learning_rate(*optimizer_, lr);
   if (momentum) set_momentum(*optimizer_, *momentum);
-  const int64_t rows = inputs.size(0), micro = config_.train.accumulate.value_or(rows);
-  if (micro >= rows) {
-    const auto outputs = forward(inputs);
-    const auto losses = task_->loss(outputs, targets);
-    const auto loss = weighted_mean_loss(losses, weights);
-    // train.on_nan: skip needs the loss on the host before the update: one read per step.
-    if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{outputs.detach(), losses.detach(), {}};
-    compat::zero_grad(*optimizer_);
-    backward(loss);
-    finish_step();
-    return StepOutput{outputs.detach(), losses.detach(), loss.detach()};
-  }
-  // Micro-batches: each pass adds sum_{its rows} w_i l_i / rows to the gradients, so the step sees
-  // the gradient of mean(w_i * l_i) over all rows.
+  // The rows pass in micro-batches of at most train.accumulate (one pass without it). Each pass
+  // adds the gradient of its mean(w_i * l_i) times its share of the rows, so the one step sees the
+  // gradient of mean(w_i * l_i) over all rows.
+  const int64_t rows = inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
   compat::zero_grad(*optimizer_);
-  std::vector<torch::Tensor> outputs, losses;
-  auto total = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  std::vector<torch::Tensor> outputs, losses, parts;
   for (int64_t begin = 0; begin < rows; begin += micro) {
     const int64_t size = std::min(micro, rows - begin);
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
     const auto part_losses = task_->loss(part_outputs, targets.narrow(0, begin, size));
-    const auto weighted = weights.defined() ? part_losses * weights.narrow(0, begin, size) : part_losses;
-    const auto part = weighted.sum() / static_cast<double>(rows);
+    const auto part = weighted_mean_loss(part_losses, weights.defined() ? weights.narrow(0, begin, size) : weights) *
+                      (static_cast<double>(size) / static_cast<double>(rows));
     backward(part);
-    total += part.detach();
     outputs.push_back(part_outputs.detach());
     losses.push_back(part_losses.detach());
+    parts.push_back(part.detach());
   }
-  const auto all_outputs = torch::cat(outputs), all_losses = torch::cat(losses);
-  // train.on_nan: skip: the gradients are dropped before any update.
-  if (config_.train.skip_nan && !torch::isfinite(total).item<bool>()) return StepOutput{all_outputs, all_losses, {}};
+  const auto all_outputs = outputs.size() == 1 ? outputs[0] : torch::cat(outputs);
+  const auto all_losses = losses.size() == 1 ? losses[0] : torch::cat(losses);
+  const auto loss = parts.size() == 1 ? parts[0] : torch::stack(parts).sum();
+  // train.on_nan: skip needs the loss on the host before the update (one read per step); the
+  // skipped step's gradients are never applied and the next step zeroes them.
+  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{all_outputs, all_losses, {}};
   finish_step();
-  return StepOutput{all_outputs, all_losses, total};
+  return StepOutput{all_outputs, all_losses, loss};
 }
 
 void Trainer::backward(const torch::Tensor& loss) {
