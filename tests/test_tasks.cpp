@@ -5,8 +5,11 @@
 
 namespace {
 std::unique_ptr<esrun::Task> make_task(const std::string& name, esrun::TaskOptions options = {},
-                                       esrun::TaskContext context = {4, 1.0}) {
+                                       esrun::TaskContext context = {4, 1.0, ""}) {
   return esrun::tasks().create(name, "task.name", options, context);
+}
+esrun::Evaluation evaluate(const esrun::Task& task, const torch::Tensor& outputs, const torch::Tensor& targets) {
+  return task.eval_result(task.eval_rows(outputs, targets));
 }
 esrun::TaskOptions regression_loss(const std::string& loss, double delta = 1.0) {
   esrun::TaskOptions options;
@@ -31,7 +34,7 @@ TEST_CASE("Classification loss is cross entropy with label smoothing", "[task]")
 TEST_CASE("Every task's gradient norm equals the autograd gradient of its loss", "[task]") {
   esrun::TaskOptions smoothing;
   smoothing.label_smoothing = 0.2;
-  const auto classification = make_task("classification", smoothing, {7, 1.0});
+  const auto classification = make_task("classification", smoothing, {7, 1.0, ""});
   auto logits = torch::randn({5, 7}, torch::TensorOptions(torch::kDouble).requires_grad(true));
   const auto labels = torch::tensor({0, 6, 3, 3, 1}, torch::kLong);
   classification->loss(logits, labels).sum().backward();
@@ -59,14 +62,14 @@ TEST_CASE("Regression losses match hand values", "[task]") {
 
 TEST_CASE("R^2 is 1 for a perfect fit and 0 for the mean predictor; errors are reported in original units", "[task]") {
   // Standardised targets with a training std of 10: errors of 0.1 are 1 unit of the original target.
-  const auto task = make_task("regression", {}, {0, 10.0});
+  const auto task = make_task("regression", {}, {0, 10.0, ""});
   const auto targets = torch::tensor({-1.0, 0.0, 0.5, 1.5});
-  const auto perfect = task->eval_result(task->eval_sums(targets.view({-1, 1}), targets), 4);
+  const auto perfect = evaluate(*task, targets.view({-1, 1}), targets);
   CHECK(*perfect.r2 == Approx(1.0));
   CHECK(*perfect.rmse == Approx(0.0).margin(1e-9));
   const auto mean = torch::full({4, 1}, targets.mean().item<double>());
-  CHECK(*task->eval_result(task->eval_sums(mean, targets), 4).r2 == Approx(0.0).margin(1e-9));
-  const auto off = task->eval_result(task->eval_sums((targets + 0.1).view({-1, 1}), targets), 4);
+  CHECK(*evaluate(*task, mean, targets).r2 == Approx(0.0).margin(1e-9));
+  const auto off = evaluate(*task, (targets + 0.1).view({-1, 1}), targets);
   CHECK(*off.rmse == Approx(1.0));
   CHECK(*off.mae == Approx(1.0));
   CHECK(*off.mse == Approx(1.0));
@@ -75,16 +78,14 @@ TEST_CASE("R^2 is 1 for a perfect fit and 0 for the mean predictor; errors are r
   CHECK_FALSE(off.acc5);
 }
 
-TEST_CASE("Regression metrics summed over several batches equal one pass; R^2 is around the test mean", "[task]") {
-  const auto task = make_task("regression", {}, {0, 3.0});
+TEST_CASE("Regression metrics from the rows of several batches equal one pass; R^2 is around the test mean", "[task]") {
+  const auto task = make_task("regression", {}, {0, 3.0, ""});
   // Test targets whose mean (2.5) is far from the training mean (0): SST is around 2.5.
   const auto targets = torch::tensor({1.0, 2.0, 3.0, 4.0, 1.5, 3.5});
   const auto outputs = torch::tensor({{1.2}, {1.7}, {3.3}, {4.1}, {1.0}, {3.9}});
-  const auto whole = task->eval_result(task->eval_sums(outputs, targets), 6);
-  const auto parts = task->eval_result(
-      task->eval_sums(outputs.narrow(0, 0, 4), targets.narrow(0, 0, 4)) +
-          task->eval_sums(outputs.narrow(0, 4, 2), targets.narrow(0, 4, 2)),
-      6);
+  const auto whole = evaluate(*task, outputs, targets);
+  const auto parts = task->eval_result(torch::cat({task->eval_rows(outputs.narrow(0, 0, 4), targets.narrow(0, 0, 4)),
+                                                   task->eval_rows(outputs.narrow(0, 4, 2), targets.narrow(0, 4, 2))}));
   const auto e = (outputs.view({-1}) - targets).to(torch::kDouble);
   const auto z = targets.to(torch::kDouble);
   const double r2 = 1.0 - e.pow(2).sum().item<double>() / (z - z.mean()).pow(2).sum().item<double>();
@@ -94,13 +95,12 @@ TEST_CASE("Regression metrics summed over several batches equal one pass; R^2 is
   CHECK(*parts.mae == Approx(3.0 * e.abs().mean().item<double>()));
   // Every target the same: R^2 is undefined and reported as null.
   const auto flat = torch::full({3}, 2.0);
-  CHECK_FALSE(task->eval_result(task->eval_sums(flat.view({-1, 1}), flat), 3).r2);
+  CHECK_FALSE(evaluate(*task, flat.view({-1, 1}), flat).r2);
 }
 
 TEST_CASE("Classification metrics: accuracy, top-5 only with more than 5 classes", "[task]") {
   const auto logits = torch::tensor({{3.0, 1.0, 0.0}, {0.0, 1.0, 2.0}});
-  const auto result = make_task("classification", {}, {3, 1.0})->eval_result(
-      make_task("classification", {}, {3, 1.0})->eval_sums(logits, torch::tensor({0, 1})), 2);
+  const auto result = evaluate(*make_task("classification", {}, {3, 1.0, ""}), logits, torch::tensor({0, 1}));
   CHECK(*result.acc == Approx(0.5));
   CHECK(result.score == Approx(0.5));
   CHECK_FALSE(result.acc5);
@@ -115,4 +115,66 @@ TEST_CASE("A regression prediction is correct within the tolerance, with confide
   const auto targets = torch::zeros({3});
   CHECK(task->correct(outputs, targets).equal(torch::tensor({true, true, false})));
   CHECK(torch::allclose(task->confidence(outputs, targets), torch::exp(torch::tensor({0.0, -0.8, -1.2}))));
+}
+
+TEST_CASE("F1 and Matthews correlation match hand-computed values", "[task][metrics]") {
+  // tp 3, fp 1, fn 2, tn 2: F1 = 2*3 / (2*3 + 1 + 2) = 2/3; MCC = (3*2 - 1*2) / sqrt(4*5*3*4) = 4 / sqrt(240).
+  const auto truth = torch::tensor({1, 1, 1, 1, 1, 0, 0, 0});
+  const auto predicted = torch::tensor({1, 1, 1, 0, 0, 1, 0, 0});
+  CHECK(esrun::f1_score(predicted, truth) == Approx(2.0 / 3.0));
+  CHECK(esrun::matthews_correlation(predicted, truth, 2) == Approx(4.0 / std::sqrt(240.0)));
+  CHECK(esrun::matthews_correlation(truth, truth, 2) == Approx(1.0));
+  CHECK(esrun::matthews_correlation(1 - truth, truth, 2) == Approx(-1.0));
+  // One predicted class: MCC is undefined and reported as 0, as scikit-learn does.
+  CHECK(esrun::matthews_correlation(torch::ones({8}), truth, 2) == 0.0);
+  // Three classes (Gorodkin): C = [[2,1,0],[0,2,0],[1,0,1]]: c = 5, s = 7, t = (3,2,2), p = (3,3,1);
+  // (5*7 - (9+6+2)) / sqrt((49 - (9+9+1)) * (49 - (9+4+4))) = 18 / sqrt(30*32).
+  const auto t3 = torch::tensor({0, 0, 0, 1, 1, 2, 2});
+  const auto p3 = torch::tensor({0, 0, 1, 1, 1, 2, 0});
+  CHECK(esrun::matthews_correlation(p3, t3, 3) == Approx(18.0 / std::sqrt(30.0 * 32.0)));
+}
+
+TEST_CASE("Pearson and Spearman correlations match hand-computed values, ties taking average ranks", "[task][metrics]") {
+  const auto x = torch::tensor({1.0, 2.0, 3.0, 4.0, 5.0});
+  const auto y = torch::tensor({2.0, 1.0, 4.0, 3.0, 5.0});
+  // Pearson: deviations (-2,-1,0,1,2) and (-1,-2,1,0,2): 8 / sqrt(10 * 10) = 0.8; the ranks equal the values.
+  CHECK(*esrun::pearson_correlation(x, y) == Approx(0.8));
+  CHECK(*esrun::spearman_correlation(x, y) == Approx(0.8));
+  // Spearman is Pearson on ranks: a monotone transform does not change it.
+  CHECK(*esrun::spearman_correlation(x.exp(), y.pow(3)) == Approx(0.8));
+  // Ties: (1, 2, 2, 3) ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4): deviations (-1.5, 0, 0, 1.5), (-1.5, -.5, .5, 1.5):
+  // 4.5 / sqrt(4.5 * 5).
+  CHECK(*esrun::spearman_correlation(torch::tensor({1.0, 2.0, 2.0, 3.0}), torch::tensor({1.0, 2.0, 3.0, 4.0})) ==
+        Approx(4.5 / std::sqrt(4.5 * 5.0)));
+  CHECK_FALSE(esrun::pearson_correlation(torch::ones({4}), x.narrow(0, 0, 4)));
+}
+
+TEST_CASE("The headline metric is task.metric, else the dataset's, else the task's; it sets the score", "[task][metrics]") {
+  const auto logits = torch::tensor({{2.0, 0.0}, {0.0, 2.0}, {0.0, 2.0}, {2.0, 0.0}});
+  const auto labels = torch::tensor({0, 1, 0, 0});  // acc 0.75, predicted (0, 1, 1, 0)
+  const auto plain = make_task("classification", {}, {2, 1.0, ""});
+  CHECK(plain->headline_metric() == "acc");
+  const auto cola = make_task("classification", {}, {2, 1.0, "mcc"});
+  CHECK(cola->headline_metric() == "mcc");
+  const auto result = evaluate(*cola, logits, labels);
+  CHECK(*result.mcc == Approx(esrun::matthews_correlation(torch::tensor({0, 1, 1, 0}), labels, 2)));
+  CHECK(result.score == Approx(*result.mcc));
+  CHECK(*result.f1 == Approx(2.0 / 3.0));
+  esrun::TaskOptions f1;
+  f1.metric = "f1";
+  CHECK(evaluate(*make_task("classification", f1, {2, 1.0, "mcc"}), logits, labels).score == Approx(2.0 / 3.0));
+  // STS-B's pearson on a regression; rmse is negated into the score.
+  const auto stsb = make_task("regression", {}, {0, 1.0, "pearson"});
+  const auto outputs = torch::tensor({{0.1}, {1.2}, {1.9}}), targets = torch::tensor({0.0, 1.0, 2.0});
+  const auto r = evaluate(*stsb, outputs, targets);
+  CHECK(r.score == Approx(*r.pearson));
+  CHECK(*r.spearman == Approx(1.0));
+  CHECK(evaluate(*make_task("regression", {}, {0, 1.0, ""}), outputs, targets).score == Approx(-*r.rmse));
+  // A metric the task does not have is an error naming task.metric.
+  esrun::TaskOptions wrong;
+  wrong.metric = "pearson";
+  REQUIRE_THROWS_WITH(make_task("classification", wrong, {2, 1.0, ""}), Catch::Contains("task.metric") &&
+                                                                            Catch::Contains("acc, mcc, f1"));
+  wrong.metric = "f1";
+  REQUIRE_THROWS_WITH(make_task("classification", wrong, {10, 1.0, ""}), Catch::Contains("got 'f1'"));
 }

@@ -24,8 +24,11 @@ struct Evaluation {
   std::optional<double> acc;   // fraction correct, as the task defines it
   std::optional<double> acc5;  // classification with more than 5 classes
   std::optional<double> mse, rmse, mae, r2;  // regression, in the target's original units
-  // Higher is better, as the task ranks models (accuracy; -RMSE for regression): checkpoint.best
-  // and summary.json's best epoch.
+  std::optional<double> f1;                  // two classes: F1 of class 1 (GLUE's MRPC, QQP)
+  std::optional<double> mcc;                 // classification: Matthews correlation (GLUE's CoLA)
+  std::optional<double> pearson, spearman;   // regression: of predictions and targets (GLUE's STS-B)
+  // The task's headline metric (task.metric), higher is better (error metrics negated):
+  // checkpoint.best and summary.json's best epoch.
   double score = 0;
 };
 

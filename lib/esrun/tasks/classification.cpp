@@ -1,9 +1,9 @@
 // classification: softmax cross entropy with label smoothing over K classes. "Correct" is
 // argmax == target, the confidence the largest softmax probability, and ||dl/dz||^2 at the logits
 // z is ||softmax(z) - t||^2 with t the smoothed target (1 - eps) onehot(y) + eps / K.
-// Evaluation: loss (no smoothing), top-1 and, with more than 5 classes, top-5 accuracy.
-#include <spdlog/fmt/fmt.h>
-
+// Evaluation: loss (no smoothing), top-1 accuracy, Matthews correlation, and top-5 accuracy with
+// more than 5 classes or F1 of class 1 with two. The headline metric is task.metric, else the
+// dataset's (GLUE: mcc for CoLA, f1 for MRPC and QQP), else accuracy.
 #include "esrun/tasks/task.h"
 
 namespace esrun {
@@ -14,7 +14,10 @@ namespace F = torch::nn::functional;
 class Classification final : public Task {
  public:
   Classification(const TaskOptions& options, const TaskContext& context)
-      : classes_(context.num_classes), smoothing_(options.label_smoothing) {}
+      : Task(options.metric.value_or(context.metric.empty() ? "acc" : context.metric), known_metrics(context.num_classes),
+             options),
+        classes_(context.num_classes),
+        smoothing_(options.label_smoothing) {}
 
   int64_t outputs() const override { return classes_; }
 
@@ -36,29 +39,42 @@ class Classification final : public Task {
     return std::get<0>(torch::softmax(logits, 1).max(1));
   }
 
-  torch::Tensor eval_sums(const torch::Tensor& logits, const torch::Tensor& targets) const override {
-    const auto top5 = classes_ > 5 ? std::get<1>(logits.topk(5, 1)).eq(targets.unsqueeze(1)).any(1).sum()
-                                   : torch::zeros({}, targets.options());
-    return torch::stack({cross_entropy(logits, targets, 0.0).sum().to(torch::kDouble),
-                         correct(logits, targets).sum().to(torch::kDouble), top5.to(torch::kDouble)});
+  // Rows: loss, correct, in the top 5, predicted class, true class.
+  torch::Tensor eval_rows(const torch::Tensor& logits, const torch::Tensor& targets) const override {
+    const auto top5 = classes_ > 5 ? std::get<1>(logits.topk(5, 1)).eq(targets.unsqueeze(1)).any(1)
+                                   : torch::zeros_like(targets, torch::kBool);
+    return torch::stack({cross_entropy(logits, targets, 0.0).to(torch::kDouble), correct(logits, targets).to(torch::kDouble),
+                         top5.to(torch::kDouble), logits.argmax(1).to(torch::kDouble), targets.to(torch::kDouble)},
+                        1);
   }
 
-  std::string describe(const Evaluation& e) const override { return "acc " + format_headline(e.acc.value_or(0.0)); }
-  std::string headline_metric() const override { return "acc"; }
-  std::string format_headline(double value) const override { return fmt::format("{:.2f}%", 100.0 * value); }
-
-  Evaluation eval_result(const torch::Tensor& sums, int64_t count) const override {
-    const double n = static_cast<double>(std::max<int64_t>(1, count));
-    const auto s = sums.cpu();
+  Evaluation eval_result(const torch::Tensor& rows) const override {
+    const auto r = rows.cpu();
     Evaluation result;
-    result.loss = s[0].item<double>() / n;
-    result.acc = s[1].item<double>() / n;
-    result.score = *result.acc;
-    if (classes_ > 5) result.acc5 = s[2].item<double>() / n;
+    result.loss = r.size(0) > 0 ? r.select(1, 0).mean().item<double>() : 0.0;
+    result.acc = r.size(0) > 0 ? r.select(1, 1).mean().item<double>() : 0.0;
+    if (classes_ > 5) result.acc5 = r.size(0) > 0 ? r.select(1, 2).mean().item<double>() : 0.0;
+    if (classes_ == 2) result.f1 = f1_score(r.select(1, 3), r.select(1, 4));
+    result.mcc = matthews_correlation(r.select(1, 3), r.select(1, 4), classes_);
+    set_score(result);
     return result;
   }
 
+  std::string describe(const Evaluation& e) const override {
+    std::string text = "acc " + format_metric("acc", e.acc.value_or(0.0));
+    if (headline_metric() == "f1") text += " f1 " + format_metric("f1", e.f1.value_or(0.0));
+    if (headline_metric() == "mcc") text += " mcc " + format_metric("mcc", e.mcc.value_or(0.0));
+    return text;
+  }
+
  private:
+  static std::vector<std::string> known_metrics(int64_t classes) {
+    std::vector<std::string> known = {"acc", "mcc"};
+    if (classes > 5) known.push_back("acc5");
+    if (classes == 2) known.push_back("f1");
+    return known;
+  }
+
   static torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, double smoothing) {
     return F::cross_entropy(logits, targets,
                             F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(smoothing));
@@ -69,7 +85,7 @@ class Classification final : public Task {
 };
 
 const bool registered = tasks().add(
-    "classification", "softmax cross entropy over classes (label smoothing); accuracy, top-5, loss",
+    "classification", "softmax cross entropy over classes (label smoothing); accuracy, top-5, F1 (two classes), Matthews correlation, loss",
     [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> {
       return std::make_unique<Classification>(o, c);
     });

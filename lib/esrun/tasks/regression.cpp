@@ -5,8 +5,10 @@
 // "Correct" is |e| <= tolerance (in standard deviations of the training targets); the confidence is
 // exp(-|e| / tolerance), 1 for a perfect prediction and 1/e at the tolerance.
 // Evaluation, in the target's original units: MSE, RMSE, MAE and R^2 = 1 - SSE / SST over the test
-// split (SST around the test targets' own mean, as sklearn's r2_score); loss is the task loss in
-// standardised units; acc the fraction correct.
+// split (SST around the test targets' own mean, as sklearn's r2_score), Pearson's and Spearman's
+// correlation of predictions and targets; loss is the task loss in standardised units; acc the
+// fraction correct. The headline metric is task.metric, else the dataset's (GLUE's STS-B:
+// pearson), else RMSE.
 #include <spdlog/fmt/fmt.h>
 
 #include "esrun/tasks/task.h"
@@ -17,7 +19,10 @@ namespace {
 class Regression final : public Task {
  public:
   Regression(const TaskOptions& options, const TaskContext& context)
-      : options_(options), std_(context.target_std) {}
+      : Task(options.metric.value_or(context.metric.empty() ? "rmse" : context.metric),
+             {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"}, options),
+        options_(options),
+        std_(context.target_std) {}
 
   int64_t outputs() const override { return 1; }
 
@@ -46,33 +51,37 @@ class Regression final : public Task {
     return torch::exp(-error(outputs, targets).abs() / options_.tolerance);
   }
 
-  torch::Tensor eval_sums(const torch::Tensor& outputs, const torch::Tensor& targets) const override {
-    const auto e = error(outputs, targets).to(torch::kDouble);
-    const auto z = targets.to(torch::kDouble);
-    return torch::stack({loss(outputs, targets).sum().to(torch::kDouble), e.pow(2).sum(), e.abs().sum(), z.sum(),
-                         z.pow(2).sum(), correct(outputs, targets).sum().to(torch::kDouble)});
+  // Rows: loss, error, target (standardised units), correct.
+  torch::Tensor eval_rows(const torch::Tensor& outputs, const torch::Tensor& targets) const override {
+    return torch::stack({loss(outputs, targets), error(outputs, targets), targets.to(outputs.scalar_type()),
+                         correct(outputs, targets).to(outputs.scalar_type())}, 1).to(torch::kDouble);
   }
 
   std::string describe(const Evaluation& e) const override {
-    return fmt::format("rmse {:.4g} mae {:.4g} r2 {}", e.rmse.value_or(0.0), e.mae.value_or(0.0),
-                       e.r2 ? fmt::format("{:.3f}", *e.r2) : "n/a");
+    const auto optional = [](const std::optional<double>& v) { return v ? fmt::format("{:.3f}", *v) : "n/a"; };
+    std::string text = fmt::format("rmse {:.4g} mae {:.4g} r2 {}", e.rmse.value_or(0.0), e.mae.value_or(0.0), optional(e.r2));
+    if (headline_metric() == "pearson" || headline_metric() == "spearman")
+      text += fmt::format(" pearson {} spearman {}", optional(e.pearson), optional(e.spearman));
+    return text;
   }
-  std::string headline_metric() const override { return "rmse"; }
-  std::string format_headline(double value) const override { return fmt::format("{:.4g}", value); }
 
-  Evaluation eval_result(const torch::Tensor& sums, int64_t count) const override {
-    const double n = static_cast<double>(std::max<int64_t>(1, count));
-    const auto s = sums.cpu();
-    const double sse = s[1].item<double>(), sum_z = s[3].item<double>(), sum_z2 = s[4].item<double>();
-    const double sst = sum_z2 - sum_z * sum_z / n;  // in standardised units, as sse
+  Evaluation eval_result(const torch::Tensor& rows) const override {
+    const auto r = rows.cpu();
+    const double n = static_cast<double>(std::max<int64_t>(1, r.size(0)));
+    const auto e = r.select(1, 1), z = r.select(1, 2);
+    const double sse = e.pow(2).sum().item<double>();
+    const double sst = (z - z.mean()).pow(2).sum().item<double>();  // in standardised units, as sse
     Evaluation result;
-    result.loss = s[0].item<double>() / n;
-    result.acc = s[5].item<double>() / n;
+    result.loss = r.select(1, 0).sum().item<double>() / n;
+    result.acc = r.select(1, 3).sum().item<double>() / n;
     result.mse = sse / n * std_ * std_;
     result.rmse = std::sqrt(*result.mse);
-    result.mae = s[2].item<double>() / n * std_;
+    result.mae = e.abs().sum().item<double>() / n * std_;
     if (sst > 0) result.r2 = 1.0 - sse / sst;  // undefined (null) when every test target is the same
-    result.score = -*result.rmse;
+    // Correlations are unchanged by the standardisation: prediction z + e against z.
+    result.pearson = pearson_correlation(z + e, z);
+    result.spearman = spearman_correlation(z + e, z);
+    set_score(result);
     return result;
   }
 
@@ -86,7 +95,7 @@ class Regression final : public Task {
 };
 
 const bool registered = tasks().add(
-    "regression", "a scalar target, standardised on the training split; MSE, L1 or Huber loss; MSE, RMSE, MAE, R^2",
+    "regression", "a scalar target, standardised on the training split; MSE, L1 or Huber loss; MSE, RMSE, MAE, R^2, Pearson, Spearman",
     [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> {
       return std::make_unique<Regression>(o, c);
     });

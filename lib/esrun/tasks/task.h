@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
@@ -16,6 +17,15 @@
 
 namespace esrun {
 
+// A metric of an evaluation by name ("acc", "f1", "rmse", ...); nullopt when the task has none.
+std::optional<double> metric_value(const Evaluation& evaluation, const std::string& metric);
+// "73.10%" (acc, acc5, f1), "0.567" (mcc, pearson, spearman, r2), "684.2" (errors).
+std::string format_metric(const std::string& metric, double value);
+
+// Metrics on host tensors (double [N]), as GLUE reports them (scikit-learn's and SciPy's
+// definitions): F1 of the positive class 1, Matthews correlation of K classes (Gorodkin 2004;
+// 0 when undefined), Pearson's r and Spearman's rho (average ranks for ties; nullopt when a
+// variable is constant).
 class Task {
  public:
   virtual ~Task() = default;
@@ -29,22 +39,40 @@ class Task {
   virtual torch::Tensor correct(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
   // float [N] in (0, 1]: how sure the prediction is (KA's confidence threshold).
   virtual torch::Tensor confidence(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
-  // Evaluation: per-batch sums (double, on the device) added over the test split, then turned
-  // into metrics once, on the host, with the number of test samples.
-  virtual torch::Tensor eval_sums(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
-  virtual Evaluation eval_result(const torch::Tensor& sums, int64_t count) const = 0;
-  // For log lines: the metrics of an evaluation ("acc 73.10%", "rmse 684.2 mae 501.3 r2 0.871"), and
-  // the one summary.json metric that heads the final line with its formatting.
+  // Evaluation: per-sample rows (double [N, k], on the device) for each test batch, concatenated
+  // over the test split and turned into metrics once, on the host. Rows rather than sums, because
+  // rank metrics (Spearman) need every prediction.
+  virtual torch::Tensor eval_rows(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
+  // Sets every metric of the task and `score` (the headline metric, higher is better).
+  virtual Evaluation eval_result(const torch::Tensor& rows) const = 0;
+  // For log lines: the metrics of an evaluation ("acc 73.10%", "rmse 684.2 mae 501.3 r2 0.871").
   virtual std::string describe(const Evaluation& evaluation) const = 0;
-  virtual std::string headline_metric() const = 0;  // "acc" | "rmse": summary.json's final_test_<it>
-  virtual std::string format_headline(double value) const = 0;
+  // The headline metric (task.metric, else the dataset's, else the task's default): summary.json's
+  // "metric" and final_test_<it>, test_score, checkpoint.best.
+  const std::string& headline_metric() const { return metric_; }
+  std::string format_headline(double value) const { return format_metric(metric_, value); }
+
+ protected:
+  // `metric` must be one of `known`; an error naming task.metric (or the dataset) otherwise.
+  Task(std::string metric, const std::vector<std::string>& known, const TaskOptions& options);
+  // score = the headline metric's value, negated for errors (mse, rmse, mae); it must be set.
+  void set_score(Evaluation& evaluation) const;
+
+ private:
+  std::string metric_;
 };
 
 // What a task needs from the dataset, filled in by the trainer next to the user's TaskOptions.
 struct TaskContext {
   int64_t num_classes = 0;   // classification
   double target_std = 1.0;   // regression: the training targets' std (1 when not standardised)
+  std::string metric;        // the dataset's headline metric (GLUE's per task); empty = the task's default
 };
+
+double f1_score(const torch::Tensor& predicted, const torch::Tensor& truth);
+double matthews_correlation(const torch::Tensor& predicted, const torch::Tensor& truth, int64_t classes);
+std::optional<double> pearson_correlation(const torch::Tensor& x, const torch::Tensor& y);
+std::optional<double> spearman_correlation(const torch::Tensor& x, const torch::Tensor& y);
 
 using TaskRegistry = Registry<std::unique_ptr<Task>, const TaskOptions&, const TaskContext&>;
 TaskRegistry& tasks();
