@@ -27,7 +27,7 @@ started=$SECONDS
 took() { echo "== $1 took $((SECONDS - started)) s"; started=$SECONDS; }
 
 packages=(cmake g++ ninja-build libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
-          libopencv-dev libmatio-dev pkg-config libopenblas0-pthread python3 python3-yaml python3-matplotlib)
+          libopencv-dev libmatio-dev libsentencepiece-dev pkg-config libopenblas0-pthread python3 python3-yaml python3-matplotlib)
 if [ "$flavour" = debian ]; then packages+=(libtorch-dev); else packages+=(python3-venv); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -30,7 +30,8 @@ void apply_task(Dataset& data, const RunConfig& config) {
   const auto& c = config.resolved;
   const std::string task = config.task.name.value_or(data.task);
   if (task != data.task) {
-    ESRUN_CHECK(!data.images(), c.where("task.name"), ": ", data.name, " is an image ", data.task,
+    ESRUN_CHECK(!data.images() && !data.text(), c.where("task.name"), ": ", data.name, " is ",
+                data.images() ? "an image " : "a text ", data.task,
                 " dataset; only feature tables (csv_table) can be read as another task");
     if (task == "classification") {
       const auto all = torch::cat({data.train.targets, data.test.targets});

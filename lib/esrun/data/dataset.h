@@ -1,4 +1,5 @@
-// Datasets: images held in memory as uint8 tensors or decoded from files, or tables of features.
+// Datasets: images held in memory as uint8 tensors or decoded from files, tables of features, or
+// tokenised text.
 // A dataset is registered under its YAML name (data.name) by its own .cpp; load_dataset() then
 // applies subsets, the task (task.name), target standardisation and label noise.
 #pragma once
@@ -17,7 +18,9 @@ namespace esrun {
 // A split's inputs are either in memory (`inputs`) or image files decoded batch by batch
 // (`files`, e.g. image_folder); exactly one of the two is set.
 struct Split {
-  torch::Tensor inputs;        // uint8 images [N, C, H, W], or float features [N, F] (prepared by the dataset)
+  // uint8 images [N, C, H, W], float features [N, F] (prepared by the dataset), or int32 token ids
+  // [N, 2, L] (text: data/tokenizer.h).
+  torch::Tensor inputs;
   torch::Tensor targets;       // int64 class indices [N], or float regression targets [N]
   torch::Tensor source_index;  // int64 [N]: record index in the source files (kept through subsets)
   std::shared_ptr<const ImageFiles> files;
@@ -32,8 +35,11 @@ struct Dataset {
   int64_t num_classes = 0;        // classification
   std::vector<double> mean, std;  // images: per channel, on the [0, 1] pixel scale
   double target_mean = 0.0, target_std = 1.0;  // regression: the targets' standardisation (train split)
+  int64_t vocab_size = 0;         // text: the tokenizer's vocabulary
+  std::string metric;             // the headline metric the dataset is reported with (GLUE's); empty = the task's
   bool images() const { return train.files || train.inputs.dim() == 4; }
-  // [C, H, W] for images, [F] for features.
+  bool text() const { return vocab_size > 0; }
+  // [C, H, W] for images, [F] for features, [2, L] for text.
   std::vector<int64_t> input_shape() const;
   torch::Tensor noisy_mask;       // bool [N_train]: true where label noise changed the label
   torch::Tensor clean_labels;     // int64 [N_train]: the labels before noise

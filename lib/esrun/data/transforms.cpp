@@ -45,12 +45,12 @@ Normalizer::Normalizer(const std::vector<double>& mean, const std::vector<double
 }
 
 torch::Tensor Normalizer::operator()(const torch::Tensor& images) const {
-  if (images.is_floating_point()) return to_device_async(images, scale_.device());
+  if (images.scalar_type() != torch::kByte) return to_device_async(images, scale_.device());  // features, token ids
   return torch::addcmul(shift_, to_device_async(images, scale_.device()).to(torch::kFloat), scale_);
 }
 
 torch::Tensor TrainAugment::operator()(const torch::Tensor& images, at::Generator& gen) const {
-  if (images.is_floating_point()) return normalize_(images);
+  if (images.scalar_type() != torch::kByte) return normalize_(images);  // features, token ids: as they are
   auto out = random_crop(images, options_.crop_padding, gen);
   if (options_.flip) out = random_flip(out, gen);
   return normalize_(out);
