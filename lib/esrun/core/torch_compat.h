@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -137,17 +138,21 @@ class AutocastGuard {
 inline void set_cudnn_benchmark(bool enabled) { at::globalContext().setBenchmarkCuDNN(enabled); }
 
 // Scaled dot-product attention on [N, heads, T, d] tensors, softmax(q k^T / sqrt(d)) v (Vaswani et
-// al. 2017, eq. 1), with dropout on the attention weights when training. 2.x fuses it into one
-// kernel (flash or memory-efficient attention on CUDA) that never holds the T x T weights; its
-// signature there is (query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa), the
-// last two added in 2.1 and 2.5, so only the first five are passed.
+// al. 2017, eq. 1), with dropout on the attention weights when training. `mask` (optional, bool,
+// broadcastable to [N, heads, T, T]) is true where a query may attend to a key: padding is masked
+// out of the keys. 2.x fuses it into one kernel (flash or memory-efficient attention on CUDA) that
+// never holds the T x T weights; its signature there is (query, key, value, attn_mask, dropout_p,
+// is_causal, scale, enable_gqa), the last two added in 2.1 and 2.5, so only the first five are passed.
 inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout_p,
-                            bool training) {
+                            bool training, const at::Tensor& mask = {}) {
 #if TORCH_VERSION_MAJOR >= 2
-  return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, training ? dropout_p : 0.0, /*is_causal=*/false);
+  return at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
+                                          training ? dropout_p : 0.0, /*is_causal=*/false);
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto weights = at::softmax(at::matmul(q * scale, k.transpose(-2, -1)), -1);
+  auto scores = at::matmul(q * scale, k.transpose(-2, -1));
+  if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+  auto weights = at::softmax(scores, -1);
   if (training && dropout_p > 0.0) weights = at::dropout(weights, dropout_p, /*train=*/true);
   return at::matmul(weights, v);
 #endif

@@ -18,22 +18,25 @@ std::vector<int64_t> preset_hidden(const std::optional<std::string>& preset) {
 torch::nn::AnyModule activation(const std::string& name) {
   if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
   if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
+  if (name == "gelu_tanh") return torch::nn::AnyModule(torch::nn::GELU(torch::nn::GELUOptions().approximate("tanh")));
   if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
   if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
-  ESRUN_FAIL("model.activation: expected one of relu, gelu, tanh, sigmoid, got '", name, "'");
+  ESRUN_FAIL("model.activation: expected one of relu, gelu, gelu_tanh, tanh, sigmoid, got '", name, "'");
 }
 
 class Mlp final : public Model {
  public:
   explicit Mlp(const ModelOptions& o) {
     ESRUN_CHECK(!o.input_shape.empty(), "model.name: mlp needs the dataset's input shape");
+    ESRUN_CHECK(o.vocab_size == 0, o.where("model.name"), ": mlp takes images or feature vectors, but the dataset gives "
+                "token ids; use model.name: transformer for text");
     int64_t in = 1;
     for (const int64_t size : o.input_shape) in *= size;
     for (const int64_t out : o.hidden.value_or(preset_hidden(o.preset))) {
       layers_->push_back(torch::nn::Linear(in, out));
       if (o.batch_norm) layers_->push_back(torch::nn::BatchNorm1d(out));
-      layers_->push_back(activation(o.activation));
-      if (o.dropout > 0.0) layers_->push_back(torch::nn::Dropout(o.dropout));
+      layers_->push_back(activation(o.activation.value_or("relu")));
+      if (o.dropout.value_or(0.0) > 0.0) layers_->push_back(torch::nn::Dropout(*o.dropout));
       in = out;
     }
     layers_->push_back(torch::nn::Linear(in, o.outputs));

@@ -9,10 +9,17 @@ ModelRegistry& models() {
   return registry;
 }
 
+std::string input_kind(const ModelOptions& options) {
+  if (options.vocab_size > 0) return "token ids (text); use model.name: transformer";
+  if (options.input_shape.size() == 3) return "images [C, H, W]";
+  return "feature vectors of " + std::to_string(options.input_shape.empty() ? 0 : options.input_shape.back()) +
+         " values; use model.name: mlp";
+}
+
 int64_t image_channels(const ModelOptions& options) {
-  ESRUN_CHECK(options.input_shape.size() == 3, options.where("model.name"), ": ", options.name,
-              " is a convolutional network for images [C, H, W], but the dataset gives feature vectors of ",
-              options.input_shape.empty() ? 0 : options.input_shape.back(), " values; use model.name: mlp");
+  ESRUN_CHECK(options.input_shape.size() == 3 && options.vocab_size == 0, options.where("model.name"), ": ",
+              options.name, " is a convolutional network for images [C, H, W], but the dataset gives ",
+              input_kind(options));
   return options.input_shape[0];
 }
 

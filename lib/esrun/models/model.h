@@ -1,5 +1,6 @@
-// Models map a float input batch (images [N, C, H, W] or features [N, F]) to outputs
-// [N, options.outputs]: logits, or one value per sample for regression. Losses are the task's.
+// Models map an input batch (float images [N, C, H, W], features [N, F], or int32 token ids
+// [N, 2, L] for text: data/tokenizer.h) to outputs [N, options.outputs]: logits, or one value per
+// sample for regression. Losses are the task's.
 #pragma once
 
 #include <torch/torch.h>
@@ -26,8 +27,12 @@ class Model : public torch::nn::Module {
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;
 ModelRegistry& models();
 
+// What the dataset gives the model, for errors: "images [C, H, W]", "feature vectors of F values;
+// use model.name: mlp" or "token ids (text); use model.name: transformer".
+std::string input_kind(const ModelOptions& options);
+
 // The channel count of image inputs [C, H, W]; an error naming the model when the dataset gives
-// feature vectors instead.
+// anything else.
 int64_t image_channels(const ModelOptions& options);
 
 // conv3x3 (stride, padding 1, no bias) as every CIFAR model here uses it.

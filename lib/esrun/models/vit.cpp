@@ -83,9 +83,9 @@ class Block final : public torch::nn::Module {
 
 class VisionTransformer final : public Model {
  public:
-  explicit VisionTransformer(const ModelOptions& o) : dropout_(o.dropout) {
-    ESRUN_CHECK(o.input_shape.size() == 3, o.where("model.name"), ": vit takes images [C, H, W], but the dataset gives feature vectors of ",
-                o.input_shape.empty() ? 0 : o.input_shape.back(), " values; use model.name: mlp for feature tables");
+  explicit VisionTransformer(const ModelOptions& o) : dropout_(o.dropout.value_or(0.0)) {
+    ESRUN_CHECK(o.input_shape.size() == 3 && o.vocab_size == 0, o.where("model.name"),
+                ": vit takes images [C, H, W], but the dataset gives ", input_kind(o));
     ESRUN_CHECK(o.pool == "cls" || o.pool == "mean", o.where("model.pool"), ": expected one of cls, mean, got '", o.pool, "'");
     const int64_t channels = o.input_shape[0], height = o.input_shape[1], image_width = o.input_shape[2];
     const int64_t patch = o.patch_size.value_or(std::max(height, image_width) <= 64 ? 4 : 16);
