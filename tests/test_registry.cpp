@@ -22,8 +22,8 @@ std::vector<std::string> names(const esrun::RegistryView& registry) {
 }  // namespace
 
 TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
-  CHECK(names(esrun::models()) == std::vector<std::string>{"mlp", "resnet18", "resnet50", "small_cnn", "vit"});
-  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "csv_table", "image_folder",
+  CHECK(names(esrun::models()) == std::vector<std::string>{"mlp", "resnet18", "resnet50", "small_cnn", "transformer", "vit"});
+  CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "csv_table", "glue", "image_folder",
                                                              "linear_synthetic", "svhn", "synthetic_shapes"});
   CHECK(names(esrun::tasks()) == std::vector<std::string>{"classification", "regression"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});

@@ -55,8 +55,13 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   const double score_seconds = time_phase([&](const Batch& b) { trainer.score(b); });
   const double train_seconds = time_phase([&](const Batch& b) { trainer.train_step(b.inputs, b.targets, {}, lr); });
 
+  // Text: the mean number of real (unpadded) tokens of a training example, for tokens/s.
+  const Split& train = trainer.data().train;
+  const double tokens = trainer.data().text() ? train.inputs.select(1, 1).gt(0).sum().item<double>() / static_cast<double>(n) : 0.0;
   const auto phase = [&](double seconds) {
-    return nlohmann::json{{"seconds_per_step", seconds}, {"images_per_s", static_cast<double>(batch_size) / seconds}};
+    nlohmann::json out{{"seconds_per_step", seconds}, {"images_per_s", static_cast<double>(batch_size) / seconds}};
+    if (tokens > 0) out["tokens_per_s"] = tokens * static_cast<double>(batch_size) / seconds;
+    return out;
   };
   nlohmann::json bookkeeping;
   if (options.policy_n > 0) {
@@ -108,6 +113,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       {"score_forward", phase(score_seconds)},
       {"train_step", phase(train_seconds)},
       {"forward_over_train", score_seconds / train_seconds},
+      {"tokens_per_sample", tokens > 0 ? nlohmann::json(tokens) : nlohmann::json(nullptr)},
       {"policy_bookkeeping", bookkeeping},
   };
 }

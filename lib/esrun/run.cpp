@@ -71,7 +71,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
 // The test metrics of the last evaluation (final_test_*) and of the best one by the task's score
 // (best_test_*: accuracy, or the lowest RMSE for regression), null where the task has none.
 nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
-  static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2"};
+  static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2", "f1", "mcc", "pearson", "spearman"};
   const nlohmann::json* last = nullptr;
   const nlohmann::json* best = nullptr;
   int64_t forward = 0, backward = 0;
@@ -118,7 +118,7 @@ void write_checkpoint(const RunDirectory& dir, const std::string& file, const Tr
 
 RunResult run(const RunRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
-  const RunConfig config = load_config(request);
+  RunConfig config = load_config(request);
   check_environment(config);
   const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
@@ -154,6 +154,9 @@ RunResult run(const RunRequest& request) {
   spdlog::info("run directory {}{}", dir.path().string(),
                request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
 
+  // A tokenizer trained at start is saved in the run directory, and a resumed run reads its own.
+  config.data.artifacts_dir = dir.path().string();
+  if (request.resume) config.data.resume_dir = *request.resume;
   Dataset data = load_dataset(config);
   spdlog::info("{}: {} train / {} test samples, {}{}{}", data.name, data.train.size(), data.test.size(), data.task,
                data.num_classes > 0 ? fmt::format(", {} classes", data.num_classes) : std::string(),
@@ -220,6 +223,7 @@ RunResult run(const RunRequest& request) {
       {"config_hash", hash},
       {"device", device.str()},
       {"threads", threads},
+      {"metric", trainer.task().headline_metric()},
   });
   summary.update(to_json(build_info()));
   dir.write_atomic("summary.json", summary.dump(2) + "\n");

@@ -116,6 +116,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   const KeyWhere where = [origins](const std::string& key) { return origins->where(key); };
   r.data.where = where;
   r.model.where = where;
+  r.task.where = where;
   r.name = c.get_string("name");
   ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
               ": expected a non-empty name without '/', got '", r.name, "'");
@@ -209,6 +210,15 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   ESRUN_CHECK(std::isfinite(linear.x_low) && std::isfinite(linear.x_high) && linear.x_low < linear.x_high,
               c.where("data.linear.x_low"), ": expected finite x_low < x_high = ", linear.x_high, ", got ", linear.x_low);
   d.svhn_extra = c.get_bool("data.svhn.extra");
+  d.glue.task = c.get_string("data.glue.task");
+  d.glue.dev = c.get_string("data.glue.dev");
+  TokenizerOptions& tok = d.tokenizer;
+  tok.model = c.get_optional_string("data.tokenizer.model");
+  tok.vocab_size = check.int_at_least("data.tokenizer.vocab_size", 8);
+  tok.model_type = c.get_string("data.tokenizer.model_type");
+  tok.lowercase = c.get_bool("data.tokenizer.lowercase");
+  tok.max_length = check.int_at_least("data.tokenizer.max_length", 3);  // [CLS] a [SEP] b [SEP] needs room
+  tok.train_sentences = check.optional_int_at_least("data.tokenizer.train_sentences", 1);
   d.seed = derive_seed(r.seed, "data");
   check.warn_ignored("data", d.name);
 
@@ -219,13 +229,15 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   task.huber_delta = check.positive("task.huber_delta");
   task.tolerance = check.positive("task.tolerance");
   task.standardize = c.get_bool("task.standardize");
+  task.metric = c.get_optional_string("task.metric");
   if (task.name) check.warn_ignored("task", *task.name);
 
   r.model.name = check.registered(models(), "model.name");
   ModelOptions& m = r.model;
   m.preset = c.get_optional_string("model.preset");
   const std::map<std::string, std::vector<std::string>> presets = {{"mlp", {"simple", "two_layer"}},
-                                                                   {"vit", {"tiny", "small", "base", "large"}}};
+                                                                   {"vit", {"tiny", "small", "base", "large"}},
+                                                                   {"transformer", {"tiny", "bert-base", "albert-base"}}};
   if (m.preset) {
     const auto known = presets.find(m.name);
     ESRUN_CHECK(known != presets.end(), c.where("model.preset"), ": model '", m.name, "' has no presets; set null");
@@ -240,9 +252,18 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   if (m.hidden)
     for (const int64_t size : *m.hidden)
       ESRUN_CHECK(size >= 1, c.where("model.hidden"), ": expected layer sizes >= 1, got ", flow_yaml(c.value("model.hidden")));
-  m.activation = c.get_string("model.activation");
+  m.activation = c.get_optional_string("model.activation");
   m.batch_norm = c.get_bool("model.batch_norm");
-  m.dropout = check.float_in("model.dropout", 0.0, 1.0, false);
+  for (const char* key : {"model.dropout", "model.attention_dropout", "model.head_dropout"})
+    if (c.get_optional_float(key)) check.float_in(key, 0.0, 1.0, false);
+  m.dropout = c.get_optional_float("model.dropout");
+  m.attention_dropout = c.get_optional_float("model.attention_dropout");
+  m.head_dropout = c.get_optional_float("model.head_dropout");
+  const std::string albert = c.get_string("model.albert");
+  if (albert != "auto") m.albert = albert == "true";
+  m.embedding_size = check.optional_int_at_least("model.embedding_size", 1);
+  m.norm = c.get_string("model.norm");
+  m.max_positions = check.int_at_least("model.max_positions", 1);
   m.patch_size = check.optional_int_at_least("model.patch_size", 1);
   m.depth = check.optional_int_at_least("model.depth", 1);
   m.heads = check.optional_int_at_least("model.heads", 1);

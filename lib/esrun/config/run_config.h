@@ -43,6 +43,22 @@ struct LinearOptions {
   double x_low = -5.0, x_high = 5.0;
 };
 
+// Text datasets (glue): SentencePiece tokenisation (data/tokenizer.h).
+struct TokenizerOptions {
+  std::optional<std::string> model;     // a SentencePiece model file; none = train one on the training split
+  int64_t vocab_size = 8000;            // when training
+  std::string model_type = "unigram";   // when training: unigram | bpe | word | char
+  bool lowercase = true;                // lowercase ASCII letters before tokenising (uncased models)
+  int64_t max_length = 128;             // tokens per example, [CLS] and [SEP]s included
+  std::optional<int64_t> train_sentences;  // when training: a seeded random sample of this many sentences
+};
+
+// glue (data/glue.cpp): one GLUE task's TSVs under data.root.
+struct GlueOptions {
+  std::string task = "sst2";  // cola | sst2 | mrpc | qqp | stsb | mnli | qnli | rte | wnli
+  std::string dev = "matched";  // mnli: matched | mismatched dev set as the test split
+};
+
 struct SyntheticOptions {
   int64_t train_size = 5000;
   int64_t test_size = 1000;
@@ -93,27 +109,40 @@ struct DataOptions {
   CsvOptions csv;
   LinearOptions linear;
   bool svhn_extra = false;  // svhn: also train on extra_32x32.mat
+  TokenizerOptions tokenizer;
+  GlueOptions glue;
   uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
   // The in-memory training set on the device (true), or batches built on the CPU (false);
   // nullopt = auto: on the device when the dataset is in memory.
   std::optional<bool> on_device;
+  // Set by the runner, not by YAML: where a trained tokenizer is saved (the run directory) and
+  // where a resumed run's is read from (the run being resumed); empty = neither (bench, tests).
+  std::string artifacts_dir, resume_dir;
   KeyWhere where = key_only;
 };
 
 struct ModelOptions {
   std::string name;
-  std::optional<std::string> preset;   // mlp: simple | two_layer; vit: tiny | small | base | large
-  std::optional<int64_t> width;        // small_cnn, resnets: base channels; vit: embedding width
+  std::optional<std::string> preset;   // mlp: simple | two_layer; vit: tiny | small | base | large;
+                                       // transformer: tiny | bert-base | albert-base
+  std::optional<int64_t> width;        // small_cnn, resnets: base channels; vit, transformer: hidden width
   std::string stem = "cifar";          // resnets: cifar | imagenet
   std::optional<std::vector<int64_t>> hidden;  // mlp
-  std::string activation = "relu";     // mlp
-  double dropout = 0.0;                // mlp, vit
+  std::optional<std::string> activation;  // mlp (relu), transformer (gelu; albert-base gelu_tanh)
+  std::optional<double> dropout;       // mlp, vit (0), transformer (the preset's)
   bool batch_norm = false;             // mlp
-  std::optional<int64_t> patch_size, depth, heads;  // vit
-  double mlp_ratio = 4.0;              // vit
+  std::optional<int64_t> patch_size, depth, heads;  // vit, transformer
+  double mlp_ratio = 4.0;              // vit, transformer
   std::string pool = "cls";            // vit: cls | mean
+  // transformer
+  std::optional<bool> albert;          // factorised embeddings and one layer shared by all depths (the preset's)
+  std::optional<int64_t> embedding_size;  // the embeddings' width (the preset's; else width)
+  std::optional<std::string> norm;     // post (BERT, ALBERT; the presets') | pre LayerNorm
+  std::optional<double> attention_dropout, head_dropout;  // the preset's
+  int64_t max_positions = 512;
   // Filled in from the dataset and the task.
-  std::vector<int64_t> input_shape;    // [C, H, W] images or [F] features
+  std::vector<int64_t> input_shape;    // [C, H, W] images, [F] features or [2, L] token ids
+  int64_t vocab_size = 0;              // text: the tokenizer's vocabulary
   int64_t outputs = 0;                 // classes, or 1 for regression
   KeyWhere where = key_only;
 };
@@ -126,6 +155,10 @@ struct TaskOptions {
   double huber_delta = 1.0;
   double tolerance = 0.5;              // regression: |error| <= tolerance (standardised units) is correct
   bool standardize = true;             // regression: standardise targets on the training split
+  // The headline metric (summary.json's "metric", test_score, checkpoint.best): none = the
+  // dataset's own (GLUE's per task), else acc for classification and rmse for regression.
+  std::optional<std::string> metric;
+  KeyWhere where = key_only;
 };
 
 struct OptimizerOptions {

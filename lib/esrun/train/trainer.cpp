@@ -17,6 +17,7 @@ std::shared_ptr<Model> build_model(const RunConfig& config, const Dataset& data,
   ModelOptions options = config.model;
   options.outputs = task.outputs();
   options.input_shape = data.input_shape();
+  options.vocab_size = data.vocab_size;
   // Module initialisers draw from the global generator: seed it from the model stream for the
   // construction only, so initial weights depend on the run seed alone.
   std::shared_ptr<Model> model;
@@ -59,6 +60,7 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
       augment_(config.data.augment, Normalizer(data_.mean, data_.std, config.data.augment.normalize, device)),
       normalize_(data_.mean, data_.std, config.data.augment.normalize, device),
       shuffle_gen_(make_generator(config.seed, "shuffle")),
+      dropout_gen_(at::globalContext().defaultGenerator(device)),
       augment_seed_(derive_seed(config.seed, "augment")) {
   const bool in_memory = data_.train.in_memory();
   ESRUN_CHECK(in_memory || !config_.data.on_device.value_or(false), config_.resolved.where("data.on_device"),
@@ -80,8 +82,12 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
   data_.test = to_device(data_.test, device_);
   data_.noisy_mask = data_.noisy_mask.to(device_);
   task_ = tasks().create(data_.task, config_.resolved.where("task.name"), config_.task,
-                         TaskContext{data_.num_classes, data_.target_std});
+                         TaskContext{data_.num_classes, data_.target_std, data_.metric});
   model_ = build_model(config_, data_, *task_, device_);
+  {
+    std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
+    dropout_gen_.set_current_seed(derive_seed(config_.seed, "dropout"));
+  }
   optimizer_ = make_optimizer(config_.optimizer, config_.resolved.where("optimizer.name"), *model_);
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
                               derive_seed(config_.seed, "policy")};
@@ -135,6 +141,7 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("optimizer", optimizer);
   archive.write("policy", policy);
   save_generator(archive, "shuffle_generator", shuffle_gen_);
+  save_generator(archive, "dropout_generator", dropout_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
   if (scaler_) scaler_->save(archive);
   if (!open_) return;
@@ -159,6 +166,11 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   optimizer_->load(optimizer);
   policy_->load(policy);
   load_generator(archive, "shuffle_generator", shuffle_gen_);
+  torch::Tensor dropout_state;
+  if (archive.try_read("dropout_generator", dropout_state)) {  // checkpoints before issue 14 have none
+    std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
+    dropout_gen_.set_state(dropout_state);
+  }
   torch::Tensor totals;
   archive.read("totals", totals);
   samples_backward_total_ = static_cast<int64_t>(totals[0].item<double>());
@@ -396,7 +408,7 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
 // index_select (which returns the default layout) reach the model channels-last too.
 torch::Tensor Trainer::forward(const torch::Tensor& inputs) {
   compat::AutocastGuard autocast(device_, autocast_);
-  const auto x = config_.channels_last ? inputs.contiguous(torch::MemoryFormat::ChannelsLast) : inputs;
+  const auto x = config_.channels_last && inputs.dim() == 4 ? inputs.contiguous(torch::MemoryFormat::ChannelsLast) : inputs;
   return model_->forward(x).to(torch::kFloat);  // losses and scores in fp32 whatever the precision
 }
 
@@ -502,15 +514,14 @@ Evaluation Trainer::evaluate() {
     for (int64_t begin = 0; begin < n; begin += batch) all.push_back({rows(begin), 0});
     test_loader_->announce(std::move(all));
   }
-  torch::Tensor sums;
+  std::vector<torch::Tensor> per_sample;
   for (int64_t begin = 0; begin < n; begin += batch) {
     const int64_t size = std::min(batch, n - begin);
     const auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.inputs.narrow(0, begin, size));
-    const auto batch_sums = task_->eval_sums(forward(inputs), data_.test.targets.narrow(0, begin, size));
-    sums = sums.defined() ? sums + batch_sums : batch_sums;
+    per_sample.push_back(task_->eval_rows(forward(inputs), data_.test.targets.narrow(0, begin, size)));
   }
   model_->train();
-  return task_->eval_result(sums.defined() ? sums : torch::zeros({8}, torch::kDouble), n);
+  return task_->eval_result(per_sample.empty() ? torch::zeros({0, 8}, torch::kDouble) : torch::cat(per_sample).cpu());
 }
 
 }  // namespace esrun

@@ -99,6 +99,9 @@ class Trainer {
   TrainAugment augment_;
   Normalizer normalize_;  // test batches, and training batches the file loader augmented
   at::Generator shuffle_gen_;
+  // The device's default generator, which dropout draws from (training and scoring forwards):
+  // seeded from the run seed and kept in checkpoints, so runs with dropout repeat and resume exactly.
+  at::Generator dropout_gen_;
   uint64_t augment_seed_;
   std::unique_ptr<ImageFileLoader> train_loader_, test_loader_;  // file-backed splits only
   int64_t samples_backward_total_ = 0;
