@@ -1,64 +1,118 @@
 """scripts/tables: the papers' result tables from esrun run directories, as Markdown and CSV.
 
-For each row (default: the sampling method) and column (default: the dataset), the test accuracy
-as mean ± std over seeds, its difference to the baseline (default: uniform) in the same column, and
+For each row (default: the sampling method) and column (default: the dataset), a test metric as
+mean ± std over seeds, its difference to the baseline (default: uniform) in the same column, and
 the training time saved against that baseline, from summary.json's train_time_s (evaluation
 excluded). Other config keys that vary between runs of one cell are added to the row label, so
 different experiments are never averaged together. Cells without finished runs say "missing".
 
+The default metric (--value task) is each run's own headline metric, summary.json's "metric"
+(acc for summaries without one): GLUE's CoLA reports mcc, MRPC and QQP f1, STS-B pearson, the
+others acc. The runs of one cell must agree on it. acc, acc5, f1, mcc, pearson and spearman are
+shown x100 (as GLUE reports them); loss, rmse, mae, mse and r2 as they are.
+
     scripts/tables runs/sweeps/small_policies                     # ES Table 2 style
     scripts/tables runs/... --cols data.name,data.label_noise.ratio  # ES Table 6: noise levels
     scripts/tables runs/... --csv results.csv
+    scripts/tables runs/sweeps/paper_table4 --cols data.glue.task  # ES Table 4: each task's metric
+    scripts/tables runs/sweeps/paper_table4 --cols data.glue.task --value acc  # accuracy everywhere
     scripts/tables runs/sweeps/paper_adaselection --value rmse    # regression: test RMSE (or r2, mae, mse)
 """
 import csv
 import io
+import os
 import sys
 
 from .runs import argument_parser, check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem
 
 MISSING = "missing"
+TASK = "task"  # --value: each run's own headline metric
+VALUES = ["acc", "acc5", "f1", "mcc", "pearson", "spearman", "loss", "rmse", "mae", "mse", "r2"]
+# Shown x100: accuracies and F1 are percentages; GLUE reports MCC and correlations x100 as well.
+SCALED = ("acc", "acc5", "f1", "mcc", "pearson", "spearman")
+
+
+def unit(value):
+    if value in ("acc", "acc5", "f1"):
+        return " (%)"
+    return " (x100)" if value in SCALED else ""
+
+
+def headline(run):
+    """The run's own metric; summaries written before esrun had GLUE carry none and mean acc."""
+    return run.summary.get("metric", "acc")
 
 
 class Cell:
-    def __init__(self, runs, metric):
+    def __init__(self, runs, when, value):
+        """value: a metric name, or TASK for the runs' own headline metric (which they must share)."""
         finished = [r for r in runs if r.finished]
         self.problem = problem(runs[0]) if runs else None
         self.n = len(finished)
         self.unfinished = len(runs) - self.n
-        scale = 100.0 if metric.endswith(("_acc", "_acc5")) else 1.0  # accuracies in percent
+        self.metric = value
+        if value == TASK:
+            named = {r.path: headline(r) for r in finished}
+            if len(set(named.values())) > 1:
+                where = os.path.commonpath([r.path for r in runs])
+                print(f"error: the runs of one cell ({where}) report different metrics in summary.json: " +
+                      ", ".join(f"{path}: {m}" for path, m in named.items()) +
+                      "; keep them apart (--rows/--cols) or choose one with --value", file=sys.stderr)
+                raise SystemExit(2)
+            self.metric = next(iter(named.values()), None)
+        metric = f"{when}_test_{self.metric}"
+        scale = 100.0 if self.metric in SCALED else 1.0
         values = [r.summary.get(metric) for r in finished]
         if any(v is None for v in values):
             print(f"error: {metric} is null in a summary.json of {runs[0].path} (its task has no such metric); "
                   "choose another --value", file=sys.stderr)
             raise SystemExit(2)
-        self.acc = mean_std([scale * v for v in values]) if finished else None
+        self.value = mean_std([scale * v for v in values]) if finished else None
         self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
         self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
 
 
-def build(runs, rows, cols, baseline, metric):
+def build(runs, rows, cols, baseline, when, value):
     """Returns (row_keys, col_keys, row list, col list, {(row, col): Cell}, {(row, col): baseline Cell})."""
     cells, row_keys, col_keys = group(runs, rows, cols)
     check_distinct_seeds(cells)
     row_values = sorted({r for r, _ in cells}, key=lambda v: tuple(format_value(x) for x in v))
     col_values = sorted({c for _, c in cells}, key=lambda v: tuple(format_value(x) for x in v))
-    # The baseline cell of the same column solves the same problem (data, model, training length).
-    table = {(r, c): Cell(cells.get((r, c), []), metric) for r in row_values for c in col_values}
+    # The baseline cell of the same column solves the same problem (data, model, training length)
+    # and reports the same metric.
+    table = {(r, c): Cell(cells.get((r, c), []), when, value) for r in row_values for c in col_values}
     base = {}
     for r in row_values:
         for c in col_values:
             candidates = [b for b in row_values if format_value(b[0]) == baseline and table[(b, c)].n > 0 and
-                          table[(b, c)].problem == table[(r, c)].problem]
+                          table[(b, c)].problem == table[(r, c)].problem and
+                          table[(b, c)].metric == table[(r, c)].metric]
             base[(r, c)] = table[(candidates[0], c)] if len(candidates) == 1 else None
     order = sorted(row_values, key=lambda v: (format_value(v[0]) != baseline,))
     return row_keys, col_keys, order, col_values, table, base
 
 
+def column_metrics(rows, cols, table):
+    """{col: the metric of its finished cells, or None where they differ}. A column without finished
+    cells takes the table's metric when the table has one."""
+    everywhere = shown_metrics(table.values())
+    out = {}
+    for c in cols:
+        metrics = shown_metrics([table[(r, c)] for r in rows]) or everywhere
+        out[c] = metrics[0] if len(metrics) == 1 else None
+    return out
+
+
+def shown_metrics(cells):
+    """The metrics of the finished cells (an explicit --value: that one, finished or not), in VALUES order."""
+    metrics = {cell.metric for cell in cells if cell.n > 0} or {cell.metric for cell in cells} - {None}
+    return sorted(metrics, key=lambda m: (VALUES.index(m) if m in VALUES else len(VALUES), m))
+
+
 def delta(cell, base):
-    if cell.acc is None or base is None:
+    if cell.value is None or base is None:
         return None
-    return cell.acc[0] - base.acc[0]
+    return cell.value[0] - base.value[0]
 
 
 def saved(cell, base):
@@ -67,28 +121,37 @@ def saved(cell, base):
     return 100.0 * (1.0 - cell.time[0] / base.time[0])
 
 
-def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
+def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
     head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
-    value = metric.split("_test_")[1]
+    per_column = column_metrics(rows, cols, table)
     for c in cols:
-        name = label(col_keys, c)
-        head += [f"{name} {value}{' (%)' if value.startswith('acc') else ''}", f"{name} Δ vs {baseline}",
+        name, value = label(col_keys, c), per_column[c]
+        # A column whose cells report different metrics names the metric in each cell.
+        head += [f"{name} {value}{unit(value)}" if value else f"{name} metric", f"{name} Δ vs {baseline}",
                  f"{name} time saved"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         out = [label(row_keys, r)]
         for c in cols:
             cell, b = table[(r, c)], base[(r, c)]
-            if cell.acc is None:
+            if cell.value is None:
                 out += [MISSING, MISSING, MISSING]
                 continue
-            spread = f" ± {cell.acc[1]:.2f}" if cell.acc[1] is not None else ""
-            acc = f"{cell.acc[0]:.2f}{spread} (n={cell.n})"
+            spread = f" ± {cell.value[1]:.2f}" if cell.value[1] is not None else ""
+            named = "" if per_column[c] else f"{cell.metric}{unit(cell.metric)} "
+            shown = f"{named}{cell.value[0]:.2f}{spread} (n={cell.n})"
             d, s = delta(cell, b), saved(cell, b)
-            out += [acc, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
+            out += [shown, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
-    notes = [f"Test {value}: {metric.replace('_', ' ')}, mean ± sample std over seeds (n = seeds; no std for one). "
+    metrics = shown_metrics(table.values())
+    if len(metrics) == 1:
+        what = f"Test {metrics[0]}: {when} test {metrics[0]}"
+    else:
+        scaled = [m for m in metrics if m in SCALED]
+        what = (f"Test metric: each run's own (summary.json's \"metric\"), {when} test " + ", ".join(metrics) +
+                (f"; {', '.join(scaled)} x100" if scaled else ""))
+    notes = [f"{what}, mean ± sample std over seeds (n = seeds; no std for one). "
              f"Δ and time saved: against {baseline} on the same data, model and training length (data.*, model.*, "
              f"train.* equal), time saved = 1 − train time / {baseline}'s train time (evaluation excluded); "
              "missing where no such baseline finished."]
@@ -98,18 +161,22 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, metric):
 
 
 def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
+    """value TASK: the columns are value_mean, value_std, delta_value and a last column `metric`."""
+    name = "value" if value == TASK else value
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{value}_mean", f"{value}_std", f"delta_{value}", "train_time_s_mean",
-                                           "train_time_s_std", "time_saved_pct", "samples_backward_mean"])
+    writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{name}_mean", f"{name}_std", f"delta_{name}",
+                                           "train_time_s_mean", "train_time_s_std", "time_saved_pct",
+                                           "samples_backward_mean"] + (["metric"] if value == TASK else []))
     blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
     for r in rows:
         for c in cols:
             cell, b = table[(r, c)], base[(r, c)]
             writer.writerow([format_value(v) for v in r] + [format_value(v) for v in c] + [
-                cell.n, cell.unfinished, blank(cell.acc and cell.acc[0]), blank(cell.acc and cell.acc[1]),
+                cell.n, cell.unfinished, blank(cell.value and cell.value[0]), blank(cell.value and cell.value[1]),
                 blank(delta(cell, b)), blank(cell.time and cell.time[0]), blank(cell.time and cell.time[1]),
-                blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")])
+                blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")] +
+                ([cell.metric or ""] if value == TASK else []))
     return out.getvalue()
 
 
@@ -118,17 +185,18 @@ def main(argv=None):
     parser.add_argument("--baseline", default="uniform", help="value of the first row key for the baseline row")
     parser.add_argument("--metric", choices=["final", "best"], default="final",
                         help="the last evaluation, or the best one by the task's test_score")
-    parser.add_argument("--value", choices=["acc", "acc5", "loss", "rmse", "mae", "mse", "r2"], default="acc",
-                        help="the test metric in the cells (regression: rmse, mae, mse, r2)")
+    parser.add_argument("--value", choices=[TASK] + VALUES, default=TASK,
+                        help="the test metric in the cells: task = each run's own (summary.json's \"metric\", acc "
+                             "when absent; GLUE: CoLA mcc, MRPC/QQP f1, STS-B pearson); regression: rmse, mae, "
+                             "mse, r2")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
     args = parser.parse_args(argv)
     runs = find_runs(args.runs)
     if not runs:
         print(f"error: no run directories (config.resolved.yaml) under {', '.join(args.runs)}", file=sys.stderr)
         return 2
-    metric = f"{args.metric}_test_{args.value}"
-    built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, metric)
-    print(markdown(*built, args.baseline, metric), end="")
+    built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value)
+    print(markdown(*built, args.baseline, args.metric), end="")
     if args.csv:
         text = csv_text(*built, args.value)
         if args.csv == "-":

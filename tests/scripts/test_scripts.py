@@ -15,7 +15,10 @@ import tempfile
 import textwrap
 import unittest
 
+import yaml
+
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
+CONFIGS = os.path.join(SCRIPTS, "..", "configs")
 sys.path.insert(0, SCRIPTS)
 
 from esrunpy import benchtable, plot, sweep, tables  # noqa: E402
@@ -35,8 +38,9 @@ def quiet(function, *args):
     return code, out.getvalue()
 
 
-def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finished=True, noisy=None, extra=None):
-    """A hand-made run directory with known numbers."""
+def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finished=True, noisy=None, extra=None,
+             summary=None):
+    """A hand-made run directory with known numbers; `summary` adds keys to summary.json."""
     path = os.path.join(root, name)
     config = {"name": name, "seed": seed, "data": {"name": data, "root": "/x"}, "sampler": {"name": sampler},
               "train": {"epochs": 2}, "threads": 4}
@@ -57,7 +61,8 @@ def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finishe
     write(os.path.join(path, "metrics.jsonl"), "\n".join(lines) + "\n")
     if finished:
         write(os.path.join(path, "summary.json"), json.dumps(
-            {"final_test_acc": acc, "best_test_acc": acc, "train_time_s": train_time, "samples_backward_total": 200}))
+            {"final_test_acc": acc, "best_test_acc": acc, "train_time_s": train_time, "samples_backward_total": 200,
+             **(summary or {})}))
     return path
 
 
@@ -268,6 +273,189 @@ class Tables(unittest.TestCase):
         code, out = quiet(tables.main, [empty])
         self.assertEqual(code, 2)
         self.assertIn("no run directories", out)
+
+
+def make_glue_run(root, name, sampler, seed, task, metric, value, acc=0.7, train_time=100.0):
+    """A GLUE run whose summary.json has the headline metric `metric` (final and best) = value."""
+    return make_run(root, name, sampler, seed, acc, train_time, data="glue", extra={"data.glue.task": task},
+                    summary={"metric": metric, f"final_test_{metric}": value, f"best_test_{metric}": value})
+
+
+class TaskMetricTables(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        root = self.dir.name
+        make_glue_run(root, "cola_u0", "uniform", 0, "cola", "mcc", 0.40)
+        make_glue_run(root, "cola_u1", "uniform", 1, "cola", "mcc", 0.44)
+        make_glue_run(root, "cola_e0", "es", 0, "cola", "mcc", 0.45, train_time=60.0)
+        make_glue_run(root, "sst2_u0", "uniform", 0, "sst2", "acc", 0.90)
+        make_glue_run(root, "sst2_e0", "es", 0, "sst2", "acc", 0.88, train_time=50.0)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_each_column_shows_its_tasks_own_metric_x100(self):
+        code, out = quiet(tables.main, [self.dir.name, "--cols", "data.glue.task", "--csv", "-"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | cola mcc (x100) | cola Δ vs uniform | cola time saved | sst2 acc (%) |", out)
+        self.assertIn("| uniform | 42.00 ± 2.83 (n=2) | +0.00 | 0.0% | 90.00 (n=1) | +0.00 | 0.0% |", out)
+        self.assertIn("| es | 45.00 (n=1) | +3.00 | 40.0% | 88.00 (n=1) | -2.00 | 50.0% |", out)
+        self.assertIn("final test acc, mcc; acc, mcc x100", out)
+        self.assertIn("sampler.name,data.glue.task,n,unfinished,value_mean,value_std,delta_value,", out)
+        self.assertIn("es,cola,1,0,45.0000,,3.0000,60.0000,,40.00,200,mcc", out)
+        self.assertIn("es,sst2,1,0,88.0000,,-2.0000,50.0000,,50.00,200,acc", out)
+
+    def test_a_column_mixing_metrics_names_the_metric_in_each_cell(self):
+        code, out = quiet(tables.main, [self.dir.name])  # one column, data.name = glue; task splits the rows
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | glue metric | glue Δ vs uniform | glue time saved |", out)
+        self.assertIn("| uniform, task=cola | mcc (x100) 42.00 ± 2.83 (n=2) | +0.00 | 0.0% |", out)
+        self.assertIn("| es, task=sst2 | acc (%) 88.00 (n=1) | -2.00 | 50.0% |", out)
+
+    def test_an_explicit_value_overrides_the_tasks_metric(self):
+        code, out = quiet(tables.main, [self.dir.name, "--cols", "data.glue.task", "--value", "acc"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | cola acc (%) | cola Δ vs uniform | cola time saved | sst2 acc (%) |", out)
+        self.assertIn("| uniform | 70.00 ± 0.00 (n=2) | +0.00 | 0.0% | 90.00 (n=1) |", out)
+        self.assertIn("Test acc: final test acc, mean", out)
+
+    def test_summaries_without_a_metric_count_as_acc(self):
+        make_run(self.dir.name, "cola_e1", "es", 1, 0.7, 60.0, data="glue", extra={"data.glue.task": "cola"},
+                 summary={"final_test_mcc": 0.5})
+        with self.assertRaises(SystemExit) as caught, contextlib.redirect_stderr(io.StringIO()) as err:
+            tables.main([self.dir.name, "--cols", "data.glue.task"])
+        self.assertEqual(caught.exception.code, 2)
+        self.assertIn("different metrics", err.getvalue())
+        self.assertIn(os.path.join(self.dir.name, "cola_e1") + ": acc", err.getvalue())
+
+    def test_runs_of_one_cell_with_different_metrics_exit_2_naming_the_cell(self):
+        make_glue_run(self.dir.name, "cola_e1", "es", 1, "cola", "acc", 0.7)
+        with self.assertRaises(SystemExit) as caught, contextlib.redirect_stderr(io.StringIO()) as err:
+            tables.main([self.dir.name, "--cols", "data.glue.task"])
+        self.assertEqual(caught.exception.code, 2)
+        message = err.getvalue()
+        self.assertIn(f"the runs of one cell ({self.dir.name}) report different metrics", message)
+        self.assertIn(os.path.join(self.dir.name, "cola_e0") + ": mcc", message)
+        self.assertIn(os.path.join(self.dir.name, "cola_e1") + ": acc", message)
+        self.assertIn("--value", message)
+
+    def test_a_value_the_task_lacks_exits_2(self):
+        make_run(self.dir.name, "stsb_u0", "uniform", 0, 0.0, 1.0, data="glue", extra={"data.glue.task": "stsb"},
+                 summary={"metric": "pearson", "final_test_pearson": 0.8, "final_test_acc": None})
+        code, out = quiet(tables.main, [self.dir.name, "--cols", "data.glue.task"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("stsb pearson (x100)", out)
+        with self.assertRaises(SystemExit) as caught, contextlib.redirect_stderr(io.StringIO()) as err:
+            tables.main([self.dir.name, "--cols", "data.glue.task", "--value", "acc"])
+        self.assertEqual(caught.exception.code, 2)
+        self.assertIn("final_test_acc is null", err.getvalue())
+
+
+# GLUE's layouts: folder -> {file: (header or None for headerless, columns)}.
+GLUE_LAYOUTS = {
+    "CoLA": {"train.tsv": (None, 4), "dev.tsv": (None, 4)},
+    "SST-2": {f: ("sentence\tlabel", 2) for f in ("train.tsv", "dev.tsv")},
+    "MRPC": {f: ("Quality\t#1 ID\t#2 ID\t#1 String\t#2 String", 5) for f in ("train.tsv", "dev.tsv")},
+    "QQP": {f: ("id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate", 6) for f in ("train.tsv", "dev.tsv")},
+    "STS-B": {f: ("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore", 10)
+              for f in ("train.tsv", "dev.tsv")},
+    "MNLI": {"train.tsv": ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+                           "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tgold_label", 12),
+             **{f: ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+                    "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\t"
+                    "gold_label", 16) for f in ("dev_matched.tsv", "dev_mismatched.tsv")}},
+    "QNLI": {f: ("index\tquestion\tsentence\tlabel", 4) for f in ("train.tsv", "dev.tsv")},
+    "RTE": {f: ("index\tsentence1\tsentence2\tlabel", 4) for f in ("train.tsv", "dev.tsv")},
+    "WNLI": {f: ("index\tsentence1\tsentence2\tlabel", 4) for f in ("train.tsv", "dev.tsv")},
+}
+# folder -> (column of the label, its values); MNLI's gold_label is the last column.
+GLUE_LABELS = {"CoLA": (1, {"0", "1"}), "SST-2": (1, {"0", "1"}), "MRPC": (0, {"0", "1"}), "QQP": (5, {"0", "1"}),
+               "MNLI": (-1, {"entailment", "neutral", "contradiction"}),
+               "QNLI": (3, {"entailment", "not_entailment"}), "RTE": (3, {"entailment", "not_entailment"}),
+               "WNLI": (3, {"0", "1"})}
+
+
+class GlueFixture(unittest.TestCase):
+    def make(self, out, *args):
+        subprocess.run([sys.executable, os.path.join(SCRIPTS, "make_glue_fixture.py"), out, *args], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def read_tree(self, root):
+        tree = {}
+        for folder, _, files in os.walk(root):
+            for name in files:
+                with open(os.path.join(folder, name), "rb") as f:
+                    tree[os.path.relpath(os.path.join(folder, name), root)] = f.read()
+        return tree
+
+    def test_every_task_is_written_in_glues_layout_with_the_row_counts(self):
+        with tempfile.TemporaryDirectory() as root:
+            self.make(root)
+            self.assertEqual(sorted(os.listdir(root)), sorted(GLUE_LAYOUTS))
+            for folder, files in GLUE_LAYOUTS.items():
+                self.assertEqual(sorted(os.listdir(os.path.join(root, folder))), sorted(files), folder)
+                for name, (header, columns) in files.items():
+                    with open(os.path.join(root, folder, name), newline="") as f:
+                        lines = f.read().split("\n")
+                    self.assertEqual(lines.pop(), "", f"{folder}/{name} ends with a newline")
+                    if header is not None:
+                        self.assertEqual(lines.pop(0), header, f"{folder}/{name}")
+                    self.assertEqual(len(lines), 96 if name == "train.tsv" else 32, f"{folder}/{name}")
+                    rows = [line.split("\t") for line in lines]
+                    self.assertEqual({len(row) for row in rows}, {columns}, f"{folder}/{name}")
+                    if folder in GLUE_LABELS:
+                        column, values = GLUE_LABELS[folder]
+                        self.assertEqual({row[column] for row in rows}, values, f"{folder}/{name}")
+                    elif folder == "STS-B":
+                        self.assertTrue(all(0.0 <= float(row[-1]) <= 5.0 for row in rows))
+                    if folder == "CoLA":  # the author's mark: '*' exactly for the unacceptable
+                        self.assertTrue(all((row[2] == "*") == (row[1] == "0") for row in rows))
+
+    def test_the_fixture_is_deterministic_and_rows_sets_its_size(self):
+        with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+            self.make(first)
+            self.make(second)
+            self.assertEqual(self.read_tree(first), self.read_tree(second))
+            self.make(second, "--rows", "30")
+            with open(os.path.join(second, "RTE", "train.tsv")) as f:
+                self.assertEqual(len(f.read().splitlines()), 31)
+            with open(os.path.join(second, "MNLI", "dev_mismatched.tsv")) as f:
+                self.assertEqual(len(f.read().splitlines()), 11)
+
+    def test_the_glue_smoke_configs_read_the_fixtures_folders(self):
+        folder = os.path.join(CONFIGS, "smoke")
+        names = sorted(n for n in os.listdir(folder) if n.startswith("glue_"))
+        self.assertEqual(len(names), 9)
+        for name in names:
+            with open(os.path.join(folder, name)) as f:
+                config = yaml.safe_load(f)
+            self.assertEqual(config["data"]["name"], "glue")
+            self.assertEqual(config["data"]["glue"]["task"], name[len("glue_"):-len(".yaml")])
+            self.assertIn(os.path.relpath(config["data"]["root"], "runs/glue_fixture"), GLUE_LAYOUTS, name)
+
+
+class Table4Configs(unittest.TestCase):
+    def test_every_table4_config_has_its_tasks_lr_and_meta_batch(self):
+        expected = {"cola": (1e-5, 16), "sst2": (1e-5, 32), "qnli": (1e-5, 32), "qqp": (1e-5, 32),
+                    "mnli": (1e-5, 32), "mrpc": (1e-5, 16), "rte": (2e-5, 16), "stsb": (2e-5, 16)}
+        methods = ("uniform", "es", "eswp", "loss", "order", "infobatch", "ka", "ucb")
+        folder = os.path.join(CONFIGS, "paper", "table4")
+        self.assertEqual(sorted(os.listdir(folder)), sorted(f"{t}_{m}.yaml" for t in expected for m in methods))
+        for task, (lr, batch) in expected.items():
+            for method in methods:
+                name = f"{task}_{method}.yaml"
+                with open(os.path.join(folder, name)) as f:
+                    config = yaml.safe_load(f)
+                self.assertEqual(config["name"], f"table4_{task}_{method}")
+                self.assertEqual(config["data"]["glue"]["task"], task, name)
+                self.assertIn(os.path.basename(config["data"]["root"]), GLUE_LAYOUTS, name)
+                self.assertEqual(config["model"], {"name": "transformer", "preset": "albert-base"}, name)
+                self.assertEqual(float(config["optimizer"]["lr"]), lr, name)
+                self.assertEqual(config["sampler"]["meta_batch"], batch, name)
+                self.assertEqual(config["sampler"]["name"], method, name)
+                self.assertEqual(config["sampler"].get("ratio"),
+                                 0.25 if method in ("es", "eswp", "loss", "order") else None, name)
+                self.assertEqual(config["train"]["epochs"], 10, name)
 
 
 class Plots(unittest.TestCase):
