@@ -147,6 +147,10 @@ TEST_CASE("Pearson and Spearman correlations match hand-computed values, ties ta
   CHECK(*esrun::spearman_correlation(torch::tensor({1.0, 2.0, 2.0, 3.0}), torch::tensor({1.0, 2.0, 3.0, 4.0})) ==
         Approx(4.5 / std::sqrt(4.5 * 5.0)));
   CHECK_FALSE(esrun::pearson_correlation(torch::ones({4}), x.narrow(0, 0, 4)));
+  // A diverged model's NaN predictions have no correlation (and no rank).
+  const auto nan = torch::tensor({1.0, std::nan(""), 3.0, 4.0, 5.0});
+  CHECK_FALSE(esrun::pearson_correlation(nan, y));
+  CHECK_FALSE(esrun::spearman_correlation(nan, y));
 }
 
 TEST_CASE("The headline metric is task.metric, else the dataset's, else the task's; it sets the score", "[task][metrics]") {

@@ -257,6 +257,9 @@ TEST_CASE("Tokenizer settings are validated: max_length below 3 and a bad model 
   sets.push_back("data.tokenizer.max_length=2");
   REQUIRE_THROWS_WITH(config_of(sets), Contains("data.tokenizer.max_length (--set data.tokenizer.max_length=2): "
                                                 "expected an integer >= 3, got 2"));
+  sets.back() = "task.metric=pearson";  // a classification task (rte) has no Pearson correlation
+  REQUIRE_THROWS_WITH(config_of(sets), Contains("task.metric (--set task.metric=pearson): pearson is not a metric of "
+                                                "classification"));
   sets.back() = "data.tokenizer.model=" + write_file(dir / "bad.model", "junk");
   CHECK_THAT(error_of(sets), Contains("data.tokenizer.model (--set data.tokenizer.model=") &&
                                  Contains("is not a SentencePiece model"));
@@ -270,19 +273,30 @@ TEST_CASE("Tokenizer settings are validated: max_length below 3 and a bad model 
 }
 
 TEST_CASE("The transformer presets have the published parameter counts", "[text][models]") {
-  const auto count = [](const std::string& preset, int64_t vocab) {
+  const auto make = [](const std::string& preset, int64_t vocab, std::optional<bool> albert = std::nullopt) {
     esrun::ModelOptions options;
     options.name = "transformer";
     options.preset = preset;
     options.vocab_size = vocab;
     options.input_shape = {2, 128};
     options.outputs = 2;
-    int64_t total = 0;
-    for (const auto& p : esrun::models().create("transformer", "model.name", options)->parameters()) total += p.numel();
-    return total - (768 * 2 + 2);  // without the 2-class head, as the published counts
+    options.albert = albert;
+    return esrun::models().create("transformer", "model.name", options);
   };
-  CHECK(count("bert-base", 30522) == 109482240);   // bert-base-uncased with its pooler
-  CHECK(count("albert-base", 30000) == 11683584);  // albert-base-v2 with its pooler
+  const auto count = [&](const std::string& preset, int64_t vocab, int64_t width) {
+    int64_t total = 0;
+    for (const auto& p : make(preset, vocab)->parameters()) total += p.numel();
+    return total - (width * 2 + 2);  // without the 2-class head, as the published counts
+  };
+  CHECK(count("bert-base", 30522, 768) == 109482240);   // bert-base-uncased with its pooler
+  CHECK(count("albert-base", 30000, 768) == 11683584);  // albert-base-v2 with its pooler
+  CHECK(count("tiny", 1000, 128) == 479104 + 128 * 1000);
+  // model.albert on BERT's sizes: 128-wide embeddings projected to 768, one shared layer.
+  const auto albert = make("bert-base", 1000, true)->named_parameters();
+  CHECK(albert["word_embeddings.weight"].size(1) == 128);
+  CHECK(albert.contains("embedding_projection.weight"));
+  CHECK(albert.contains("layers.0.query.weight"));
+  CHECK_FALSE(albert.contains("layers.1.query.weight"));
 }
 
 TEST_CASE("The attention mask masks: padding never changes the outputs", "[text][models]") {

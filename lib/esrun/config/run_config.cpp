@@ -230,6 +230,18 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   task.tolerance = check.positive("task.tolerance");
   task.standardize = c.get_bool("task.standardize");
   task.metric = c.get_optional_string("task.metric");
+  // The metric must be one the task reports; the task is known here when task.name is set or the
+  // dataset's is fixed (glue: STS-B regression, the others classification). Class counts (f1 needs
+  // two, acc5 more than five) are checked when the task is built.
+  const std::string known_task = task.name.value_or(d.name == "glue" ? (d.glue.task == "stsb" ? "regression" : "classification") : "");
+  if (task.metric && !known_task.empty()) {
+    const bool regression_metric = *task.metric == "rmse" || *task.metric == "mae" || *task.metric == "mse" ||
+                                   *task.metric == "r2" || *task.metric == "pearson" || *task.metric == "spearman";
+    const bool classification_metric = *task.metric != "acc" && !regression_metric;
+    ESRUN_CHECK(known_task == "regression" ? !classification_metric : !regression_metric, c.where("task.metric"), ": ",
+                *task.metric, " is not a metric of ", known_task, " (classification: acc, acc5, f1, mcc; regression: "
+                "rmse, mae, mse, r2, pearson, spearman, acc)");
+  }
   if (task.name) check.warn_ignored("task", *task.name);
 
   r.model.name = check.registered(models(), "model.name");
@@ -264,6 +276,14 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   m.embedding_size = check.optional_int_at_least("model.embedding_size", 1);
   m.norm = c.get_string("model.norm");
   m.max_positions = check.int_at_least("model.max_positions", 1);
+  if (m.name == "transformer") {
+    ESRUN_CHECK(!m.activation || *m.activation == "gelu" || *m.activation == "gelu_tanh" || *m.activation == "relu",
+                c.where("model.activation"), ": expected one of gelu, gelu_tanh, relu for transformer, got '",
+                *m.activation, "'");
+    ESRUN_CHECK(d.tokenizer.max_length <= m.max_positions, c.where("data.tokenizer.max_length"), ": ",
+                d.tokenizer.max_length, " tokens, but model.max_positions is ", m.max_positions,
+                "; the transformer has no position embedding beyond it");
+  }
   m.patch_size = check.optional_int_at_least("model.patch_size", 1);
   m.depth = check.optional_int_at_least("model.depth", 1);
   m.heads = check.optional_int_at_least("model.heads", 1);

@@ -14,6 +14,7 @@
 // Matthews correlation (CoLA), F1 (MRPC, QQP), Pearson (STS-B), accuracy otherwise.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -147,6 +148,8 @@ std::pair<std::vector<fs::path>, std::vector<fs::path>> files_of(const DataOptio
   if (o.glue.task == "cola" && !fs::exists(root / "train.tsv") && fs::exists(root / "in_domain_train.tsv")) {
     train = {root / "in_domain_train.tsv"};
     test = {root / "in_domain_dev.tsv", root / "out_of_domain_dev.tsv"};
+    spdlog::info("glue cola: no train.tsv in {}; reading the public CoLA release (in_domain_train.tsv; "
+                 "in_domain_dev.tsv and out_of_domain_dev.tsv as the test split)", o.root);
   }
   if (o.glue.task == "mnli") test = {root / ("dev_" + o.glue.dev + ".tsv")};
   for (const auto* files : {&train, &test})

@@ -39,8 +39,10 @@ const sentencepiece_module::Api& sentencepiece() {
         tried += "\n  " + path.string() + ": " + (error ? error : "not loadable");
         continue;
       }
+      // The module stays loaded for the life of the process: the Api and every Model live in it.
       using Entry = const sentencepiece_module::Api* (*)();
       if (auto* entry = reinterpret_cast<Entry>(dlsym(handle, "esrun_sentencepiece_api"))) return entry();
+      dlclose(handle);
       tried += "\n  " + path.string() + ": no esrun_sentencepiece_api";
     }
     ESRUN_FAIL("text datasets need esrun's SentencePiece module ", kModule, ", built beside esrun; tried:", tried);
@@ -95,11 +97,11 @@ Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const Toke
   ESRUN_CHECK(!chosen.empty(), "data.tokenizer: the training split has no text to train a SentencePiece model on");
   if (options.train_sentences && static_cast<int64_t>(chosen.size()) > *options.train_sentences) {
     auto gen = make_generator(seed, "tokenizer");
-    const auto order = torch::randperm(static_cast<int64_t>(chosen.size()), gen, torch::kLong)
-                           .narrow(0, 0, *options.train_sentences).sort();
-    const auto rows = std::get<0>(order);
+    const auto rows = std::get<0>(torch::randperm(static_cast<int64_t>(chosen.size()), gen, torch::kLong)
+                                      .narrow(0, 0, *options.train_sentences).sort());
+    const auto row = rows.accessor<int64_t, 1>();
     std::vector<const std::string*> sample;
-    for (int64_t i = 0; i < rows.size(0); ++i) sample.push_back(chosen[static_cast<size_t>(rows[i].item<int64_t>())]);
+    for (int64_t i = 0; i < rows.size(0); ++i) sample.push_back(chosen[static_cast<size_t>(row[i])]);
     chosen = std::move(sample);
   }
   // One thread and every given sentence (no sampling, no shuffling inside SentencePiece): the same
@@ -162,10 +164,11 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 Tokenizer tokenizer_for(const DataOptions& o, const std::vector<std::string>& training_text) {
   namespace fs = std::filesystem;
   const TokenizerOptions& t = o.tokenizer;
-  if (t.model) return Tokenizer::load(*t.model, t, o.where("data.tokenizer.model"));
   constexpr const char* kFile = "tokenizer.model";
   std::optional<Tokenizer> tokenizer;
-  if (!o.resume_dir.empty()) {
+  if (t.model) {
+    tokenizer = Tokenizer::load(*t.model, t, o.where("data.tokenizer.model"));
+  } else if (!o.resume_dir.empty()) {
     const fs::path saved = fs::path(o.resume_dir) / kFile;
     ESRUN_CHECK(fs::exists(saved), "--resume ", o.resume_dir, ": no ", kFile, " in the run directory; the run trained "
                 "its SentencePiece model at start and a resumed run must reuse it");
@@ -178,7 +181,9 @@ Tokenizer tokenizer_for(const DataOptions& o, const std::vector<std::string>& tr
                  t.model_type, tokenizer->vocab_size(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
-  if (!o.artifacts_dir.empty() && !fs::exists(fs::path(o.artifacts_dir) / kFile)) {
+  // A new run always writes its own (a leftover file in a reused --out folder is replaced); a
+  // resumed one keeps what it has. A given model file is copied, so the run keeps what it used.
+  if (!o.artifacts_dir.empty() && (o.resume_dir.empty() || !fs::exists(fs::path(o.artifacts_dir) / kFile))) {
     const fs::path file = fs::path(o.artifacts_dir) / kFile, partial = file.string() + ".partial";
     {
       std::ofstream out(partial, std::ios::binary);

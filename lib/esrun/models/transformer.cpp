@@ -46,10 +46,12 @@ torch::nn::LayerNorm layer_norm(int64_t width) {
 
 class Layer final : public torch::nn::Module {
  public:
+  // ffn_dropout: dropout after the feed-forward block (BERT); ALBERT has none there.
   Layer(int64_t width, int64_t heads, int64_t hidden, double dropout, double attention_dropout, std::string activation,
-        bool pre_norm)
+        bool pre_norm, bool ffn_dropout)
       : heads_(heads),
         dropout_(dropout),
+        ffn_dropout_(ffn_dropout ? dropout : 0.0),
         attention_dropout_(attention_dropout),
         activation_(std::move(activation)),
         pre_norm_(pre_norm) {
@@ -84,11 +86,11 @@ class Layer final : public torch::nn::Module {
   }
 
   torch::Tensor feed_forward(const torch::Tensor& x) {
-    return torch::dropout(fc2_->forward(activate(fc1_->forward(x), activation_)), dropout_, is_training());
+    return torch::dropout(fc2_->forward(activate(fc1_->forward(x), activation_)), ffn_dropout_, is_training());
   }
 
   int64_t heads_;
-  double dropout_, attention_dropout_;
+  double dropout_, ffn_dropout_, attention_dropout_;
   std::string activation_;
   bool pre_norm_;
   torch::nn::Linear query_{nullptr}, key_{nullptr}, value_{nullptr}, output_{nullptr}, fc1_{nullptr}, fc2_{nullptr};
@@ -104,10 +106,9 @@ class Transformer final : public Model {
     const int64_t width = o.width.value_or(preset.width), heads = o.heads.value_or(preset.heads);
     depth_ = o.depth.value_or(preset.depth);
     const bool albert = o.albert.value_or(preset.albert);
-    // ALBERT factorises the embeddings (128 wide in its presets); BERT's are as wide as the layers.
-    const int64_t embedding = o.embedding_size.value_or(albert ? preset.embedding : width);
+    // ALBERT factorises the embeddings (128 wide, as in all its sizes); BERT's are as wide as the layers.
+    const int64_t embedding = o.embedding_size.value_or(albert ? 128 : width);
     const std::string norm = o.norm.value_or("post");
-    ESRUN_CHECK(norm == "post" || norm == "pre", o.where("model.norm"), ": expected post or pre, got '", norm, "'");
     ESRUN_CHECK(width % heads == 0, o.where("model.heads"), ": ", heads, " does not divide model.width = ", width,
                 "; each head takes width / heads channels");
     const auto hidden = static_cast<int64_t>(o.mlp_ratio * static_cast<double>(width));
@@ -120,9 +121,7 @@ class Transformer final : public Model {
     const double dropout = o.dropout.value_or(preset.dropout);
     const double attention_dropout = o.attention_dropout.value_or(preset.attention_dropout);
     head_dropout_ = o.head_dropout.value_or(o.dropout.value_or(preset.head_dropout));
-    const std::string activation = o.activation.value_or(preset.activation);
-    ESRUN_CHECK(activation == "gelu" || activation == "gelu_tanh" || activation == "relu", o.where("model.activation"),
-                ": expected one of gelu, gelu_tanh, relu for transformer, got '", activation, "'");
+    const std::string activation = o.activation.value_or(preset.activation);  // gelu | gelu_tanh | relu (validated)
     embedding_dropout_ = dropout;
 
     words_ = register_module("word_embeddings", torch::nn::Embedding(o.vocab_size, embedding));
@@ -132,7 +131,8 @@ class Transformer final : public Model {
     if (embedding != width) projection_ = register_module("embedding_projection", torch::nn::Linear(embedding, width));
     layers_ = register_module("layers", torch::nn::ModuleList());
     for (int64_t i = 0; i < (albert ? 1 : depth_); ++i)
-      layers_->push_back(std::make_shared<Layer>(width, heads, hidden, dropout, attention_dropout, activation, norm == "pre"));
+      layers_->push_back(std::make_shared<Layer>(width, heads, hidden, dropout, attention_dropout, activation,
+                                                 norm == "pre", /*ffn_dropout=*/!albert));
     if (norm == "pre") final_norm_ = register_module("final_norm", layer_norm(width));
     pooler_ = register_module("pooler", torch::nn::Linear(width, width));
     head_ = register_module("head", torch::nn::Linear(width, o.outputs));

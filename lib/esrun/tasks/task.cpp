@@ -25,9 +25,10 @@ Task::Task(std::string metric, const std::vector<std::string>& known, const Task
 
 void Task::set_score(Evaluation& evaluation) const {
   const auto value = metric_value(evaluation, metric_);
-  // Undefined (e.g. a correlation on constant predictions) ranks below every defined value.
+  // Undefined or non-finite (a correlation on constant predictions, a diverged model) ranks below
+  // every defined value.
   const bool error = metric_ == "mse" || metric_ == "rmse" || metric_ == "mae";
-  evaluation.score = value ? (error ? -*value : *value) : -1e300;
+  evaluation.score = value && std::isfinite(*value) ? (error ? -*value : *value) : -1e300;
 }
 
 std::optional<double> metric_value(const Evaluation& e, const std::string& metric) {
@@ -69,9 +70,13 @@ std::vector<double> average_ranks(const std::vector<double>& values) {
   return ranks;
 }
 
+bool all_finite(const std::vector<double>& values) {
+  return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
+}
+
 std::optional<double> pearson_of(const std::vector<double>& x, const std::vector<double>& y) {
   const auto n = static_cast<double>(x.size());
-  if (x.size() < 2) return std::nullopt;
+  if (x.size() < 2 || !all_finite(x) || !all_finite(y)) return std::nullopt;
   const double mx = std::accumulate(x.begin(), x.end(), 0.0) / n, my = std::accumulate(y.begin(), y.end(), 0.0) / n;
   double sxy = 0, sxx = 0, syy = 0;
   for (size_t i = 0; i < x.size(); ++i) {
@@ -118,7 +123,9 @@ std::optional<double> pearson_correlation(const torch::Tensor& x, const torch::T
 }
 
 std::optional<double> spearman_correlation(const torch::Tensor& x, const torch::Tensor& y) {
-  return pearson_of(average_ranks(host_values(x)), average_ranks(host_values(y)));
+  const auto a = host_values(x), b = host_values(y);
+  if (!all_finite(a) || !all_finite(b)) return std::nullopt;  // NaN has no rank
+  return pearson_of(average_ranks(a), average_ranks(b));
 }
 
 }  // namespace esrun

@@ -25,7 +25,7 @@ std::string format_metric(const std::string& metric, double value);
 // Metrics on host tensors (double [N]), as GLUE reports them (scikit-learn's and SciPy's
 // definitions): F1 of the positive class 1, Matthews correlation of K classes (Gorodkin 2004;
 // 0 when undefined), Pearson's r and Spearman's rho (average ranks for ties; nullopt when a
-// variable is constant).
+// variable is constant or not finite).
 class Task {
  public:
   virtual ~Task() = default;

@@ -141,7 +141,8 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("optimizer", optimizer);
   archive.write("policy", policy);
   save_generator(archive, "shuffle_generator", shuffle_gen_);
-  save_generator(archive, "dropout_generator", dropout_gen_);
+  // Under the device type's name: a run resumed on another device type cannot take the state.
+  save_generator(archive, std::string("dropout_generator_") + (device_.is_cuda() ? "cuda" : "cpu"), dropout_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
   if (scaler_) scaler_->save(archive);
   if (!open_) return;
@@ -166,8 +167,10 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   optimizer_->load(optimizer);
   policy_->load(policy);
   load_generator(archive, "shuffle_generator", shuffle_gen_);
+  // Checkpoints from another device type or from before issue 14 have none: dropout then goes on
+  // from this run's seeded stream.
   torch::Tensor dropout_state;
-  if (archive.try_read("dropout_generator", dropout_state)) {  // checkpoints before issue 14 have none
+  if (archive.try_read(std::string("dropout_generator_") + (device_.is_cuda() ? "cuda" : "cpu"), dropout_state)) {
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
     dropout_gen_.set_state(dropout_state);
   }
