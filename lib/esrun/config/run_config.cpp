@@ -235,12 +235,11 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   // two, acc5 more than five) are checked when the task is built.
   const std::string known_task = task.name.value_or(d.name == "glue" ? (d.glue.task == "stsb" ? "regression" : "classification") : "");
   if (task.metric && !known_task.empty()) {
-    const bool regression_metric = *task.metric == "rmse" || *task.metric == "mae" || *task.metric == "mse" ||
-                                   *task.metric == "r2" || *task.metric == "pearson" || *task.metric == "spearman";
-    const bool classification_metric = *task.metric != "acc" && !regression_metric;
-    ESRUN_CHECK(known_task == "regression" ? !classification_metric : !regression_metric, c.where("task.metric"), ": ",
-                *task.metric, " is not a metric of ", known_task, " (classification: acc, acc5, f1, mcc; regression: "
-                "rmse, mae, mse, r2, pearson, spearman, acc)");
+    const auto known = task_metrics(known_task);
+    std::string names;
+    for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
+    ESRUN_CHECK(std::find(known.begin(), known.end(), *task.metric) != known.end(), c.where("task.metric"), ": ",
+                *task.metric, " is not a metric of ", known_task, " (", names, ")");
   }
   if (task.name) check.warn_ignored("task", *task.name);
 

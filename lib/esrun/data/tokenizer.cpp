@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "esrun/core/error.h"
+#include "esrun/core/files.h"
 #include "esrun/core/rng.h"
 #include "esrun/data/sentencepiece/api.h"
 
@@ -183,15 +184,8 @@ Tokenizer tokenizer_for(const DataOptions& o, const std::vector<std::string>& tr
   }
   // A new run always writes its own (a leftover file in a reused --out folder is replaced); a
   // resumed one keeps what it has. A given model file is copied, so the run keeps what it used.
-  if (!o.artifacts_dir.empty() && (o.resume_dir.empty() || !fs::exists(fs::path(o.artifacts_dir) / kFile))) {
-    const fs::path file = fs::path(o.artifacts_dir) / kFile, partial = file.string() + ".partial";
-    {
-      std::ofstream out(partial, std::ios::binary);
-      out << tokenizer->serialized();
-      ESRUN_CHECK(out.good(), "cannot write '", partial.string(), "'");
-    }
-    fs::rename(partial, file);
-  }
+  if (!o.artifacts_dir.empty() && (o.resume_dir.empty() || !fs::exists(fs::path(o.artifacts_dir) / kFile)))
+    write_file_atomic(fs::path(o.artifacts_dir) / kFile, tokenizer->serialized());
   return std::move(*tokenizer);
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "esrun/core/error.h"
+#include "esrun/core/files.h"
 
 namespace esrun {
 namespace fs = std::filesystem;
@@ -65,18 +66,7 @@ RunDirectory RunDirectory::resume(const fs::path& path, const std::string& metri
 }
 
 void RunDirectory::write_atomic(const std::string& file, const std::string& content) const {
-  const fs::path target = path_ / file;
-  make_directories(target.parent_path());
-  const fs::path temporary = path_ / (file + ".tmp");
-  {
-    std::ofstream out(temporary, std::ios::trunc | std::ios::binary);
-    out << content;
-    out.flush();
-    ESRUN_CHECK(out.good(), "cannot write '", temporary.string(), "'");
-  }
-  std::error_code error;
-  fs::rename(temporary, target, error);
-  ESRUN_CHECK(!error, "cannot rename '", temporary.string(), "' to '", target.string(), "': ", error.message());
+  write_file_atomic(path_ / file, content);
 }
 
 void RunDirectory::append_metrics(const nlohmann::json& record) {

@@ -14,8 +14,8 @@ namespace F = torch::nn::functional;
 class Classification final : public Task {
  public:
   Classification(const TaskOptions& options, const TaskContext& context)
-      : Task(options.metric.value_or(context.metric.empty() ? "acc" : context.metric), known_metrics(context.num_classes),
-             options),
+      : Task(options.metric.value_or(context.metric.empty() ? "acc" : context.metric),
+             task_metrics("classification", context.num_classes), options),
         classes_(context.num_classes),
         smoothing_(options.label_smoothing) {}
 
@@ -68,13 +68,6 @@ class Classification final : public Task {
   }
 
  private:
-  static std::vector<std::string> known_metrics(int64_t classes) {
-    std::vector<std::string> known = {"acc", "mcc"};
-    if (classes > 5) known.push_back("acc5");
-    if (classes == 2) known.push_back("f1");
-    return known;
-  }
-
   static torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& targets, double smoothing) {
     return F::cross_entropy(logits, targets,
                             F::CrossEntropyFuncOptions().reduction(torch::kNone).label_smoothing(smoothing));

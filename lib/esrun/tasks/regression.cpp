@@ -20,7 +20,7 @@ class Regression final : public Task {
  public:
   Regression(const TaskOptions& options, const TaskContext& context)
       : Task(options.metric.value_or(context.metric.empty() ? "rmse" : context.metric),
-             {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"}, options),
+             task_metrics("regression"), options),
         options_(options),
         std_(context.target_std) {}
 

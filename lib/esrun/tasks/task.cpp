@@ -31,6 +31,14 @@ void Task::set_score(Evaluation& evaluation) const {
   evaluation.score = value && std::isfinite(*value) ? (error ? -*value : *value) : -1e300;
 }
 
+std::vector<std::string> task_metrics(const std::string& task, int64_t classes) {
+  if (task == "regression") return {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"};
+  std::vector<std::string> known = {"acc", "mcc"};
+  if (classes == 0 || classes > 5) known.push_back("acc5");
+  if (classes == 0 || classes == 2) known.push_back("f1");
+  return known;
+}
+
 std::optional<double> metric_value(const Evaluation& e, const std::string& metric) {
   if (metric == "loss") return e.loss;
   const std::pair<const char*, const std::optional<double>*> table[] = {

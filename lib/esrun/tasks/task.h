@@ -17,6 +17,11 @@
 
 namespace esrun {
 
+// The metrics `task` reports: classification acc, mcc, acc5 (more than 5 classes), f1 (two
+// classes); regression rmse, mae, mse, r2, pearson, spearman, acc. classes = 0: whichever the
+// class count allows (what the config can check before the data is loaded).
+std::vector<std::string> task_metrics(const std::string& task, int64_t classes = 0);
+
 // A metric of an evaluation by name ("acc", "f1", "rmse", ...); nullopt when the task has none.
 std::optional<double> metric_value(const Evaluation& evaluation, const std::string& metric);
 // "73.10%" (acc, acc5, f1), "0.567" (mcc, pearson, spearman, r2), "684.2" (errors).

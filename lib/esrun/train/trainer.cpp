@@ -44,6 +44,11 @@ Split to_device(const Split& split, torch::Device device) {
                     split.source_index.to(device), split.files};
 }
 
+// The checkpoint key of the dropout generator's state: CPU and CUDA states do not convert.
+std::string dropout_generator_key(torch::Device device) {
+  return std::string("dropout_generator_") + (device.is_cuda() ? "cuda" : "cpu");
+}
+
 // Multiplies two optional weight vectors (undefined = all ones).
 torch::Tensor combine_weights(const torch::Tensor& a, const torch::Tensor& b) {
   if (!a.defined()) return b;
@@ -142,7 +147,7 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("policy", policy);
   save_generator(archive, "shuffle_generator", shuffle_gen_);
   // Under the device type's name: a run resumed on another device type cannot take the state.
-  save_generator(archive, std::string("dropout_generator_") + (device_.is_cuda() ? "cuda" : "cpu"), dropout_gen_);
+  save_generator(archive, dropout_generator_key(device_), dropout_gen_);
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
   if (scaler_) scaler_->save(archive);
   if (!open_) return;
@@ -170,7 +175,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   // Checkpoints from another device type or from before issue 14 have none: dropout then goes on
   // from this run's seeded stream.
   torch::Tensor dropout_state;
-  if (archive.try_read(std::string("dropout_generator_") + (device_.is_cuda() ? "cuda" : "cpu"), dropout_state)) {
+  if (archive.try_read(dropout_generator_key(device_), dropout_state)) {
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
     dropout_gen_.set_state(dropout_state);
   }
