@@ -1,6 +1,8 @@
 // csv_table and linear_synthetic, the regression task end to end, and their bad input.
 #include <catch2/catch.hpp>
 
+#include <numeric>
+
 #include "esrun/data/dataset.h"
 #include "esrun/run.h"
 #include "esrun/train/trainer.h"
@@ -213,6 +215,49 @@ TEST_CASE("train.accumulate gives the same step as one pass over all rows", "[e2
   const auto pa = whole->model().parameters(), pb = parts->model().parameters();
   REQUIRE(pa.size() == pb.size());
   for (size_t i = 0; i < pa.size(); ++i) CHECK(torch::allclose(pa[i], pb[i], 1e-5, 1e-6));
+}
+
+TEST_CASE("With train.accumulate the scoring forward runs in micro-batches and gives the same scores", "[e2e][optim]") {
+  const auto make = [](std::optional<int64_t> micro) {
+    std::vector<std::string> sets = {"data.name=linear_synthetic", "data.linear={train_size: 64, test_size: 8}",
+                                     "model={name: mlp, hidden: [16], batch_norm: true}", "sampler.meta_batch=24",
+                                     "threads=1"};
+    if (micro) sets.push_back("train.accumulate=" + std::to_string(*micro));
+    const auto config = esrun::load_config(esrun::RunRequest{{}, sets, std::nullopt});
+    return std::make_unique<esrun::Trainer>(config, esrun::load_dataset(config), torch::kCPU);
+  };
+  auto whole = make(std::nullopt), parts = make(5);
+  const auto batch = whole->make_batch(torch::arange(24, torch::kLong), 0);
+  // BatchNorm in train mode normalises with each pass's own statistics, so micro-batch scores are
+  // those of 5-row batches: compare against scoring each micro-batch as a batch of its own.
+  const auto micro_scores = parts->score(batch).losses;
+  for (int64_t begin = 0; begin < 24; begin += 5) {
+    const int64_t size = std::min<int64_t>(5, 24 - begin);
+    const esrun::Batch part{batch.indices.narrow(0, begin, size), batch.inputs.narrow(0, begin, size),
+                            batch.targets.narrow(0, begin, size)};
+    CHECK(torch::allclose(micro_scores.narrow(0, begin, size), whole->score(part).losses, 1e-5, 1e-6));
+  }
+}
+
+TEST_CASE("metrics.jsonl counts backward passes: ceil(b / micro) per ES step against ceil(B / micro) for uniform",
+          "[e2e][optim]") {
+  esrun::testing::TempDir dir;
+  const auto passes = [&](const std::string& sampler) {
+    const auto result = esrun::run(esrun::RunRequest{
+        {},
+        {"data.name=linear_synthetic", "data.linear={train_size: 96, test_size: 8}", "model={name: mlp, hidden: [8]}",
+         "train.epochs=3", "train.accumulate=4", "threads=1", "optimizer={name: sgd, lr: 0.01}", "sampler={name: " + sampler + ", meta_batch: 32, " +
+                                                                (sampler == "es" ? "ratio: 0.25, anneal_epochs: 1}" : "}")},
+        dir / sampler});
+    std::vector<int64_t> out;
+    for (const auto& record : esrun::testing::metrics(result)) out.push_back(record["backward_passes"].get<int64_t>());
+    CHECK(result.summary["backward_passes_total"].get<int64_t>() == std::accumulate(out.begin(), out.end(), int64_t{0}));
+    return out;
+  };
+  // 3 steps of B = 32 per epoch: uniform 3 x ceil(32 / 4) = 24 passes; ES trains b = 8 rows in its
+  // selecting epoch (3 x 2 = 6 passes) and all 32 in its two annealing epochs.
+  CHECK(passes("uniform") == std::vector<int64_t>{24, 24, 24});
+  CHECK(passes("es") == std::vector<int64_t>{24, 6, 24});
 }
 
 TEST_CASE("train.accumulate larger than the mini-batch is a configuration error", "[config][errors]") {

@@ -74,7 +74,7 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
   static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2", "f1", "mcc", "pearson", "spearman"};
   const nlohmann::json* last = nullptr;
   const nlohmann::json* best = nullptr;
-  int64_t forward = 0, backward = 0;
+  int64_t forward = 0, backward = 0, passes = 0;
   double train_seconds = 0;
   for (const auto& r : records) {
     if (r.contains("test_score") && !r["test_score"].is_null()) {  // records before issue 13 have none
@@ -82,13 +82,15 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
       if (!best || r["test_score"].get<double>() > (*best)["test_score"].get<double>()) best = &r;
     }
     forward += r["samples_forward"].get<int64_t>();
+    passes += r.value("backward_passes", int64_t{0});  // records before issue 15 have none
     backward = r["samples_backward_total"].get<int64_t>();
     train_seconds = r["time"]["train_total_so_far"].get<double>();
   }
   nlohmann::json summary = {{"best_epoch", best ? (*best)["epoch"].get<int64_t>() : -1},
                             {"train_time_s", train_seconds},
                             {"samples_backward_total", backward},
-                            {"samples_forward_total", forward}};
+                            {"samples_forward_total", forward},
+                            {"backward_passes_total", passes}};
   for (const char* metric : metrics) {
     const std::string key = std::string("test_") + metric;
     summary["final_" + key] = last ? last->value(key, nlohmann::json(nullptr)) : nlohmann::json(nullptr);

@@ -70,6 +70,9 @@ class Cell:
         self.value = mean_std([scale * v for v in values]) if finished else None
         self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
         self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
+        # Micro-batch backward passes (train.accumulate); summaries before esrun counted them have none.
+        passes = [r.summary.get("backward_passes_total") for r in finished]
+        self.passes = sum(passes) / self.n if finished and None not in passes else None
 
 
 def build(runs, rows, cols, baseline, when, value):
@@ -161,13 +164,16 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
 
 
 def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
-    """value TASK: the columns are value_mean, value_std, delta_value and a last column `metric`."""
+    """value TASK: the columns are value_mean, value_std, delta_value and a column `metric`. The last
+    column is the mean number of backward passes (micro-batches with train.accumulate), empty for runs
+    whose summary.json does not count them."""
     name = "value" if value == TASK else value
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{name}_mean", f"{name}_std", f"delta_{name}",
                                            "train_time_s_mean", "train_time_s_std", "time_saved_pct",
-                                           "samples_backward_mean"] + (["metric"] if value == TASK else []))
+                                           "samples_backward_mean"] + (["metric"] if value == TASK else []) +
+                    ["backward_passes_mean"])
     blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
     for r in rows:
         for c in cols:
@@ -176,7 +182,7 @@ def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
                 cell.n, cell.unfinished, blank(cell.value and cell.value[0]), blank(cell.value and cell.value[1]),
                 blank(delta(cell, b)), blank(cell.time and cell.time[0]), blank(cell.time and cell.time[1]),
                 blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")] +
-                ([cell.metric or ""] if value == TASK else []))
+                ([cell.metric or ""] if value == TASK else []) + [blank(cell.passes, "{:.0f}")])
     return out.getvalue()
 
 

@@ -246,6 +246,16 @@ class Tables(unittest.TestCase):
         self.assertIn("es,cifar10,2,1,92.0000,1.4142,1.0000,60.0000,0.0000,40.00,200", out)
         self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200", out)
 
+    def test_the_csv_ends_with_mean_backward_passes_where_summaries_count_them(self):
+        root = self.dir.name
+        make_run(root, "p0", "es", 0, 0.90, 30.0, data="svhn", summary={"backward_passes_total": 60})
+        make_run(root, "p1", "es", 1, 0.90, 30.0, data="svhn", summary={"backward_passes_total": 80})
+        code, out = quiet(tables.main, [root, "--csv", "-"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("samples_backward_mean,metric,backward_passes_mean\n", out)
+        self.assertIn("es,svhn,2,0,90.0000,0.0000,,30.0000,0.0000,,200,acc,70\n", out)
+        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200,acc,\n", out)  # an older summary: no count
+
     def test_keys_that_differ_within_a_cell_split_the_row(self):
         make_run(self.dir.name, "long", "es", 0, 0.95, 120.0, extra={"train.epochs": 4})
         make_run(self.dir.name, "ulong", "uniform", 0, 0.94, 200.0, extra={"train.epochs": 4})

@@ -28,6 +28,7 @@ nlohmann::json to_json(const EpochRecord& r) {
       {"samples_forward", r.samples_forward},
       {"samples_backward", r.samples_backward},
       {"samples_backward_total", r.samples_backward_total},
+      {"backward_passes", r.backward_passes},
       {"epoch_dataset_size", r.epoch_dataset_size},
       {"noisy_backward_fraction", optional(r.noisy_backward_fraction)},
       {"time",

@@ -41,6 +41,9 @@ struct EpochRecord {
   int64_t samples_forward = 0;           // scoring forwards (no gradient)
   int64_t samples_backward = 0;
   int64_t samples_backward_total = 0;
+  // Backward passes of the epoch: one per training step, or one per micro-batch of at most
+  // train.accumulate rows (ES's saving is ceil(b / micro) against ceil(B / micro) passes a step).
+  int64_t backward_passes = 0;
   int64_t epoch_dataset_size = 0;        // |plan| of this epoch
   std::optional<double> noisy_backward_fraction;  // only with label noise
   PhaseTimes time;

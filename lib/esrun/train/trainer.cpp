@@ -112,7 +112,7 @@ struct Trainer::OpenEpoch {
   EpochRecord record;                  // counters and phase times so far
   torch::Tensor loss, correct, noisy;  // sums on the device, read once per epoch
   torch::Tensor first_bad_step;        // -1, or the first step whose loss was not finite
-  int64_t samples_backward = 0, skipped_steps = 0, images = 0;
+  int64_t samples_backward = 0, skipped_steps = 0, images = 0, backward_passes = 0;
   double seconds_before = 0;           // spent in this epoch before an interruption
 };
 
@@ -158,7 +158,7 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   open.write("order_weights", or_empty(o.order_weights, torch::kFloat));
   open.write("sums", torch::stack({o.loss, o.correct, o.noisy, o.first_bad_step}).cpu());
   open.write("counters", torch::tensor({o.epoch, o.next_step, o.samples_backward, o.skipped_steps, o.images,
-                                        o.record.samples_forward}, torch::kLong));
+                                        o.record.samples_forward, o.backward_passes}, torch::kLong));
   open.write("seconds", torch::tensor({o.seconds_before, t.data, t.score_forward, t.select, t.train_step}, torch::kDouble));
   archive.write("open_epoch", open);
 }
@@ -203,6 +203,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   o.skipped_steps = counters[3].item<int64_t>();
   o.images = counters[4].item<int64_t>();
   o.record.samples_forward = counters[5].item<int64_t>();
+  o.backward_passes = counters.size(0) > 6 ? counters[6].item<int64_t>() : 0;  // none before issue 15
   PhaseTimes& t = o.record.time;
   o.seconds_before = seconds[0].item<double>();
   t.data = seconds[1].item<double>(), t.score_forward = seconds[2].item<double>();
@@ -375,6 +376,7 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
   EpochRecord record = open.record;
   record.epoch_dataset_size = open.order.size(0);
   record.samples_backward = open.samples_backward;
+  record.backward_passes = open.backward_passes;
   samples_backward_total_ += record.samples_backward;
   record.samples_backward_total = samples_backward_total_;
   record.train_loss = loss / trained;
@@ -389,6 +391,7 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
   const StepOutput out =
       train_step(inputs, targets, weights, schedule_->lr(progress) * open.lr_scale, schedule_->momentum(progress));
   open.images += indices.size(0);
+  open.backward_passes += out.passes;
   clock.lap(open.record.time.train_step);
   if (!out.loss.defined()) {
     ++open.skipped_steps;
@@ -457,7 +460,13 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
 }
 
 Scores Trainer::score(const Batch& batch) {
-  const auto outputs = forward_no_grad(batch.inputs);
+  // With train.accumulate the scoring forward runs in micro-batches too (memory), each as the
+  // whole batch would have seen it (no gradient, BatchNorm frozen).
+  const int64_t rows = batch.inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
+  std::vector<torch::Tensor> parts;
+  for (int64_t begin = 0; begin < rows; begin += micro)
+    parts.push_back(forward_no_grad(batch.inputs.narrow(0, begin, std::min(micro, rows - begin))));
+  const auto outputs = parts.size() == 1 ? parts[0] : torch::cat(parts);
   c10::InferenceMode inference;
   return Scores{task_->loss(outputs, batch.targets), task_->grad_sq_norm(outputs, batch.targets),
                 task_->correct(outputs, batch.targets)};
@@ -490,9 +499,10 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   const auto loss = parts.size() == 1 ? parts[0] : torch::stack(parts).sum();
   // train.on_nan: skip needs the loss on the host before the update (one read per step); the
   // skipped step's gradients are never applied and the next step zeroes them.
-  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{all_outputs, all_losses, {}};
+  const auto passes = static_cast<int64_t>(parts.size());
+  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{all_outputs, all_losses, {}, passes};
   finish_step();
-  return StepOutput{all_outputs, all_losses, loss};
+  return StepOutput{all_outputs, all_losses, loss, passes};
 }
 
 void Trainer::backward(const torch::Tensor& loss) {

@@ -57,6 +57,7 @@ class Trainer {
   struct StepOutput {
     torch::Tensor outputs, losses;  // of the training forward
     torch::Tensor loss;            // the reduced loss (undefined when a non-finite step was skipped)
+    int64_t passes = 1;            // forward + backward passes (micro-batches with train.accumulate)
   };
   // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
   // loss = mean(w_i * l_i) (plain mean when `weights` is undefined). With train.accumulate the rows
