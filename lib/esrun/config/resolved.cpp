@@ -193,11 +193,7 @@ void ResolvedConfig::assign(const KeySpec& key, const YAML::Node& node, const Or
   }
   if (!key.choices.empty() && node.IsScalar()) {
     const std::string v = node.Scalar();
-    if (std::find(key.choices.begin(), key.choices.end(), v) == key.choices.end()) {
-      std::string known;
-      for (const auto& c : key.choices) known += (known.empty() ? "" : ", ") + c;
-      fail("one of " + known);
-    }
+    if (std::find(key.choices.begin(), key.choices.end(), v) == key.choices.end()) fail("one of " + join(key.choices));
   }
   // reset() rebinds; operator= on a yaml-cpp node would write through to every copy sharing it.
   Leaf& leaf = leaves_[key.path];

@@ -236,10 +236,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   const std::string known_task = task.name.value_or(d.name == "glue" ? (d.glue.task == "stsb" ? "regression" : "classification") : "");
   if (task.metric && !known_task.empty()) {
     const auto known = task_metrics(known_task);
-    std::string names;
-    for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
     ESRUN_CHECK(std::find(known.begin(), known.end(), *task.metric) != known.end(), c.where("task.metric"), ": ",
-                *task.metric, " is not a metric of ", known_task, " (", names, ")");
+                *task.metric, " is not a metric of ", known_task, " (", join(known), ")");
   }
   if (task.name) check.warn_ignored("task", *task.name);
 
@@ -252,10 +250,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   if (m.preset) {
     const auto known = presets.find(m.name);
     ESRUN_CHECK(known != presets.end(), c.where("model.preset"), ": model '", m.name, "' has no presets; set null");
-    std::string names;
-    for (const auto& p : known->second) names += (names.empty() ? "" : ", ") + p;
     ESRUN_CHECK(std::find(known->second.begin(), known->second.end(), *m.preset) != known->second.end(),
-                c.where("model.preset"), ": expected one of ", names, " for ", m.name, ", got '", *m.preset, "'");
+                c.where("model.preset"), ": expected one of ", join(known->second), " for ", m.name, ", got '",
+                *m.preset, "'");
   }
   m.width = check.optional_int_at_least("model.width", 1);
   m.stem = c.get_string("model.stem");

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace esrun {
 
@@ -22,6 +23,13 @@ std::string concat(const Parts&... parts) {
   return out.str();
 }
 }  // namespace detail
+
+// "a, b, c": lists of names in messages.
+inline std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
 
 }  // namespace esrun
 

@@ -89,9 +89,7 @@ class Registry final : public RegistryView {
 
   void check_no_duplicates() const {
     if (duplicates_.empty()) return;
-    std::string names;
-    for (const auto& n : duplicates_) names += (names.empty() ? "" : ", ") + n;
-    ESRUN_FAIL("the ", kind_, " registry has names registered twice: ", names,
+    ESRUN_FAIL("the ", kind_, " registry has names registered twice: ", join(duplicates_),
                " (two .cpp files register the same YAML name)");
   }
 

@@ -76,9 +76,7 @@ Table read_table(const std::string& path, const std::string& key) {
 size_t column_of(const Table& table, const std::string& name, const std::string& key) {
   const auto it = std::find(table.header.begin(), table.header.end(), name);
   if (it != table.header.end()) return static_cast<size_t>(it - table.header.begin());
-  std::string columns;
-  for (const auto& h : table.header) columns += (columns.empty() ? "" : ", ") + h;
-  ESRUN_FAIL(key, ": column '", name, "' is not in the header of ", table.path, " (columns: ", columns, ")");
+  ESRUN_FAIL(key, ": column '", name, "' is not in the header of ", table.path, " (columns: ", join(table.header), ")");
 }
 
 double number_at(const Table& table, size_t row, size_t column) {

@@ -120,10 +120,8 @@ void read_tsv(const fs::path& path, const std::string& task, const Layout& layou
                   "' is not a number (glue task ", task, " is a regression on a score)");
     } else {
       const auto it = std::find(layout.classes.begin(), layout.classes.end(), value);
-      std::string known;
-      for (const auto& c : layout.classes) known += (known.empty() ? "" : ", ") + c;
-      ESRUN_CHECK(it != layout.classes.end(), file, ":", line, ": label '", value, "' is not one of ", known,
-                  " (glue task ", task, ")");
+      ESRUN_CHECK(it != layout.classes.end(), file, ":", line, ": label '", value, "' is not one of ",
+                  join(layout.classes), " (glue task ", task, ")");
       parsed = static_cast<double>(it - layout.classes.begin());
     }
     out.first.push_back(fields[first]);

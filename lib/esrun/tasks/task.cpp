@@ -17,10 +17,8 @@ TaskRegistry& tasks() {
 
 Task::Task(std::string metric, const std::vector<std::string>& known, const TaskOptions& options)
     : metric_(std::move(metric)) {
-  if (std::find(known.begin(), known.end(), metric_) != known.end()) return;
-  std::string names;
-  for (const auto& name : known) names += (names.empty() ? "" : ", ") + name;
-  ESRUN_FAIL(options.where("task.metric"), ": expected one of ", names, " for this task, got '", metric_, "'");
+  ESRUN_CHECK(std::find(known.begin(), known.end(), metric_) != known.end(), options.where("task.metric"),
+              ": expected one of ", join(known), " for this task, got '", metric_, "'");
 }
 
 void Task::set_score(Evaluation& evaluation) const {
