@@ -14,8 +14,7 @@ namespace F = torch::nn::functional;
 class Classification final : public Task {
  public:
   Classification(const TaskOptions& options, const TaskContext& context)
-      : Task(options.metric.value_or(context.metric.empty() ? "acc" : context.metric),
-             task_metrics("classification", context.num_classes), options),
+      : Task("acc", task_metrics("classification", context.num_classes), options, context),
         classes_(context.num_classes),
         smoothing_(options.label_smoothing) {}
 
@@ -50,10 +49,11 @@ class Classification final : public Task {
 
   Evaluation eval_result(const torch::Tensor& rows) const override {
     const auto r = rows.cpu();
+    const double n = static_cast<double>(std::max<int64_t>(1, r.size(0)));
     Evaluation result;
-    result.loss = r.size(0) > 0 ? r.select(1, 0).mean().item<double>() : 0.0;
-    result.acc = r.size(0) > 0 ? r.select(1, 1).mean().item<double>() : 0.0;
-    if (classes_ > 5) result.acc5 = r.size(0) > 0 ? r.select(1, 2).mean().item<double>() : 0.0;
+    result.loss = r.select(1, 0).sum().item<double>() / n;
+    result.acc = r.select(1, 1).sum().item<double>() / n;
+    if (classes_ > 5) result.acc5 = r.select(1, 2).sum().item<double>() / n;
     if (classes_ == 2) result.f1 = f1_score(r.select(1, 3), r.select(1, 4));
     result.mcc = matthews_correlation(r.select(1, 3), r.select(1, 4), classes_);
     set_score(result);

@@ -19,8 +19,7 @@ namespace {
 class Regression final : public Task {
  public:
   Regression(const TaskOptions& options, const TaskContext& context)
-      : Task(options.metric.value_or(context.metric.empty() ? "rmse" : context.metric),
-             task_metrics("regression"), options),
+      : Task("rmse", task_metrics("regression"), options, context),
         options_(options),
         std_(context.target_std) {}
 

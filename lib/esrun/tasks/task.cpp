@@ -15,8 +15,9 @@ TaskRegistry& tasks() {
   return registry;
 }
 
-Task::Task(std::string metric, const std::vector<std::string>& known, const TaskOptions& options)
-    : metric_(std::move(metric)) {
+Task::Task(const std::string& default_metric, const std::vector<std::string>& known, const TaskOptions& options,
+           const TaskContext& context)
+    : metric_(options.metric.value_or(context.metric.empty() ? default_metric : context.metric)) {
   ESRUN_CHECK(std::find(known.begin(), known.end(), metric_) != known.end(), options.where("task.metric"),
               ": expected one of ", join(known), " for this task, got '", metric_, "'");
 }

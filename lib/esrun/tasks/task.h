@@ -31,6 +31,13 @@ std::string format_metric(const std::string& metric, double value);
 // definitions): F1 of the positive class 1, Matthews correlation of K classes (Gorodkin 2004;
 // 0 when undefined), Pearson's r and Spearman's rho (average ranks for ties; nullopt when a
 // variable is constant or not finite).
+// What a task needs from the dataset, filled in by the trainer next to the user's TaskOptions.
+struct TaskContext {
+  int64_t num_classes = 0;   // classification
+  double target_std = 1.0;   // regression: the training targets' std (1 when not standardised)
+  std::string metric;        // the dataset's headline metric (GLUE's per task); empty = the task's default
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -58,8 +65,10 @@ class Task {
   std::string format_headline(double value) const { return format_metric(metric_, value); }
 
  protected:
-  // `metric` must be one of `known`; an error naming task.metric (or the dataset) otherwise.
-  Task(std::string metric, const std::vector<std::string>& known, const TaskOptions& options);
+  // The headline metric is task.metric, else the dataset's, else `default_metric`; it must be one
+  // of `known` (an error naming task.metric otherwise).
+  Task(const std::string& default_metric, const std::vector<std::string>& known, const TaskOptions& options,
+       const TaskContext& context);
   // score = the headline metric's value, negated for errors (mse, rmse, mae); it must be set.
   void set_score(Evaluation& evaluation) const;
 
@@ -67,12 +76,6 @@ class Task {
   std::string metric_;
 };
 
-// What a task needs from the dataset, filled in by the trainer next to the user's TaskOptions.
-struct TaskContext {
-  int64_t num_classes = 0;   // classification
-  double target_std = 1.0;   // regression: the training targets' std (1 when not standardised)
-  std::string metric;        // the dataset's headline metric (GLUE's per task); empty = the task's default
-};
 
 double f1_score(const torch::Tensor& predicted, const torch::Tensor& truth);
 double matthews_correlation(const torch::Tensor& predicted, const torch::Tensor& truth, int64_t classes);
