@@ -87,8 +87,10 @@ Tokenizer Tokenizer::load(const std::string& path, const TokenizerOptions& optio
   ESRUN_CHECK(in, key, ": cannot open SentencePiece model file '", path, "'");
   std::stringstream bytes;
   bytes << in.rdbuf();
+  std::string serialized = bytes.str();
   const std::string what = key + ": '" + path + "'";
-  return Tokenizer(load_model(bytes.str(), what), bytes.str(), options, what);
+  auto model = load_model(serialized, what);
+  return Tokenizer(std::move(model), std::move(serialized), options, what);
 }
 
 Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const TokenizerOptions& options, uint64_t seed) {
