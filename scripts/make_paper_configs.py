@@ -139,19 +139,37 @@ def adaselection_configs():
                       f"  candidates: {candidates}\n")
 
 
+# The pretrained ViT-Large of Table 3: timm's ImageNet-21k checkpoint, exported with
+#   python3 scripts/export_torchscript.py --source timm --name vit_large_patch16_224.augreg_in21k \
+#       --pretrained --num-classes 1000 --out exports/vit_large_patch16_224
+# (its inputs are normalised with mean = std = 0.5, as timm's data config for it says).
+TABLE3_EXPORT = "exports/vit_large_patch16_224"
+
+
 def table3_configs():
     for method in TABLE3_METHODS:
-        text = HEADER + (f"# ES paper Table 3: ViT-Large on ImageNet-1K, {method}, 10 epochs. These configs train from\n"
-                         "# scratch until pretrained weights can be imported (TorchScript, the next issue); the\n"
-                         "# paper fine-tunes a pretrained ViT-Large, so from scratch its accuracies are not comparable.\n")
-        text += f"name: table3_vit_large_{method}\nseed: 0\n"
-        text += "data:\n  name: image_folder\n  root: data/imagenet\n  image_folder: {train_dir: train, test_dir: val}\n"
-        text += "model:\n  name: vit\n  preset: large\n  patch_size: 16\n"
-        text += "train:\n  epochs: 10\n"
-        text += "optimizer:\n  name: adam\n  lr: 2.0e-5\n  weight_decay: 0.0\n"
-        text += "schedule:\n  name: onecycle\n"
-        text += sampler_block(method, dict(batch=256, ratio=0.25))
-        write(f"configs/paper/table3/vit_large_{method}.yaml", text)
+        for pretrained in (False, True):
+            if pretrained:
+                text = HEADER + (f"# ES paper Table 3: fine-tuning a pretrained ViT-Large/16 (timm's ImageNet-21k weights,\n"
+                                 f"# exported to {TABLE3_EXPORT}: README, Pretrained models) on ImageNet-1K, {method},\n"
+                                 "# 10 epochs, Adam with a one-cycle schedule peaking at 2e-5, B = 256.\n")
+            else:
+                text = HEADER + (f"# ES paper Table 3: ViT-Large on ImageNet-1K, {method}, 10 epochs, trained from scratch. The\n"
+                                 "# paper fine-tunes a pretrained ViT-Large (pretrained/ has those configs), so from scratch\n"
+                                 "# its accuracies are not comparable.\n")
+            text += f"name: table3_vit_large_{method}{'_pretrained' if pretrained else ''}\nseed: 0\n"
+            text += "data:\n  name: image_folder\n  root: data/imagenet\n  image_folder: {train_dir: train, test_dir: val}\n"
+            if pretrained:
+                text += "  augment: {mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n"
+                text += f"model:\n  name: torchscript\n  torchscript: {{path: {TABLE3_EXPORT}/model.pt}}\n"
+            else:
+                text += "model:\n  name: vit\n  preset: large\n  patch_size: 16\n"
+            text += "train:\n  epochs: 10\n"
+            text += "optimizer:\n  name: adam\n  lr: 2.0e-5\n  weight_decay: 0.0\n"
+            text += "schedule:\n  name: onecycle\n"
+            text += sampler_block(method, dict(batch=256, ratio=0.25))
+            folder = "configs/paper/table3/pretrained" if pretrained else "configs/paper/table3"
+            write(f"{folder}/vit_large_{method}.yaml", text)
 
 
 # ES paper Table 4 and Appendix B.2, which follows DSIR (Xie et al. 2023b) Table 8 and its glue_eval
@@ -162,25 +180,41 @@ TABLE4_TASKS = {"cola": ("1.0e-5", 16), "sst2": ("1.0e-5", 32), "qnli": ("1.0e-5
 TABLE4_METHODS = ("uniform", "es", "eswp", "loss", "order", "infobatch", "ka", "ucb")
 
 
+# The pretrained ALBERT-base-v2 of Table 4 and its spiece.model, exported with
+#   python3 scripts/export_torchscript.py --source hf --name albert-base-v2 --task sequence-classification \
+#       --num-labels 2 --out exports/albert-base-v2
+# One export serves every task: head auto replaces its 2-way classifier for MNLI (3) and STS-B (1).
+TABLE4_EXPORT = "exports/albert-base-v2"
+
+
 def table4_configs():
-    for task, (lr, batch) in TABLE4_TASKS.items():
+    for task, (lr, batch), pretrained in ((t, v, p) for t, v in TABLE4_TASKS.items() for p in (False, True)):
         for method in TABLE4_METHODS:
-            text = HEADER + (f"# ES paper Table 4: GLUE {GLUE_FOLDERS[task]}, ALBERT-base, {method}, 10 epochs, lr {lr}, B = {batch}.\n"
-                             "# The paper fine-tunes pretrained ALBERT-base-v2. Until its weights and spiece.model can be\n"
-                             "# imported (TorchScript, the next issue) these configs train from scratch, with a SentencePiece\n"
-                             "# model trained on the task's training split, so their numbers are not comparable with the\n"
-                             "# paper's. DSIR also starts RTE, MRPC and STS-B from the MNLI fine-tuned model (RoBERTa's\n"
-                             "# practice); these configs do not.\n")
-            text += f"name: table4_{task}_{method}\nseed: 0\n"
-            text += (f"data:\n  name: glue\n  root: data/glue/{GLUE_FOLDERS[task]}\n  glue: {{task: {task}}}\n"
-                     "  tokenizer: {vocab_size: 30000, max_length: 512}\n")
-            text += "model:\n  name: transformer\n  preset: albert-base\n"
+            if pretrained:
+                text = HEADER + (f"# ES paper Table 4: GLUE {GLUE_FOLDERS[task]}, fine-tuning pretrained ALBERT-base-v2 (exported with\n"
+                                 f"# its spiece.model to {TABLE4_EXPORT}: README, Pretrained models), {method}, 10 epochs,\n"
+                                 f"# lr {lr}, B = {batch}. DSIR also starts RTE, MRPC and STS-B from the MNLI fine-tuned model\n"
+                                 "# (RoBERTa's practice); these configs start from ALBERT-base-v2.\n")
+            else:
+                text = HEADER + (f"# ES paper Table 4: GLUE {GLUE_FOLDERS[task]}, ALBERT-base, {method}, 10 epochs, lr {lr}, B = {batch},\n"
+                                 "# trained from scratch with a SentencePiece model trained on the task's training split. The\n"
+                                 "# paper fine-tunes pretrained ALBERT-base-v2 (pretrained/ has those configs), so these numbers\n"
+                                 "# are not comparable with the paper's.\n")
+            text += f"name: table4_{task}_{method}{'_pretrained' if pretrained else ''}\nseed: 0\n"
+            text += f"data:\n  name: glue\n  root: data/glue/{GLUE_FOLDERS[task]}\n  glue: {{task: {task}}}\n"
+            if pretrained:
+                text += f"  tokenizer: {{model: {TABLE4_EXPORT}/spiece.model, lowercase: true, max_length: 512}}\n"
+                text += f"model:\n  name: torchscript\n  torchscript: {{path: {TABLE4_EXPORT}/model.pt}}\n"
+            else:
+                text += "  tokenizer: {vocab_size: 30000, max_length: 512}\n"
+                text += "model:\n  name: transformer\n  preset: albert-base\n"
             text += "train:\n  epochs: 10\n  clip_grad_norm: 1.0\n"
             text += (f"optimizer:\n  name: adamw\n  lr: {lr}\n  betas: [0.9, 0.98]\n  eps: 1.0e-6\n"
                      "  weight_decay: 0.1\n")
             text += "schedule:\n  name: poly\n  warmup_epochs: 0.6\n  power: 1.0\n  min_lr: 0.0\n"
             text += sampler_block(method, dict(batch=batch, ratio=0.25))
-            write(f"configs/paper/table4/{task}_{method}.yaml", text)
+            folder = "configs/paper/table4/pretrained" if pretrained else "configs/paper/table4"
+            write(f"{folder}/{task}_{method}.yaml", text)
 
 
 def glue_smoke(task):

@@ -78,6 +78,11 @@ inline void write_cifar10_layout(const std::filesystem::path& root, int per_batc
   write_cifar((root / "test_batch.bin").string(), cycle_labels(test_count, 10), 1, 99);
 }
 
+// The config of `sets` (key=value overrides of the defaults), as a run would load it.
+inline esrun::RunConfig config_from_sets(const std::vector<std::string>& sets) {
+  return esrun::load_config(esrun::RunRequest{{}, sets, std::nullopt});
+}
+
 // What `from.save()` writes, serialised to bytes and read back as a checkpoint would be.
 template <typename Saver>
 torch::serialize::InputArchive saved_archive(const Saver& from) {

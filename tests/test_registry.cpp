@@ -22,10 +22,10 @@ std::vector<std::string> names(const esrun::RegistryView& registry) {
 }  // namespace
 
 TEST_CASE("Every expected component is registered under its YAML name", "[registry]") {
-  CHECK(names(esrun::models()) == std::vector<std::string>{"mlp", "resnet18", "resnet50", "small_cnn", "transformer", "vit"});
+  CHECK(names(esrun::models()) == std::vector<std::string>{"gpt", "mlp", "resnet18", "resnet50", "small_cnn", "torchscript", "transformer", "vit"});
   CHECK(names(esrun::datasets()) == std::vector<std::string>{"cifar10", "cifar100", "csv_table", "glue", "image_folder",
-                                                             "linear_synthetic", "svhn", "synthetic_shapes"});
-  CHECK(names(esrun::tasks()) == std::vector<std::string>{"classification", "regression"});
+                                                             "linear_synthetic", "svhn", "synthetic_shapes", "text_lm", "tokens_jsonl"});
+  CHECK(names(esrun::tasks()) == std::vector<std::string>{"causal_lm", "classification", "regression"});
   CHECK(names(esrun::optimizers()) == std::vector<std::string>{"adam", "adamw", "sgd"});
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "linear", "onecycle", "poly", "step"});
   CHECK(names(esrun::samplers()) ==

@@ -71,7 +71,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
 // The test metrics of the last evaluation (final_test_*) and of the best one by the task's score
 // (best_test_*: the highest test_score, the task's headline metric), null where the task has none.
 nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
-  static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2", "f1", "mcc", "pearson", "spearman"};
+  static const char* metrics[] = {"loss", "acc", "acc5", "mse", "rmse", "mae", "r2", "f1", "mcc", "pearson", "spearman", "perplexity"};
   const nlohmann::json* last = nullptr;
   const nlohmann::json* best = nullptr;
   int64_t forward = 0, backward = 0, passes = 0;

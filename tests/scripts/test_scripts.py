@@ -449,23 +449,31 @@ class Table4Configs(unittest.TestCase):
         expected = {"cola": (1e-5, 16), "sst2": (1e-5, 32), "qnli": (1e-5, 32), "qqp": (1e-5, 32),
                     "mnli": (1e-5, 32), "mrpc": (1e-5, 16), "rte": (2e-5, 16), "stsb": (2e-5, 16)}
         methods = ("uniform", "es", "eswp", "loss", "order", "infobatch", "ka", "ucb")
-        folder = os.path.join(CONFIGS, "paper", "table4")
-        self.assertEqual(sorted(os.listdir(folder)), sorted(f"{t}_{m}.yaml" for t in expected for m in methods))
-        for task, (lr, batch) in expected.items():
-            for method in methods:
-                name = f"{task}_{method}.yaml"
-                with open(os.path.join(folder, name)) as f:
-                    config = yaml.safe_load(f)
-                self.assertEqual(config["name"], f"table4_{task}_{method}")
-                self.assertEqual(config["data"]["glue"]["task"], task, name)
-                self.assertIn(os.path.basename(config["data"]["root"]), GLUE_LAYOUTS, name)
-                self.assertEqual(config["model"], {"name": "transformer", "preset": "albert-base"}, name)
-                self.assertEqual(float(config["optimizer"]["lr"]), lr, name)
-                self.assertEqual(config["sampler"]["meta_batch"], batch, name)
-                self.assertEqual(config["sampler"]["name"], method, name)
-                self.assertEqual(config["sampler"].get("ratio"),
-                                 0.25 if method in ("es", "eswp", "loss", "order") else None, name)
-                self.assertEqual(config["train"]["epochs"], 10, name)
+        for pretrained in (False, True):
+            folder = os.path.join(CONFIGS, "paper", "table4", *(["pretrained"] if pretrained else []))
+            names = sorted(n for n in os.listdir(folder) if n.endswith(".yaml"))
+            self.assertEqual(names, sorted(f"{t}_{m}.yaml" for t in expected for m in methods))
+            for task, (lr, batch) in expected.items():
+                for method in methods:
+                    name = f"{task}_{method}.yaml"
+                    with open(os.path.join(folder, name)) as f:
+                        config = yaml.safe_load(f)
+                    self.assertEqual(config["name"], f"table4_{task}_{method}" + ("_pretrained" if pretrained else ""))
+                    self.assertEqual(config["data"]["glue"]["task"], task, name)
+                    self.assertIn(os.path.basename(config["data"]["root"]), GLUE_LAYOUTS, name)
+                    if pretrained:
+                        # ALBERT-base-v2's own weights and SentencePiece model, from one export.
+                        self.assertEqual(config["model"], {"name": "torchscript",
+                                                           "torchscript": {"path": "exports/albert-base-v2/model.pt"}})
+                        self.assertEqual(config["data"]["tokenizer"]["model"], "exports/albert-base-v2/spiece.model")
+                    else:
+                        self.assertEqual(config["model"], {"name": "transformer", "preset": "albert-base"}, name)
+                    self.assertEqual(float(config["optimizer"]["lr"]), lr, name)
+                    self.assertEqual(config["sampler"]["meta_batch"], batch, name)
+                    self.assertEqual(config["sampler"]["name"], method, name)
+                    self.assertEqual(config["sampler"].get("ratio"),
+                                     0.25 if method in ("es", "eswp", "loss", "order") else None, name)
+                    self.assertEqual(config["train"]["epochs"], 10, name)
 
 
 class Plots(unittest.TestCase):

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -171,6 +172,18 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   d.loader.workers = check.int_at_least("data.loader.workers", 0);
   d.loader.prefetch = check.int_at_least("data.loader.prefetch", 1);
   d.augment.normalize = c.get_bool("data.augment.normalize");
+  for (const char* key : {"data.augment.mean", "data.augment.std"}) {
+    const auto values = c.get_floats(key);
+    if (values.empty()) continue;
+    ESRUN_CHECK(std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); }), c.where(key),
+                ": expected finite numbers, one per image channel, got ", flow_yaml(c.value(key)));
+    (std::string(key) == "data.augment.mean" ? d.augment.mean : d.augment.std) = values;
+  }
+  ESRUN_CHECK(d.augment.mean.has_value() == d.augment.std.has_value(), c.where(d.augment.mean ? "data.augment.std" : "data.augment.mean"),
+              ": set data.augment.mean and data.augment.std together (a pretrained model's input statistics), or neither");
+  if (d.augment.std)
+    for (const double v : *d.augment.std)
+      ESRUN_CHECK(v > 0, c.where("data.augment.std"), ": expected standard deviations > 0, got ", flow_yaml(c.value("data.augment.std")));
   d.label_noise.kind = noise_kind_from_string(c.get_string("data.label_noise.kind"));
   d.label_noise.ratio = check.float_in("data.label_noise.ratio", 0.0, 1.0, false);
   ESRUN_CHECK(d.label_noise.kind != NoiseKind::None || d.label_noise.ratio == 0.0, c.where("data.label_noise.ratio"),
@@ -212,6 +225,16 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   d.svhn_extra = c.get_bool("data.svhn.extra");
   d.glue.task = c.get_string("data.glue.task");
   d.glue.dev = c.get_string("data.glue.dev");
+  d.text_lm.train = c.get_string("data.text_lm.train");
+  d.text_lm.test = c.get_string("data.text_lm.test");
+  d.tokens_jsonl.train = c.get_string("data.tokens_jsonl.train");
+  d.tokens_jsonl.test = c.get_string("data.tokens_jsonl.test");
+  if (d.name == "tokens_jsonl") {
+    const auto vocab = check.optional_int_at_least("data.tokens_jsonl.vocab_size", 1);
+    ESRUN_CHECK(vocab.has_value(), c.where("data.tokens_jsonl.vocab_size"),
+                ": expected the tokenizer's vocabulary size (every id in the records must be below it)");
+    d.tokens_jsonl.vocab_size = *vocab;
+  }
   TokenizerOptions& tok = d.tokenizer;
   tok.model = c.get_optional_string("data.tokenizer.model");
   tok.vocab_size = check.int_at_least("data.tokenizer.vocab_size", 8);
@@ -233,7 +256,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   // The metric must be one the task reports; the task is known here when task.name is set or the
   // dataset's is fixed (glue: STS-B regression, the others classification). Class counts (f1 needs
   // two, acc5 more than five) are checked when the task is built.
-  const std::string known_task = task.name.value_or(d.name == "glue" ? (d.glue.task == "stsb" ? "regression" : "classification") : "");
+  const std::string known_task = task.name.value_or(
+      d.name == "glue" ? (d.glue.task == "stsb" ? "regression" : "classification") : d.name == "text_lm" ? "causal_lm" : "");
   if (task.metric && !known_task.empty()) {
     const auto known = task_metrics(known_task);
     ESRUN_CHECK(std::find(known.begin(), known.end(), *task.metric) != known.end(), c.where("task.metric"), ": ",
@@ -246,7 +270,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   m.preset = c.get_optional_string("model.preset");
   const std::map<std::string, std::vector<std::string>> presets = {{"mlp", {"simple", "two_layer"}},
                                                                    {"vit", {"tiny", "small", "base", "large"}},
-                                                                   {"transformer", {"tiny", "bert-base", "albert-base"}}};
+                                                                   {"transformer", {"tiny", "bert-base", "albert-base"}},
+                                                                   {"gpt", {"tiny", "small"}}};
   if (m.preset) {
     const auto known = presets.find(m.name);
     ESRUN_CHECK(known != presets.end(), c.where("model.preset"), ": model '", m.name, "' has no presets; set null");
@@ -272,14 +297,26 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   m.embedding_size = check.optional_int_at_least("model.embedding_size", 1);
   m.norm = c.get_string("model.norm");
   m.max_positions = check.int_at_least("model.max_positions", 1);
-  if (m.name == "transformer") {
+  if (m.name == "transformer" || m.name == "gpt") {
     ESRUN_CHECK(!m.activation || *m.activation == "gelu" || *m.activation == "gelu_tanh" || *m.activation == "relu",
-                c.where("model.activation"), ": expected one of gelu, gelu_tanh, relu for transformer, got '",
+                c.where("model.activation"), ": expected one of gelu, gelu_tanh, relu for ", m.name, ", got '",
                 *m.activation, "'");
-    ESRUN_CHECK(d.tokenizer.max_length <= m.max_positions, c.where("data.tokenizer.max_length"), ": ",
-                d.tokenizer.max_length, " tokens, but model.max_positions is ", m.max_positions,
-                "; the transformer has no position embedding beyond it");
+    ESRUN_CHECK(d.name == "tokens_jsonl" || d.tokenizer.max_length <= m.max_positions, c.where("data.tokenizer.max_length"),
+                ": ", d.tokenizer.max_length, " tokens, but model.max_positions is ", m.max_positions, "; the ", m.name,
+                " has no position embedding beyond it");
   }
+  TorchScriptOptions& ts = m.torchscript;
+  if (m.name == "torchscript") {
+    const auto path = c.get_optional_string("model.torchscript.path");
+    ESRUN_CHECK(path && !path->empty(), c.where("model.torchscript.path"),
+                ": expected the TorchScript module file (torch.jit.save; scripts/export_torchscript.py makes one)");
+    ts.path = *path;
+  }
+  ts.output = c.get_optional_string("model.torchscript.output");
+  ts.head = c.get_string("model.torchscript.head");
+  ESRUN_CHECK(!ts.head.empty(), c.where("model.torchscript.head"), ": expected auto, none or a submodule name, got ''");
+  ts.freeze = c.get_optional_strings("model.torchscript.freeze").value_or(std::vector<std::string>{});
+  ts.head_lr_scale = check.positive("model.torchscript.head_lr_scale");
   m.patch_size = check.optional_int_at_least("model.patch_size", 1);
   m.depth = check.optional_int_at_least("model.depth", 1);
   m.heads = check.optional_int_at_least("model.heads", 1);
@@ -416,6 +453,9 @@ void check_environment(const RunConfig& config) {
   if (std::find(readers.begin(), readers.end(), config.data.name) != readers.end())
     ESRUN_CHECK(std::filesystem::is_directory(config.data.root), c.where("data.root"), ": dataset directory '",
                 config.data.root, "' does not exist (expected the ", config.data.name, " files there)");
+  if (config.model.name == "torchscript")
+    ESRUN_CHECK(std::filesystem::is_regular_file(config.model.torchscript.path), c.where("model.torchscript.path"),
+                ": '", config.model.torchscript.path, "' is not a file (expected a TorchScript module saved by torch.jit.save)");
   const torch::Device device = resolve_device(config.device, c.where("device"));
   ESRUN_CHECK(config.precision != Precision::Fp16 || device.is_cuda(), c.where("precision"), ": fp16 needs a CUDA device (device ",
               config.device, " resolved to ", device.str(), "); use bf16 or fp32");

@@ -59,6 +59,18 @@ struct GlueOptions {
   std::string dev = "matched";  // mnli: matched | mismatched dev set as the test split
 };
 
+// text_lm (data/text_lm.cpp): raw text files under data.root, cut into blocks of
+// data.tokenizer.max_length tokens.
+struct TextLmOptions {
+  std::string train = "wiki.train.tokens", test = "wiki.test.tokens";
+};
+
+// tokens_jsonl (data/tokens_jsonl.cpp): pre-tokenised JSON-lines records under data.root.
+struct TokensJsonlOptions {
+  std::string train = "train.jsonl", test = "test.jsonl";
+  int64_t vocab_size = 0;  // required: every id must be below it
+};
+
 struct SyntheticOptions {
   int64_t train_size = 5000;
   int64_t test_size = 1000;
@@ -71,6 +83,8 @@ struct AugmentOptions {
   int64_t crop_padding = 4;
   bool flip = true;
   bool normalize = true;
+  // Per-channel statistics on the [0, 1] scale instead of the dataset's (a pretrained model's own).
+  std::optional<std::vector<double>> mean, std;
 };
 
 // image_folder's layout and decoding (data/image_folder.cpp).
@@ -111,6 +125,8 @@ struct DataOptions {
   bool svhn_extra = false;  // svhn: also train on extra_32x32.mat
   TokenizerOptions tokenizer;
   GlueOptions glue;
+  TextLmOptions text_lm;
+  TokensJsonlOptions tokens_jsonl;
   uint64_t seed = 0;  // the data stream's seed (synthetic generation, subsets)
   // The in-memory training set on the device (true), or batches built on the CPU (false);
   // nullopt = auto: on the device when the dataset is in memory.
@@ -121,17 +137,26 @@ struct DataOptions {
   KeyWhere where = key_only;
 };
 
+// torchscript (models/torchscript.cpp): an imported TorchScript module.
+struct TorchScriptOptions {
+  std::string path;                    // a torch.jit.save file
+  std::optional<std::string> output;   // the logits in forward's output: a dict key or tuple index; none = auto
+  std::string head = "auto";           // auto (the last Linear, replaced when its size differs) | none | a submodule
+  std::vector<std::string> freeze;     // glob patterns on parameter names
+  double head_lr_scale = 1.0;          // a replaced head's learning rate over optimizer.lr
+};
+
 struct ModelOptions {
   std::string name;
   std::optional<std::string> preset;   // mlp: simple | two_layer; vit: tiny | small | base | large;
-                                       // transformer: tiny | bert-base | albert-base
+                                       // transformer: tiny | bert-base | albert-base; gpt: tiny | small
   std::optional<int64_t> width;        // small_cnn, resnets: base channels; vit, transformer: hidden width
   std::string stem = "cifar";          // resnets: cifar | imagenet
   std::optional<std::vector<int64_t>> hidden;  // mlp
   std::optional<std::string> activation;  // mlp (relu), transformer (gelu; albert-base gelu_tanh)
   std::optional<double> dropout;       // mlp, vit (0), transformer (the preset's)
   bool batch_norm = false;             // mlp
-  std::optional<int64_t> patch_size, depth, heads;  // vit, transformer
+  std::optional<int64_t> patch_size, depth, heads;  // vit, transformer, gpt
   double mlp_ratio = 4.0;              // vit, transformer
   std::string pool = "cls";            // vit: cls | mean
   // transformer
@@ -139,11 +164,14 @@ struct ModelOptions {
   std::optional<int64_t> embedding_size;  // the embeddings' width (the preset's; else width)
   std::optional<std::string> norm;     // post (BERT, ALBERT; the presets') | pre LayerNorm
   std::optional<double> attention_dropout, head_dropout;  // the preset's
-  int64_t max_positions = 512;
+  int64_t max_positions = 512;         // transformer, gpt
+  TorchScriptOptions torchscript;
   // Filled in from the dataset and the task.
   std::vector<int64_t> input_shape;    // [C, H, W] images, [F] features or [2, L] token ids
   int64_t vocab_size = 0;              // text: the tokenizer's vocabulary
-  int64_t outputs = 0;                 // classes, or 1 for regression
+  int64_t outputs = 0;                 // classes, or 1 for regression; per token with per_token
+  bool per_token = false;              // outputs [N, L, outputs] per position (causal_lm), not [N, outputs]
+  std::string device = "cpu";          // where the model will run (torchscript loads its tensors there)
   KeyWhere where = key_only;
 };
 

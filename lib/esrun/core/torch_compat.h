@@ -56,8 +56,10 @@ class ScopedGlobalSeed {
 };
 
 // libtorch 1.13 and 2.x both expose per-group learning rates through OptimizerOptions.
-inline void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+// Group i's learning rate is lr * scales[i] (all lr when scales is empty).
+inline void set_learning_rate(torch::optim::Optimizer& optimizer, double lr, const std::vector<double>& scales = {}) {
+  auto& groups = optimizer.param_groups();
+  for (size_t i = 0; i < groups.size(); ++i) groups[i].options().set_lr(lr * (i < scales.size() ? scales[i] : 1.0));
 }
 
 // Drops the gradients (as `zero_grad(set_to_none=True)`, 2.x's default) instead of filling them
@@ -140,18 +142,23 @@ inline void set_cudnn_benchmark(bool enabled) { at::globalContext().setBenchmark
 // Scaled dot-product attention on [N, heads, T, d] tensors, softmax(q k^T / sqrt(d)) v (Vaswani et
 // al. 2017, eq. 1), with dropout on the attention weights when training. `mask` (optional, bool,
 // broadcastable to [N, heads, T, T]) is true where a query may attend to a key: padding is masked
-// out of the keys. 2.x fuses it into one kernel (flash or memory-efficient attention on CUDA) that
+// out of the keys; `causal` masks every key after its query instead (decoders; no `mask` then). 2.x fuses it into one kernel (flash or memory-efficient attention on CUDA) that
 // never holds the T x T weights; its signature there is (query, key, value, attn_mask, dropout_p,
 // is_causal, scale, enable_gqa), the last two added in 2.1 and 2.5, so only the first five are passed.
 inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double dropout_p,
-                            bool training, const at::Tensor& mask = {}) {
+                            bool training, const at::Tensor& mask = {}, bool causal = false) {
+  TORCH_CHECK(!(causal && mask.defined()), "attention: pass a mask or causal, not both");
 #if TORCH_VERSION_MAJOR >= 2
   return at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
-                                          training ? dropout_p : 0.0, /*is_causal=*/false);
+                                          training ? dropout_p : 0.0, causal);
 #else
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   auto scores = at::matmul(q * scale, k.transpose(-2, -1));
   if (mask.defined()) scores = scores.masked_fill(mask.logical_not(), -std::numeric_limits<double>::infinity());
+  if (causal) {
+    const auto later = at::ones({q.size(-2), k.size(-2)}, q.options().dtype(at::kBool)).triu(1);
+    scores = scores.masked_fill(later, -std::numeric_limits<double>::infinity());
+  }
   auto weights = at::softmax(scores, -1);
   if (training && dropout_p > 0.0) weights = at::dropout(weights, dropout_p, /*train=*/true);
   return at::matmul(weights, v);

@@ -47,13 +47,13 @@ void apply_task(Dataset& data, const RunConfig& config) {
     }
     data.task = task;
   }
-  if (data.task != "regression") return;
+  if (data.task == "classification") return;
   ESRUN_CHECK(config.data.label_noise.kind == NoiseKind::None, c.where("data.label_noise.kind"), ": is ",
-              to_string(config.data.label_noise.kind), ", but ", data.name,
-              " is a regression task: label noise flips class labels; set kind to none");
+              to_string(config.data.label_noise.kind), ", but ", data.name, " is a ", data.task,
+              " task: label noise flips class labels; set kind to none");
   ESRUN_CHECK(config.train.label_smoothing == 0.0, c.where("train.label_smoothing"), ": is ",
-              config.train.label_smoothing, ", but ", data.name, " is a regression task; set 0");
-  if (!config.task.standardize) return;
+              config.train.label_smoothing, ", but ", data.name, " is a ", data.task, " task; set 0");
+  if (data.task != "regression" || !config.task.standardize) return;
   const auto targets = data.train.targets.to(torch::kDouble);
   data.target_mean = targets.mean().item<double>();
   const double std = data.train.size() > 1 ? targets.std().item<double>() : 0.0;
@@ -106,6 +106,17 @@ Dataset load_dataset(const RunConfig& config) {
     data.test = take_subset(data.test, *options.test_subset, gen, c.where("data.test_subset"));
   }
   apply_task(data, config);
+  if (options.augment.mean) {
+    ESRUN_CHECK(data.images(), c.where("data.augment.mean"), ": ", data.name, " has no images to normalise; set null");
+    const auto channels = static_cast<size_t>(data.input_shape()[0]);
+    for (const char* key : {"data.augment.mean", "data.augment.std"}) {
+      const auto& values = std::string(key) == "data.augment.mean" ? *options.augment.mean : *options.augment.std;
+      ESRUN_CHECK(values.size() == channels, c.where(key), ": ", values.size(), " values, but ", data.name, "'s images have ",
+                  channels, " channels");
+    }
+    data.mean = *options.augment.mean;
+    data.std = *options.augment.std;
+  }
   data.clean_labels = data.train.targets.clone();
   data.noisy_mask = torch::zeros({data.train.size()}, torch::kBool);
   if (options.label_noise.kind != NoiseKind::None && options.label_noise.ratio > 0) {

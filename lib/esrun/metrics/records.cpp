@@ -24,6 +24,7 @@ nlohmann::json to_json(const EpochRecord& r) {
       {"test_mcc", test(r.test.mcc)},
       {"test_pearson", test(r.test.pearson)},
       {"test_spearman", test(r.test.spearman)},
+      {"test_perplexity", test(r.test.perplexity)},
       {"test_score", when_evaluated(r.test.score)},
       {"samples_forward", r.samples_forward},
       {"samples_backward", r.samples_backward},

@@ -20,13 +20,14 @@ struct PhaseTimes {
 // Test-split metrics. Every task's fields exist; those that do not apply stay empty and are
 // written as null, so metrics.jsonl has one schema.
 struct Evaluation {
-  double loss = 0;             // the task's mean per-sample loss (no label smoothing)
+  double loss = 0;             // the task's mean per-sample loss (no label smoothing); causal_lm: per token
   std::optional<double> acc;   // fraction correct, as the task defines it
   std::optional<double> acc5;  // classification with more than 5 classes
   std::optional<double> mse, rmse, mae, r2;  // regression, in the target's original units
   std::optional<double> f1;                  // two classes: F1 of class 1 (GLUE's MRPC, QQP)
   std::optional<double> mcc;                 // classification: Matthews correlation (GLUE's CoLA)
   std::optional<double> pearson, spearman;   // regression: of predictions and targets (GLUE's STS-B)
+  std::optional<double> perplexity;          // causal_lm: exp(loss), the loss per predicted token
   // The task's headline metric (task.metric), higher is better (error metrics negated):
   // checkpoint.best and summary.json's best epoch.
   double score = 0;

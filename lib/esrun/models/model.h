@@ -1,6 +1,7 @@
 // Models map an input batch (float images [N, C, H, W], features [N, F], or int32 token ids
 // [N, 2, L] for text: data/tokenizer.h) to outputs [N, options.outputs]: logits, or one value per
-// sample for regression. Losses are the task's.
+// sample for regression; or [N, L, options.outputs] per position with options.per_token
+// (causal_lm). Losses are the task's. Parameters with requires_grad false (frozen) are not trained.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,6 +23,9 @@ class Model : public torch::nn::Module {
   virtual bool default_no_decay() const { return false; }
   // Parameters (by name) that also skip weight decay then, beside every tensor of dimension <= 1.
   virtual std::vector<std::string> no_decay_parameters() const { return {}; }
+  // The learning rate of a parameter (by name) over the schedule's: an imported model's new head
+  // may train faster than its pretrained body (model.torchscript.head_lr_scale).
+  virtual double lr_scale(const std::string& /*parameter*/) const { return 1.0; }
 };
 
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;

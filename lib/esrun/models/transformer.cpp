@@ -102,6 +102,8 @@ class Transformer final : public Model {
   explicit Transformer(const ModelOptions& o) {
     ESRUN_CHECK(o.vocab_size > 0 && o.input_shape.size() == 2, o.where("model.name"),
                 ": transformer takes token ids (a text dataset such as glue), but the dataset gives ", input_kind(o));
+    ESRUN_CHECK(!o.per_token, o.where("model.name"),
+                ": transformer classifies whole sequences; for causal_lm use model.name: gpt");
     const Size preset = preset_size(o.preset);
     const int64_t width = o.width.value_or(preset.width), heads = o.heads.value_or(preset.heads);
     depth_ = o.depth.value_or(preset.depth);

@@ -15,11 +15,14 @@ using OptimizerRegistry =
     Registry<std::unique_ptr<torch::optim::Optimizer>, const OptimizerOptions&, std::vector<torch::Tensor>>;
 OptimizerRegistry& optimizers();
 
-// The configured optimizer over the model's parameters. With optimizer.no_decay_bias_norm (auto:
-// the model's default) biases, normalisation weights (every tensor of dimension <= 1) and the
-// model's no_decay_parameters() form a second group with weight decay 0; `where` names the key.
+// The configured optimizer over the model's trainable parameters (frozen ones left out). With
+// optimizer.no_decay_bias_norm (auto: the model's default) biases, normalisation weights (every
+// tensor of dimension <= 1) and the model's no_decay_parameters() form a group with weight decay
+// 0; parameters with their own Model::lr_scale form groups of their own. `where` names the key.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options, const std::string& where,
                                                         const Model& model);
+// The learning-rate scale of each of the optimizer's groups (Model::lr_scale of its parameters).
+std::vector<double> group_lr_scales(const torch::optim::Optimizer& optimizer, const Model& model);
 
 // Sets SGD's momentum, or Adam's and AdamW's beta1, in every parameter group.
 void set_momentum(torch::optim::Optimizer& optimizer, double momentum);

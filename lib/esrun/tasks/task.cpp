@@ -26,12 +26,13 @@ void Task::set_score(Evaluation& evaluation) const {
   const auto value = metric_value(evaluation, metric_);
   // Undefined or non-finite (a correlation on constant predictions, a diverged model) ranks below
   // every defined value.
-  const bool error = metric_ == "mse" || metric_ == "rmse" || metric_ == "mae";
+  const bool error = metric_ == "mse" || metric_ == "rmse" || metric_ == "mae" || metric_ == "perplexity" || metric_ == "loss";
   evaluation.score = value && std::isfinite(*value) ? (error ? -*value : *value) : -1e300;
 }
 
 std::vector<std::string> task_metrics(const std::string& task, int64_t classes) {
   if (task == "regression") return {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"};
+  if (task == "causal_lm") return {"perplexity", "loss", "acc"};
   std::vector<std::string> known = {"acc", "mcc"};
   if (classes == 0 || classes > 5) known.push_back("acc5");
   if (classes == 0 || classes == 2) known.push_back("f1");
@@ -42,7 +43,8 @@ std::optional<double> metric_value(const Evaluation& e, const std::string& metri
   if (metric == "loss") return e.loss;
   const std::pair<const char*, const std::optional<double>*> table[] = {
       {"acc", &e.acc}, {"acc5", &e.acc5}, {"mse", &e.mse}, {"rmse", &e.rmse}, {"mae", &e.mae}, {"r2", &e.r2},
-      {"f1", &e.f1},   {"mcc", &e.mcc},   {"pearson", &e.pearson}, {"spearman", &e.spearman}};
+      {"f1", &e.f1},   {"mcc", &e.mcc},   {"pearson", &e.pearson}, {"spearman", &e.spearman},
+      {"perplexity", &e.perplexity}};
   for (const auto& [name, value] : table)
     if (metric == name) return *value;
   return std::nullopt;

@@ -18,8 +18,9 @@
 namespace esrun {
 
 // The metrics `task` reports: classification acc, mcc, acc5 (more than 5 classes), f1 (two
-// classes); regression rmse, mae, mse, r2, pearson, spearman, acc. classes = 0: whichever the
-// class count allows (what the config can check before the data is loaded).
+// classes); regression rmse, mae, mse, r2, pearson, spearman, acc; causal_lm perplexity, loss,
+// acc. classes = 0: whichever the class count allows (what the config can check before the data
+// is loaded).
 std::vector<std::string> task_metrics(const std::string& task, int64_t classes = 0);
 
 // A metric of an evaluation by name ("acc", "f1", "rmse", ...); nullopt when the task has none.
@@ -36,13 +37,18 @@ struct TaskContext {
   int64_t num_classes = 0;   // classification
   double target_std = 1.0;   // regression: the training targets' std (1 when not standardised)
   std::string metric;        // the dataset's headline metric (GLUE's per task); empty = the task's default
+  int64_t vocab_size = 0;    // text: the tokenizer's vocabulary (causal_lm's outputs per token)
 };
 
 class Task {
  public:
   virtual ~Task() = default;
-  // Model outputs per sample: the number of classes, or 1 for a scalar regression target.
+  // Model outputs per sample: the number of classes, or 1 for a scalar regression target; per
+  // token when per_token() (causal_lm: the vocabulary).
   virtual int64_t outputs() const = 0;
+  // Outputs [N, L, outputs()] per token against targets [N, L] (causal_lm), instead of
+  // [N, outputs()] against [N]. Every other method below reduces to one value per sample either way.
+  virtual bool per_token() const { return false; }
   // Per-sample training loss (float [N]) of outputs [N, outputs()] against targets [N].
   virtual torch::Tensor loss(const torch::Tensor& outputs, const torch::Tensor& targets) const = 0;
   // ||dl_i/doutput_i||^2 for that loss, in closed form (Omission, AdaSelection's grad_norm).

@@ -16,6 +16,8 @@ namespace {
 std::shared_ptr<Model> build_model(const RunConfig& config, const Dataset& data, const Task& task, torch::Device device) {
   ModelOptions options = config.model;
   options.outputs = task.outputs();
+  options.per_token = task.per_token();
+  options.device = device.str();
   options.input_shape = data.input_shape();
   options.vocab_size = data.vocab_size;
   // Module initialisers draw from the global generator: seed it from the model stream for the
@@ -87,13 +89,14 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
   data_.test = to_device(data_.test, device_);
   data_.noisy_mask = data_.noisy_mask.to(device_);
   task_ = tasks().create(data_.task, config_.resolved.where("task.name"), config_.task,
-                         TaskContext{data_.num_classes, data_.target_std, data_.metric});
+                         TaskContext{data_.num_classes, data_.target_std, data_.metric, data_.vocab_size});
   model_ = build_model(config_, data_, *task_, device_);
   {
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
     dropout_gen_.set_current_seed(derive_seed(config_.seed, "dropout"));
   }
   optimizer_ = make_optimizer(config_.optimizer, config_.resolved.where("optimizer.name"), *model_);
+  lr_scales_ = group_lr_scales(*optimizer_, *model_);
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
                               derive_seed(config_.seed, "policy")};
   policy_ = samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
@@ -475,7 +478,7 @@ Scores Trainer::score(const Batch& batch) {
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
                                         const torch::Tensor& weights, double lr,
                                         std::optional<double> momentum) {
-  compat::set_learning_rate(*optimizer_, lr);
+  compat::set_learning_rate(*optimizer_, lr, lr_scales_);
   if (momentum) set_momentum(*optimizer_, *momentum);
   // The rows pass in micro-batches of at most train.accumulate (one pass without it). Each pass
   // adds the gradient of its mean(w_i * l_i) times its share of the rows, so the one step sees the

@@ -94,6 +94,7 @@ class Trainer {
   std::unique_ptr<Task> task_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::vector<double> lr_scales_;  // per parameter group (Model::lr_scale)
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<SelectionPolicy> policy_;
   int64_t epochs_ = 0;
