@@ -215,4 +215,30 @@ TEST_CASE("Language-model settings that cannot work are errors before training",
   REQUIRE_THROWS_WITH(run_with({"model.name=transformer"}), Contains("for causal_lm use model.name: gpt"));
   REQUIRE_THROWS_WITH(run_with({"train.label_smoothing=0.1"}), Contains("train.label_smoothing"));
   REQUIRE_THROWS_WITH(run_with({"task.metric=rmse"}), Contains("task.metric"));
+  // Caught with the config, before any data is loaded.
+  REQUIRE_THROWS_WITH(esrun::testing::config_from_sets({"data.name=cifar10", "task.name=causal_lm"}),
+                      Contains("task.name") && Contains("needs data.name text_lm or tokens_jsonl"));
+  REQUIRE_THROWS_WITH(esrun::testing::config_from_sets({"data.name=text_lm", "model.name=gpt", "task.name=classification"}),
+                      Contains("model.name") && Contains("set task.name: causal_lm"));
+  REQUIRE_THROWS_WITH(esrun::testing::config_from_sets({"data.name=text_lm", "model.name=gpt",
+                                                        "data.augment={mean: [0.5], std: [0.5]}"}),
+                      Contains("data.augment.mean") && Contains("no images to normalise"));
+}
+
+TEST_CASE("The gpt presets have GPT-2's parameter counts", "[language][models]") {
+  const auto count = [](const std::string& preset, int64_t vocab, int64_t positions) {
+    esrun::ModelOptions options;
+    options.name = "gpt";
+    options.preset = preset;
+    options.vocab_size = vocab;
+    options.max_positions = positions;
+    options.input_shape = {2, 16};
+    options.outputs = vocab;
+    options.per_token = true;
+    int64_t total = 0;
+    for (const auto& p : esrun::models().create("gpt", "model.name", options)->parameters()) total += p.numel();
+    return total;
+  };
+  CHECK(count("tiny", 4000, 512) == 974336);  // as Hugging Face's GPT2LMHeadModel of the same size
+  CHECK(count("small", 50257, 1024) == 124439808);
 }

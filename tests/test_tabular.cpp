@@ -210,7 +210,9 @@ TEST_CASE("train.accumulate gives the same step as one pass over all rows", "[e2
     const auto a = whole->train_step(batch.inputs, batch.targets, weights, 0.1);
     const auto b = parts->train_step(batch.inputs, batch.targets, weights, 0.1);
     CHECK(torch::allclose(a.loss, b.loss, 1e-5, 1e-6));
-    CHECK(torch::allclose(a.losses, b.losses, 1e-5, 1e-6));
+    CHECK(torch::allclose(a.rows.losses, b.rows.losses, 1e-5, 1e-6));
+    CHECK(torch::allclose(a.rows.grad_norms, b.rows.grad_norms, 1e-5, 1e-6));
+    CHECK(torch::equal(a.rows.correct, b.rows.correct));
   }
   const auto pa = whole->model().parameters(), pb = parts->model().parameters();
   REQUIRE(pa.size() == pb.size());

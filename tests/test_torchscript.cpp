@@ -56,8 +56,13 @@ std::string save_text_module(const TempDir& dir, int64_t vocab, int64_t classes)
   m.register_parameter("embeddings", torch::randn({vocab, 8}) * 0.1, false);
   m.register_parameter("type_embeddings", torch::randn({2, 8}) * 0.1, false);
   m.register_module("classifier", linear(8, classes));
+  // position_ids sits between the inputs, as in Hugging Face's forwards: esrun passes by name.
   m.define(R"(
-def forward(self, input_ids, attention_mask, token_type_ids):
+def forward(self, input_ids, position_ids: Optional[Tensor] = None, attention_mask: Optional[Tensor] = None,
+            token_type_ids: Optional[Tensor] = None):
+    assert position_ids is None
+    assert attention_mask is not None
+    assert token_type_ids is not None
     h = self.embeddings[input_ids] + self.type_embeddings[token_type_ids]
     mask = attention_mask.unsqueeze(2).to(h.dtype)
     pooled = (h * mask).sum(1) / mask.sum(1).clamp_min(1.0)
@@ -172,11 +177,14 @@ TEST_CASE("Bad TorchScript inputs are errors naming the file, the key and both s
                                            Contains("body, head"));
   options = model_options(image, 4);
   options.torchscript.head = "body";  // a new body of 4 outputs no longer fits the head
-  REQUIRE_THROWS_WITH(create(options), Contains("image.pt: the module's forward failed on a batch of the data's shape [2, 3, 8, 8]") &&
+  REQUIRE_THROWS_WITH(create(options), Contains("image.pt: the module's forward failed on a batch [2, 3, 8, 8]") &&
                                            Contains("forward(__torch__.ImageNet"));
   options = model_options(image, 4);
   options.torchscript.freeze = {"encoder.*"};
   REQUIRE_THROWS_WITH(create(options), Contains("model.torchscript.freeze") && Contains("'encoder.*' matches no parameter"));
+  options = model_options(image, 4);
+  options.per_token = true;  // a language model's head is its vocabulary: auto never replaces it
+  REQUIRE_THROWS_WITH(create(options), Contains("model.torchscript.head") && Contains("has 10 outputs but the run predicts 4 tokens"));
   options = model_options(image, 4);
   options.torchscript.output = "logits";
   REQUIRE_THROWS_WITH(create(options), Contains("model.torchscript.output") && Contains("returns a tensor"));

@@ -9,7 +9,7 @@ different experiments are never averaged together. Cells without finished runs s
 The default metric (--value task) is each run's own headline metric, summary.json's "metric"
 (acc for summaries without one): GLUE's CoLA reports mcc, MRPC and QQP f1, STS-B pearson, the
 others acc. The runs of one cell must agree on it. acc, acc5, f1, mcc, pearson and spearman are
-shown x100 (as GLUE reports them); loss, rmse, mae, mse and r2 as they are.
+shown x100 (as GLUE reports them); loss, rmse, mae, mse, r2 and perplexity as they are.
 
     scripts/tables runs/sweeps/small_policies                     # ES Table 2 style
     scripts/tables runs/... --cols data.name,data.label_noise.ratio  # ES Table 6: noise levels
@@ -27,7 +27,7 @@ from .runs import argument_parser, check_distinct_seeds, find_runs, format_value
 
 MISSING = "missing"
 TASK = "task"  # --value: each run's own headline metric
-VALUES = ["acc", "acc5", "f1", "mcc", "pearson", "spearman", "loss", "rmse", "mae", "mse", "r2"]
+VALUES = ["acc", "acc5", "f1", "mcc", "pearson", "spearman", "loss", "rmse", "mae", "mse", "r2", "perplexity"]
 # Shown x100: accuracies and F1 are percentages; GLUE reports MCC and correlations x100 as well.
 SCALED = ("acc", "acc5", "f1", "mcc", "pearson", "spearman")
 
@@ -194,7 +194,7 @@ def main(argv=None):
     parser.add_argument("--value", choices=[TASK] + VALUES, default=TASK,
                         help="the test metric in the cells: task = each run's own (summary.json's \"metric\", acc "
                              "when absent; GLUE: CoLA mcc, MRPC/QQP f1, STS-B pearson); regression: rmse, mae, "
-                             "mse, r2")
+                             "mse, r2; causal_lm: perplexity")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
     args = parser.parse_args(argv)
     runs = find_runs(args.runs)

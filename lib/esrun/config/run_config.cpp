@@ -181,6 +181,13 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   }
   ESRUN_CHECK(d.augment.mean.has_value() == d.augment.std.has_value(), c.where(d.augment.mean ? "data.augment.std" : "data.augment.mean"),
               ": set data.augment.mean and data.augment.std together (a pretrained model's input statistics), or neither");
+  if (d.augment.mean) {
+    const auto& images = find_key("data.augment.mean")->used_by;
+    ESRUN_CHECK(std::find(images.begin(), images.end(), d.name) != images.end(), c.where("data.augment.mean"),
+                ": ", d.name, " has no images to normalise; set null");
+    ESRUN_CHECK(d.augment.normalize, c.where("data.augment.mean"), ": is set, but data.augment.normalize is false; "
+                "set normalize: true to normalise with these statistics, or drop them");
+  }
   if (d.augment.std)
     for (const double v : *d.augment.std)
       ESRUN_CHECK(v > 0, c.where("data.augment.std"), ": expected standard deviations > 0, got ", flow_yaml(c.value("data.augment.std")));
@@ -263,6 +270,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     ESRUN_CHECK(std::find(known.begin(), known.end(), *task.metric) != known.end(), c.where("task.metric"), ": ",
                 *task.metric, " is not a metric of ", known_task, " (", join(known), ")");
   }
+  const bool token_data = d.name == "text_lm" || d.name == "tokens_jsonl";
+  ESRUN_CHECK(known_task != "causal_lm" || token_data, c.where("task.name"), ": causal_lm predicts tokens; it needs "
+              "data.name text_lm or tokens_jsonl, not ", d.name);
   if (task.name) check.warn_ignored("task", *task.name);
 
   r.model.name = check.registered(models(), "model.name");
@@ -297,6 +307,9 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   m.embedding_size = check.optional_int_at_least("model.embedding_size", 1);
   m.norm = c.get_string("model.norm");
   m.max_positions = check.int_at_least("model.max_positions", 1);
+  ESRUN_CHECK(m.name != "gpt" || known_task.empty() || known_task == "causal_lm", c.where("model.name"),
+              ": gpt predicts the next token at every position, but the task is ", known_task,
+              "; set task.name: causal_lm, or use model.name: transformer to classify sequences");
   if (m.name == "transformer" || m.name == "gpt") {
     ESRUN_CHECK(!m.activation || *m.activation == "gelu" || *m.activation == "gelu_tanh" || *m.activation == "relu",
                 c.where("model.activation"), ": expected one of gelu, gelu_tanh, relu for ", m.name, ", got '",

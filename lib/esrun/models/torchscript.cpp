@@ -25,6 +25,7 @@
 
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "esrun/core/error.h"
 #include "esrun/models/model.h"
@@ -58,11 +59,15 @@ bool is_linear(const torch::jit::Module& module) {
 
 class TorchScriptModel final : public Model {
  public:
-  explicit TorchScriptModel(const ModelOptions& o) : options_(o.torchscript), per_token_(o.per_token) {
+  explicit TorchScriptModel(const ModelOptions& o)
+      : options_(o.torchscript),
+        per_token_(o.per_token),
+        output_key_(o.where("model.torchscript.output")),
+        file_(o.where("model.torchscript.path") + ": " + o.torchscript.path) {
     const std::string key = o.where("model.torchscript.path");
     try {
       module_ = torch::jit::load(options_.path, torch::Device(o.device));
-    } catch (const c10::Error& e) {
+    } catch (const std::exception& e) {  // c10::Error, or jit's ErrorReport for an op this libtorch lacks
       ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", first_line(e.what()),
                  "); save one with torch.jit.save (scripts/export_torchscript.py)");
     }
@@ -70,13 +75,19 @@ class TorchScriptModel final : public Model {
     describe_inputs(o);
     replace_head(o);
     const auto frozen = frozen_parameters(o);
-    // Every parameter trains unless frozen, whatever requires_grad it was saved with.
-    for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
-      if (!seen_.insert(p.value.unsafeGetTensorImpl()).second) continue;  // tied weights: one entry
-      register_parameter(registered_name(p.name), p.value, frozen.count(p.name) == 0);
-    }
-    for (const auto& b : module_.named_buffers(/*recurse=*/true))
-      if (seen_.insert(b.value.unsafeGetTensorImpl()).second) register_buffer(registered_name(b.name), b.value);
+    // Every parameter trains unless frozen, whatever requires_grad it was saved with. Tied weights
+    // (one tensor under several names) are registered once, under their first name.
+    std::set<const c10::TensorImpl*> seen;
+    const auto add = [&](const std::string& name, const torch::Tensor& tensor, bool buffer) {
+      if (!seen.insert(tensor.unsafeGetTensorImpl()).second) return;
+      const std::string registered = registered_name(name);
+      ESRUN_CHECK(!named_parameters().contains(registered) && !named_buffers().contains(registered), file_,
+                  ": two of the module's tensors are both named '", registered, "' once dots are written __");
+      if (buffer) register_buffer(registered, tensor);
+      else register_parameter(registered, tensor, frozen.count(tensor.unsafeGetTensorImpl()) == 0);
+    };
+    for (const auto& p : module_.named_parameters(/*recurse=*/true)) add(p.name, p.value, false);
+    for (const auto& b : module_.named_buffers(/*recurse=*/true)) add(b.name, b.value, true);
     probe(o);
     module_.train(true);
   }
@@ -89,16 +100,17 @@ class TorchScriptModel final : public Model {
         const int64_t length = x.select(1, 1).gt(0).sum(1).max().item<int64_t>();
         x = x.narrow(2, 0, std::max<int64_t>(1, length));
       }
+      // By name: a forward may declare other arguments with defaults between them.
       const auto segment_plus_one = x.select(1, 1).to(torch::kLong);
-      for (const auto& name : arguments_) {
-        if (name == "input_ids") args.emplace_back(x.select(1, 0).to(torch::kLong));
-        else if (name == "attention_mask") args.emplace_back(segment_plus_one.gt(0).to(torch::kLong));
-        else args.emplace_back((segment_plus_one - 1).clamp_min(0));
+      std::unordered_map<std::string, torch::IValue> named;
+      for (const auto& [argument, input] : arguments_) {
+        if (input == "input_ids") named.emplace(argument, x.select(1, 0).to(torch::kLong));
+        else if (input == "attention_mask") named.emplace(argument, segment_plus_one.gt(0).to(torch::kLong));
+        else named.emplace(argument, (segment_plus_one - 1).clamp_min(0));
       }
-    } else {
-      args.emplace_back(x);
+      return logits_of(call({}, named, x.sizes()));
     }
-    return logits_of(module_.forward(args));
+    return logits_of(call({x}, {}, x.sizes()));
   }
 
   void train(bool on) override {
@@ -112,6 +124,20 @@ class TorchScriptModel final : public Model {
   }
 
  private:
+  // The module's forward; its own failures (a trace specialised to other shapes, an op on the wrong
+  // device) become errors naming the file, the batch and the signature.
+  torch::IValue call(std::vector<torch::IValue> args, const std::unordered_map<std::string, torch::IValue>& named,
+                     torch::IntArrayRef batch) {
+    try {
+      return module_.get_method("forward")(std::move(args), named);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      ESRUN_FAIL(file_, ": the module's forward failed on a batch ", batch, " (", first_line(e.what()),
+                 "); its signature is ", signature(), text_ ? "; are the sequences longer than its position embeddings?" : "");
+    }
+  }
+
   std::string signature() const {
     std::ostringstream out;
     out << module_.get_method("forward").function().getSchema();
@@ -128,18 +154,21 @@ class TorchScriptModel final : public Model {
       const std::string name = plain_name(argument.name());
       const bool known = std::find(kTextInputs.begin(), kTextInputs.end(), name) != kTextInputs.end();
       if (!argument.default_value()) required.push_back(name);
-      if (text_ && known) arguments_.push_back(name);
+      if (text_ && known) arguments_.emplace_back(argument.name(), name);
       else if (text_ && !argument.default_value()) unknown.push_back(name);
     }
     const std::string given = text_ ? "token batches (input_ids, attention_mask, token_type_ids: int64 [N, L])"
                                     : "one tensor per batch: " + input_kind(o);
     const std::string where = o.where("model.torchscript.path") + ": " + options_.path + "'s " + signature();
     if (text_) {
-      ESRUN_CHECK(unknown.empty() && !arguments_.empty() && arguments_.front() == "input_ids", where,
+      const bool ids = std::any_of(arguments_.begin(), arguments_.end(), [](const auto& a) { return a.second == "input_ids"; });
+      ESRUN_CHECK(unknown.empty() && ids, where,
                   " does not take the data's inputs; the dataset gives ", given, ", passed by those argument names",
                   unknown.empty() ? "" : " (it requires " + join(unknown) + ")");
     } else {
-      ESRUN_CHECK(required.size() == 1, where, " does not take the data's inputs; the dataset gives ", given);
+      const bool takes_tokens = required.size() == 1 &&
+                                std::find(kTextInputs.begin(), kTextInputs.end(), required[0]) != kTextInputs.end();
+      ESRUN_CHECK(required.size() == 1 && !takes_tokens, where, " does not take the data's inputs; the dataset gives ", given);
     }
   }
 
@@ -168,6 +197,11 @@ class TorchScriptModel final : public Model {
     auto& [name, layer] = *head;
     const auto weight = layer.attr("weight").toTensor();
     if (options_.head == "auto" && weight.size(0) == o.outputs) return;  // already the run's size
+    // A language model's head is its vocabulary: a new one would forget it (and untie it).
+    ESRUN_CHECK(!(per_token_ && options_.head == "auto"), o.where("model.torchscript.head"), ": the module's last Linear '",
+                name, "' has ", weight.size(0), " outputs but the run predicts ", o.outputs,
+                " tokens (data.tokens_jsonl.vocab_size); give the model's own vocabulary size, or name the layer to "
+                "replace it on purpose");
     torch::NoGradGuard no_grad;
     layer.register_parameter("weight", torch::empty({o.outputs, weight.size(1)}, weight.options()).normal_(0.0, 0.02), false);
     head_.push_back(registered_name(name + ".weight"));
@@ -178,17 +212,17 @@ class TorchScriptModel final : public Model {
     spdlog::info("torchscript: replaced the head '{}' ({} outputs) with a new one of {}", name, weight.size(0), o.outputs);
   }
 
-  // The dotted names that model.torchscript.freeze matches.
-  std::set<std::string> frozen_parameters(const ModelOptions& o) const {
+  // The tensors model.torchscript.freeze matches under any of their names.
+  std::set<const c10::TensorImpl*> frozen_parameters(const ModelOptions& o) const {
     std::vector<std::string> names;
     for (const auto& p : module_.named_parameters(/*recurse=*/true)) names.push_back(p.name);
-    std::set<std::string> frozen;
+    std::set<const c10::TensorImpl*> frozen;
     for (const auto& pattern : options_.freeze) {
       bool matched = false;
-      for (const auto& name : names) {
-        if (fnmatch(pattern.c_str(), name.c_str(), 0) != 0) continue;
+      for (const auto& p : module_.named_parameters(/*recurse=*/true)) {
+        if (fnmatch(pattern.c_str(), p.name.c_str(), 0) != 0) continue;
         matched = true;
-        frozen.insert(name);
+        frozen.insert(p.value.unsafeGetTensorImpl());
       }
       const std::vector<std::string> some(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(names.size(), 6)));
       ESRUN_CHECK(matched, o.where("model.torchscript.freeze"), ": '", pattern, "' matches no parameter; the module's "
@@ -200,7 +234,7 @@ class TorchScriptModel final : public Model {
   torch::Tensor logits_of(const torch::IValue& out) const {
     const std::string setting = options_.output ? "'" + *options_.output + "'" : std::string("auto");
     if (out.isTensor()) {
-      ESRUN_CHECK(!options_.output, "model.torchscript.output: is ", setting,
+      ESRUN_CHECK(!options_.output, output_key_, ": is ", setting,
                   ", but the module's forward returns a tensor; set null");
       return out.toTensor();
     }
@@ -211,12 +245,11 @@ class TorchScriptModel final : public Model {
         try {
           index = std::stoul(*options_.output);
         } catch (const std::exception&) {
-          ESRUN_FAIL("model.torchscript.output: is ", setting, ", but the module returns a tuple of ", elements.size(),
+          ESRUN_FAIL(output_key_, ": is ", setting, ", but the module returns a tuple of ", elements.size(),
                      "; expected an index 0..", elements.size() - 1);
         }
       }
-      ESRUN_CHECK(index < elements.size() && elements[index].isTensor(), "model.torchscript.output: the module returns "
-                  "a tuple of ", elements.size(), " and element ", index, " is not a tensor of logits; set the index "
+      ESRUN_CHECK(index < elements.size() && elements[index].isTensor(), output_key_, ": the module returns a tuple of ", elements.size(), " and element ", index, " is not a tensor of logits; set the index "
                   "of the logits");
       return elements[index].toTensor();
     }
@@ -228,17 +261,16 @@ class TorchScriptModel final : public Model {
         keys.push_back(entry.key().toStringRef());
         if (keys.back() == wanted && entry.value().isTensor()) return entry.value().toTensor();
       }
-      ESRUN_FAIL("model.torchscript.output: the module returns a dict without a tensor \"", wanted, "\" (keys: ",
+      ESRUN_FAIL(output_key_, ": the module returns a dict without a tensor \"", wanted, "\" (keys: ",
                  join(keys), "); set the key of the logits");
     }
-    ESRUN_FAIL("model.torchscript.output: the module returns ", out.tagKind(),
+    ESRUN_FAIL(output_key_, ": the module returns ", out.tagKind(),
                ", not logits (a tensor, or a tuple or dict holding them)");
   }
 
   // Two samples of the data's shape through the module: the inputs are accepted and the logits
   // have the run's size.
   void probe(const ModelOptions& o) {
-    const std::string where = o.where("model.torchscript.path") + ": " + options_.path;
     std::vector<int64_t> shape{2};
     shape.insert(shape.end(), o.input_shape.begin(), o.input_shape.end());
     auto x = torch::zeros(shape, torch::TensorOptions().device(torch::Device(o.device)).dtype(text_ ? torch::kInt : torch::kFloat));
@@ -247,20 +279,17 @@ class TorchScriptModel final : public Model {
     {
       torch::NoGradGuard no_grad;
       module_.train(false);
-      try {
-        logits = forward(x);
-      } catch (const Error&) {
-        throw;
-      } catch (const std::exception& e) {
-        ESRUN_FAIL(where, ": the module's forward failed on a batch of the data's shape ", x.sizes(), " (",
-                   first_line(e.what()), "); its signature is ", signature(),
-                   text_ ? "; are the sequences longer than its position embeddings?" : "");
+      logits = forward(x);
+      if (text_ && !per_token_) {  // batches are cut to their longest example: one token long too
+        auto short_batch = x.clone();
+        short_batch.select(1, 1).narrow(1, 1, shape.back() - 1).zero_();
+        forward(short_batch);
       }
     }
     std::vector<int64_t> expected{2};
     if (per_token_) expected.push_back(shape.back());
     expected.push_back(o.outputs);
-    ESRUN_CHECK(logits.sizes() == torch::IntArrayRef(expected), where, ": the logits have shape ", logits.sizes(),
+    ESRUN_CHECK(logits.sizes() == torch::IntArrayRef(expected), file_, ": the logits have shape ", logits.sizes(),
                 " for two samples, expected ", torch::IntArrayRef(expected),
                 per_token_ ? " (logits per position over the vocabulary for causal_lm)"
                            : " (set model.torchscript.head to the classifier to replace, or to auto)");
@@ -269,9 +298,10 @@ class TorchScriptModel final : public Model {
   TorchScriptOptions options_;
   bool per_token_ = false, text_ = false;
   torch::jit::Module module_;
-  std::vector<std::string> arguments_;  // text: the forward's inputs in order
+  std::string output_key_, file_;       // for errors: model.torchscript.output and .path with their origin
+  // text: the forward's arguments (schema name) and the input each takes (input_ids, ...)
+  std::vector<std::pair<std::string, std::string>> arguments_;
   std::vector<std::string> head_;       // registered names of the replaced head's parameters
-  std::set<const c10::TensorImpl*> seen_;
 };
 
 const bool registered = models().add(

@@ -26,7 +26,8 @@ void Task::set_score(Evaluation& evaluation) const {
   const auto value = metric_value(evaluation, metric_);
   // Undefined or non-finite (a correlation on constant predictions, a diverged model) ranks below
   // every defined value.
-  const bool error = metric_ == "mse" || metric_ == "rmse" || metric_ == "mae" || metric_ == "perplexity" || metric_ == "loss";
+  static const std::vector<std::string> lower_is_better = {"mse", "rmse", "mae", "perplexity", "loss"};
+  const bool error = std::find(lower_is_better.begin(), lower_is_better.end(), metric_) != lower_is_better.end();
   evaluation.score = value && std::isfinite(*value) ? (error ? -*value : *value) : -1e300;
 }
 

@@ -359,10 +359,13 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
       const int64_t size = std::min(meta, refresh.size(0) - begin);
       const Batch batch = make_batch(refresh_rows(begin), batch_seed(epoch, open.steps + begin / meta));
       const auto outputs = forward_no_grad(batch.inputs);
-      const auto losses = task_->loss(outputs, batch.targets);
+      Observation observation = measure(outputs, batch.targets, task_->loss(outputs, batch.targets));
       open.record.samples_forward += size;
       clock.lap(time.score_forward);
-      policy_->observe(observation_of(epoch, batch.indices, batch.targets, outputs, losses, false));
+      observation.epoch = epoch;
+      observation.indices = batch.indices;
+      observation.trained = false;
+      policy_->observe(observation);
       clock.lap(time.select);
     }
   }
@@ -406,7 +409,9 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
     open.first_bad_step = torch::where(bad, torch::full_like(open.first_bad_step, static_cast<double>(open.next_step)),
                                        open.first_bad_step);
   }
-  const Observation observation = observation_of(open.epoch, indices, targets, out.outputs, out.losses, true);
+  Observation observation = out.rows;
+  observation.epoch = open.epoch;
+  observation.indices = indices;
   {
     torch::NoGradGuard no_grad;
     open.loss += observation.losses.sum();
@@ -433,16 +438,14 @@ torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
   return forward(inputs);
 }
 
-Observation Trainer::observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
-                                    const torch::Tensor& outputs, const torch::Tensor& losses, bool trained) const {
+Observation Trainer::measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const {
   torch::NoGradGuard no_grad;
-  return Observation{epoch,
-                     indices,
-                     losses,
-                     task_->grad_sq_norm(outputs, targets),
-                     task_->correct(outputs, targets),
-                     task_->confidence(outputs, targets),
-                     trained};
+  Observation rows;
+  rows.losses = losses.detach();
+  rows.grad_norms = task_->grad_sq_norm(outputs, targets);
+  rows.correct = task_->correct(outputs, targets);
+  rows.confidence = task_->confidence(outputs, targets);
+  return rows;
 }
 
 uint64_t Trainer::batch_seed(int64_t epoch, int64_t step) const {
@@ -466,14 +469,37 @@ Scores Trainer::score(const Batch& batch) {
   // With train.accumulate the scoring forward runs in micro-batches too (memory), each as the
   // whole batch would have seen it (no gradient, BatchNorm frozen).
   const int64_t rows = batch.inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
-  std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < rows; begin += micro)
-    parts.push_back(forward_no_grad(batch.inputs.narrow(0, begin, std::min(micro, rows - begin))));
-  const auto outputs = parts.size() == 1 ? parts[0] : torch::cat(parts);
+  std::vector<torch::Tensor> losses, grad_norms, correct;
+  for (int64_t begin = 0; begin < rows; begin += micro) {
+    const int64_t size = std::min(micro, rows - begin);
+    const auto outputs = forward_no_grad(batch.inputs.narrow(0, begin, size));
+    c10::InferenceMode inference;
+    const auto targets = batch.targets.narrow(0, begin, size);
+    losses.push_back(task_->loss(outputs, targets));
+    grad_norms.push_back(task_->grad_sq_norm(outputs, targets));
+    correct.push_back(task_->correct(outputs, targets));
+  }
   c10::InferenceMode inference;
-  return Scores{task_->loss(outputs, batch.targets), task_->grad_sq_norm(outputs, batch.targets),
-                task_->correct(outputs, batch.targets)};
+  return Scores{torch::cat(losses), torch::cat(grad_norms), torch::cat(correct)};
 }
+
+namespace {
+// One Observation of the micro-batches' rows, in order.
+Observation concatenate(const std::vector<Observation>& parts) {
+  if (parts.size() == 1) return parts[0];
+  Observation all;
+  const auto cat = [&](torch::Tensor Observation::*field) {
+    std::vector<torch::Tensor> pieces;
+    for (const auto& part : parts) pieces.push_back(part.*field);
+    return torch::cat(pieces);
+  };
+  all.losses = cat(&Observation::losses);
+  all.grad_norms = cat(&Observation::grad_norms);
+  all.correct = cat(&Observation::correct);
+  all.confidence = cat(&Observation::confidence);
+  return all;
+}
+}  // namespace
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
                                         const torch::Tensor& weights, double lr,
@@ -485,27 +511,27 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   // gradient of mean(w_i * l_i) over all rows.
   const int64_t rows = inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
   compat::zero_grad(*optimizer_);
-  std::vector<torch::Tensor> outputs, losses, parts;
+  std::vector<Observation> measured;
+  std::vector<torch::Tensor> parts;
   for (int64_t begin = 0; begin < rows; begin += micro) {
     const int64_t size = std::min(micro, rows - begin);
+    const auto part_targets = targets.narrow(0, begin, size);
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
-    const auto part_losses = task_->loss(part_outputs, targets.narrow(0, begin, size));
+    const auto part_losses = task_->loss(part_outputs, part_targets);
     const auto part = weighted_mean_loss(part_losses, weights.defined() ? weights.narrow(0, begin, size) : weights) *
                       (static_cast<double>(size) / static_cast<double>(rows));
     backward(part);
-    outputs.push_back(part_outputs.detach());
-    losses.push_back(part_losses.detach());
+    measured.push_back(measure(part_outputs.detach(), part_targets, part_losses));
     parts.push_back(part.detach());
   }
-  const auto all_outputs = outputs.size() == 1 ? outputs[0] : torch::cat(outputs);
-  const auto all_losses = losses.size() == 1 ? losses[0] : torch::cat(losses);
+  Observation all = concatenate(measured);
   const auto loss = parts.size() == 1 ? parts[0] : torch::stack(parts).sum();
   // train.on_nan: skip needs the loss on the host before the update (one read per step); the
   // skipped step's gradients are never applied and the next step zeroes them.
   const auto passes = static_cast<int64_t>(parts.size());
-  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{all_outputs, all_losses, {}, passes};
+  if (config_.train.skip_nan && !torch::isfinite(loss).item<bool>()) return StepOutput{std::move(all), {}, passes};
   finish_step();
-  return StepOutput{all_outputs, all_losses, loss, passes};
+  return StepOutput{std::move(all), loss, passes};
 }
 
 void Trainer::backward(const torch::Tensor& loss) {

@@ -55,9 +55,9 @@ class Trainer {
   Batch make_batch(const torch::Tensor& indices, uint64_t seed);
   Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
   struct StepOutput {
-    torch::Tensor outputs, losses;  // of the training forward
-    torch::Tensor loss;            // the reduced loss (undefined when a non-finite step was skipped)
-    int64_t passes = 1;            // forward + backward passes (micro-batches with train.accumulate)
+    Observation rows;      // per-sample losses, logit-gradient norms, "correct", confidence of the forward
+    torch::Tensor loss;    // the reduced loss (undefined when a non-finite step was skipped)
+    int64_t passes = 1;    // forward + backward passes (micro-batches with train.accumulate)
   };
   // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
   // loss = mean(w_i * l_i) (plain mean when `weights` is undefined). With train.accumulate the rows
@@ -85,8 +85,9 @@ class Trainer {
   void backward(const torch::Tensor& loss);  // scaled by the fp16 loss scale when there is one
   void finish_step();  // unscale (fp16), clip, optimizer step
   uint64_t batch_seed(int64_t epoch, int64_t step) const;  // the augmentation seed of a step's batch
-  Observation observation_of(int64_t epoch, const torch::Tensor& indices, const torch::Tensor& targets,
-                             const torch::Tensor& logits, const torch::Tensor& losses, bool trained) const;
+  // The per-sample quantities policies read, of one forward's outputs (no gradient); computed per
+  // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once.
+  Observation measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
 
   const RunConfig config_;
   Dataset data_;
