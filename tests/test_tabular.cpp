@@ -266,8 +266,12 @@ TEST_CASE("train.accumulate larger than the mini-batch is a configuration error"
   CHECK_THROWS_WITH(config_with({"sampler={name: es, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}),
                     Contains("train.accumulate (--set train.accumulate=32): expected micro-batches of at most the 16 "
                              "rows of a training step (the mini-batch b), got 32"));
-  // AdaSelection's full batches train B rows at a time.
+  // AdaSelection's full batches train B rows at a time, and so does every policy that is not
+  // batch-level, whatever sampler.ratio says (it ignores it).
   CHECK_NOTHROW(config_with({"sampler={name: adaselection, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}));
+  CHECK_NOTHROW(config_with({"sampler={name: uniform, meta_batch: 64, ratio: 0.25}", "train.accumulate=32"}));
+  CHECK_THROWS_WITH(config_with({"sampler={name: uniform, meta_batch: 64}", "train.accumulate=65"}),
+                    Contains("at most the 64 rows"));
 }
 
 TEST_CASE("AdaSelection trains only full batches of B; the rest waits in C for the next epoch", "[e2e][adaselection]") {

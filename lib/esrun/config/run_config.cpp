@@ -452,8 +452,11 @@ RunConfig load_run_config(const ResolvedConfig& c) {
     const double ratio = p.name == "omission" ? c.get_float("sampler.keep") : defaults.ratio;
     p.resolved_mini_batch = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
   }
-  // The rows of one training step: b, except AdaSelection's full batches of B.
-  const int64_t step_rows = p.name == "adaselection" && p.full_batches ? p.meta_batch : p.resolved_mini_batch;
+  // The rows of one training step: b for the batch-level policies, except AdaSelection's full
+  // batches of B; B for the others, which ignore b.
+  const auto& batch_level = find_key("sampler.mini_batch")->used_by;
+  const bool selects_rows = std::find(batch_level.begin(), batch_level.end(), p.name) != batch_level.end();
+  const int64_t step_rows = !selects_rows || (p.name == "adaselection" && p.full_batches) ? p.meta_batch : p.resolved_mini_batch;
   ESRUN_CHECK(!t.accumulate || *t.accumulate <= step_rows, c.where("train.accumulate"),
               ": expected micro-batches of at most the ", step_rows, " rows of a training step (the mini-batch b), got ",
               *t.accumulate);

@@ -30,12 +30,6 @@ Size preset_size(const std::optional<std::string>& preset) {
   ESRUN_FAIL("model.preset: expected tiny or small for gpt, got '", *preset, "'");
 }
 
-torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "gelu_tanh") return torch::gelu(x, "tanh");
-  return torch::relu(x);
-}
-
 class Block final : public torch::nn::Module {
  public:
   Block(int64_t width, int64_t heads, int64_t hidden, double dropout, std::string activation)
@@ -118,15 +112,8 @@ class Gpt final : public Model {
 
  private:
   void init_weights(int64_t depth) {
+    init_normal(*this);
     torch::NoGradGuard no_grad;
-    for (auto& module : modules(/*include_self=*/false)) {
-      if (auto* linear = module->as<torch::nn::Linear>()) {
-        linear->weight.normal_(0.0, 0.02);
-        linear->bias.zero_();
-      } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
-        embedding->weight.normal_(0.0, 0.02);
-      }
-    }
     for (const auto& block : *blocks_)
       for (auto& linear : block->as<Block>()->residual_outputs())
         linear->weight.normal_(0.0, 0.02 / std::sqrt(2.0 * static_cast<double>(depth)));

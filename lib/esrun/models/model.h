@@ -39,6 +39,14 @@ std::string input_kind(const ModelOptions& options);
 // anything else.
 int64_t image_channels(const ModelOptions& options);
 
+// The feed-forward activation of the transformer models: gelu, gelu_tanh (the tanh approximation
+// of GPT-2 and ALBERT) or relu.
+torch::Tensor activate(const torch::Tensor& x, const std::string& name);
+
+// BERT's and GPT-2's initialisation (Hugging Face's _init_weights): the weights of every Linear and
+// Embedding submodule N(0, std), Linear biases 0 (LayerNorms keep 1 and 0).
+void init_normal(torch::nn::Module& model, double std = 0.02);
+
 // conv3x3 (stride, padding 1, no bias) as every CIFAR model here uses it.
 torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1);
 

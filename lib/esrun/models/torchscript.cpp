@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/script.h>
 
+#include <cctype>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -46,8 +47,14 @@ std::string registered_name(std::string name) {
   return name;
 }
 
-std::string first_line(const char* what) {
-  const std::string text(what);
+// The line of a libtorch message that says what went wrong: the first, or for the TorchScript
+// interpreter's tracebacks the last non-empty one.
+std::string essence(const char* what) {
+  std::string text(what);
+  if (text.find("Traceback") != std::string::npos) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+    return text.substr(text.rfind('\n') + 1);
+  }
   return text.substr(0, text.find('\n'));
 }
 
@@ -68,7 +75,7 @@ class TorchScriptModel final : public Model {
     try {
       module_ = torch::jit::load(options_.path, torch::Device(o.device));
     } catch (const std::exception& e) {  // c10::Error, or jit's ErrorReport for an op this libtorch lacks
-      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", first_line(e.what()),
+      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", essence(e.what()),
                  "); save one with torch.jit.save (scripts/export_torchscript.py)");
     }
     ESRUN_CHECK(module_.find_method("forward").has_value(), key, ": '", options_.path, "' has no forward method");
@@ -93,7 +100,6 @@ class TorchScriptModel final : public Model {
   }
 
   torch::Tensor forward(torch::Tensor x) override {
-    std::vector<torch::IValue> args;
     if (text_) {
       ESRUN_CHECK(x.dim() == 3 && x.size(1) == 2, "torchscript: expected token ids [N, 2, L], got ", x.sizes());
       if (!per_token_) {  // cut to the batch's longest example (one host read)
@@ -133,7 +139,7 @@ class TorchScriptModel final : public Model {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      ESRUN_FAIL(file_, ": the module's forward failed on a batch ", batch, " (", first_line(e.what()),
+      ESRUN_FAIL(file_, ": the module's forward failed on a batch ", batch, " (", essence(e.what()),
                  "); its signature is ", signature(), text_ ? "; are the sequences longer than its position embeddings?" : "");
     }
   }

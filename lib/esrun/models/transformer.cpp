@@ -34,12 +34,6 @@ Size preset_size(const std::optional<std::string>& preset) {
   ESRUN_FAIL("model.preset: expected one of tiny, bert-base, albert-base for transformer, got '", *preset, "'");
 }
 
-torch::Tensor activate(const torch::Tensor& x, const std::string& name) {
-  if (name == "gelu") return torch::gelu(x);
-  if (name == "gelu_tanh") return torch::gelu(x, "tanh");
-  return torch::relu(x);
-}
-
 torch::nn::LayerNorm layer_norm(int64_t width) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-12));
 }
@@ -138,7 +132,7 @@ class Transformer final : public Model {
     if (norm == "pre") final_norm_ = register_module("final_norm", layer_norm(width));
     pooler_ = register_module("pooler", torch::nn::Linear(width, width));
     head_ = register_module("head", torch::nn::Linear(width, o.outputs));
-    init_weights();
+    init_normal(*this);  // BERT's
   }
 
   torch::Tensor forward(torch::Tensor x) override {
@@ -165,19 +159,6 @@ class Transformer final : public Model {
   bool default_no_decay() const override { return true; }
 
  private:
-  // BERT's init (Hugging Face's _init_weights): N(0, 0.02) weights, zero biases.
-  void init_weights() {
-    torch::NoGradGuard no_grad;
-    for (auto& module : modules(/*include_self=*/false)) {
-      if (auto* linear = module->as<torch::nn::Linear>()) {
-        linear->weight.normal_(0.0, 0.02);
-        linear->bias.zero_();
-      } else if (auto* embedding = module->as<torch::nn::Embedding>()) {
-        embedding->weight.normal_(0.0, 0.02);
-      }
-    }
-  }
-
   int64_t depth_ = 0, max_positions_ = 512;
   double embedding_dropout_ = 0, head_dropout_ = 0;
   torch::nn::Embedding words_{nullptr}, positions_{nullptr}, segments_{nullptr};

@@ -76,7 +76,7 @@ class CausalLm final : public Task {
   }
 
   std::string describe(const Evaluation& e) const override {
-    return fmt::format("perplexity {:.2f} loss {:.4f}", e.perplexity.value_or(0.0), e.loss);
+    return fmt::format("perplexity {:.2f}", e.perplexity.value_or(0.0));  // the log line shows the loss already
   }
 
  private:
