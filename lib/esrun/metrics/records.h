@@ -9,7 +9,9 @@
 namespace esrun {
 
 // Seconds per phase of one epoch. `select` covers all policy bookkeeping (plan_epoch, select,
-// observe); `train_step` is forward + backward + optimizer step on the chosen samples.
+// observe); `train_step` is forward + backward + optimizer step on the chosen samples, with the
+// per-sample values the policy then observes (losses, logit-gradient norms, correct, confidence),
+// computed per micro-batch.
 struct PhaseTimes {
   double data = 0, score_forward = 0, select = 0, train_step = 0, eval = 0;
   bool per_phase = true;           // false (`timing: epoch`): the four phases above are not measured
