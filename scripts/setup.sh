@@ -28,7 +28,7 @@ took() { echo "== $1 took $((SECONDS - started)) s"; started=$SECONDS; }
 
 packages=(cmake g++ ninja-build libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
           libopencv-dev libmatio-dev libsentencepiece-dev pkg-config libopenblas0-pthread python3 python3-yaml python3-matplotlib)
-if [ "$flavour" = debian ]; then packages+=(libtorch-dev); else packages+=(python3-venv); fi
+if [ "$flavour" = debian ]; then packages+=(libtorch-dev libgloo-dev); else packages+=(python3-venv libgloo-dev); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

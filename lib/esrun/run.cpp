@@ -7,6 +7,7 @@
 
 #include "esrun/core/build_info.h"
 #include "esrun/core/device.h"
+#include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
 #include "esrun/core/stop.h"
 #include "esrun/data/dataset.h"
@@ -53,7 +54,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   static const std::vector<std::string> allowed = {"threads", "device", "out_root", "train.eval_every",
                                                    "train.eval_batch", "train.on_nan", "checkpoint.every",
                                                    "checkpoint.best", "train.epochs", "progress.mode",
-                                                   "progress.every"};
+                                                   "progress.every", "distributed.backend", "distributed.timeout_s"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -63,7 +64,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   }
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
-              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*)");
+              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, distributed.*)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }
@@ -124,6 +125,20 @@ RunResult run(const RunRequest& request) {
   check_environment(config);
   const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
+
+  // Processes started by torchrun, Slurm or scripts/launch meet before anything is read or written,
+  // and refuse to go on unless they all run the same config.
+  const LaunchEnvironment launch = launch_environment();
+  if (launch.distributed()) {
+    const std::string backend =
+        config.distributed.backend != "auto" ? config.distributed.backend : (device.is_cuda() ? "nccl" : "gloo");
+    const auto group = ProcessGroup::connect(
+        launch, backend, std::chrono::milliseconds(static_cast<int64_t>(config.distributed.timeout_s * 1000)));
+    group->require_same("the resolved config (its hash)", config.resolved.hash());
+    ESRUN_FAIL("distributed: the ", launch.world_size, " ranks met (", launch.source, " launch, ", backend,
+               ") and run the same config, but data-parallel training is not implemented yet (issue 16: start-up, "
+               "rendezvous and the config check are); run a single process");
+  }
 
   // A resumed run reads its checkpoint before anything is written.
   std::vector<nlohmann::json> records;

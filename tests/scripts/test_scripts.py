@@ -602,3 +602,37 @@ class RealSweep(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Launch(unittest.TestCase):
+    LAUNCH = os.path.join(SCRIPTS, "launch")
+
+    def test_every_process_gets_torchruns_variables(self):
+        with tempfile.TemporaryDirectory() as root:
+            probe = ("import os, sys; open(os.path.join(sys.argv[1], os.environ['RANK']), 'w').write("
+                     "' '.join(os.environ[k] for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT')))")
+            done = subprocess.run([sys.executable, self.LAUNCH, "-n", "3", "--port", "29611", "--",
+                                   sys.executable, "-c", probe, root])
+            self.assertEqual(done.returncode, 0)
+            for rank in range(3):
+                with open(os.path.join(root, str(rank))) as f:
+                    self.assertEqual(f.read(), f"{rank} 3 {rank} 127.0.0.1 29611")
+
+    def test_a_failing_rank_stops_the_others_and_sets_the_exit_code(self):
+        script = "import os, sys, time; sys.exit(5) if os.environ['RANK'] == '1' else time.sleep(60)"
+        done = subprocess.run([sys.executable, self.LAUNCH, "-n", "2", "--", sys.executable, "-c", script],
+                              capture_output=True, text=True)
+        self.assertEqual(done.returncode, 5)
+        self.assertIn("rank 1 exited with 5", done.stderr)
+
+    @unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
+    def test_esrun_ranks_meet_and_check_their_config(self):
+        # Two ranks rendezvous over Gloo and agree on the config; training itself is not distributed
+        # yet, so they stop there, before writing anything.
+        with tempfile.TemporaryDirectory() as root:
+            done = subprocess.run([sys.executable, self.LAUNCH, "-n", "2", "--port", "29615", "--",
+                                   os.environ["ESRUN_BINARY"], "--set", "distributed.timeout_s=60",
+                                   "--out", os.path.join(root, "run")], capture_output=True, text=True)
+            self.assertEqual(done.returncode, 2, done.stderr)
+            self.assertIn("the 2 ranks met (torchrun launch, gloo) and run the same config", done.stderr)
+            self.assertFalse(os.path.exists(os.path.join(root, "run")))

@@ -348,6 +348,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.task.label_smoothing = t.label_smoothing;
   r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
   r.checkpoint.best = c.get_bool("checkpoint.best");
+  r.distributed.backend = c.get_string("distributed.backend");
+  r.distributed.timeout_s = check.positive("distributed.timeout_s");
   r.progress.mode = c.get_string("progress.mode");
   r.progress.every = check.positive("progress.every");
 

@@ -260,6 +260,12 @@ struct CheckpointOptions {
   bool best = false;
 };
 
+// Data-parallel runs of several processes (core/distributed.h).
+struct DistributedOptions {
+  std::string backend = "auto";  // auto (nccl on CUDA, gloo on CPU) | gloo | nccl
+  double timeout_s = 600;        // how long a rank waits for the others before failing
+};
+
 struct ProgressOptions {
   std::string mode = "auto";  // auto | bar | lines | off
   double every = 30;          // seconds between lines in lines mode
@@ -284,6 +290,7 @@ struct RunConfig {
   SamplerOptions sampler;
   CheckpointOptions checkpoint;
   ProgressOptions progress;
+  DistributedOptions distributed;
 
   ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
 };

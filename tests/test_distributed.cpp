@@ -1,0 +1,123 @@
+// Distributed start-up: the launch environment (torchrun, Slurm), Slurm node lists, the c10d
+// rendezvous and collectives over Gloo on loopback (ranks as threads of this process).
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <thread>
+
+#include "esrun/core/distributed.h"
+#include "esrun/core/error.h"
+
+using Catch::Matchers::Contains;
+
+namespace {
+
+esrun::Environment variables(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    const auto found = values.find(name);
+    return found == values.end() ? std::nullopt : std::optional<std::string>(found->second);
+  };
+}
+
+// A port for this test run's rendezvous, away from the default 29500 other jobs may hold.
+int test_port(int offset) { return 30000 + static_cast<int>(::getpid() % 20000) + offset; }
+
+// Runs `body(group)` on `world` ranks, each a thread with its own process group.
+void on_ranks(int world, int port, const std::function<void(esrun::ProcessGroup&)>& body,
+              std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(world));
+  for (int rank = 0; rank < world; ++rank)
+    threads.emplace_back([&, rank] {
+      try {
+        esrun::LaunchEnvironment launch;
+        launch.rank = rank;
+        launch.world_size = world;
+        launch.master_port = port;
+        auto group = esrun::ProcessGroup::connect(launch, "gloo", timeout);
+        body(*group);
+      } catch (...) {
+        errors[static_cast<size_t>(rank)] = std::current_exception();
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors)
+    if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
+TEST_CASE("The launch environment is read from torchrun's variables, Slurm's, or neither", "[distributed]") {
+  const auto single = esrun::launch_environment(variables({}));
+  CHECK(single.world_size == 1);
+  CHECK_FALSE(single.distributed());
+
+  const auto torchrun = esrun::launch_environment(variables(
+      {{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29511"}}));
+  CHECK(torchrun.source == "torchrun");
+  CHECK(torchrun.rank == 3);
+  CHECK(torchrun.world_size == 8);
+  CHECK(torchrun.local_rank == 1);
+  CHECK(torchrun.master_addr == "node7");
+  CHECK(torchrun.master_port == 29511);
+
+  const auto slurm = esrun::launch_environment(variables(
+      {{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"}, {"SLURM_NODELIST", "gpu[03-06,09],cpu1"}}));
+  CHECK(slurm.source == "slurm");
+  CHECK(slurm.rank == 5);
+  CHECK(slurm.world_size == 16);
+  CHECK(slurm.local_rank == 1);
+  CHECK(slurm.master_addr == "gpu03");
+  CHECK(slurm.master_port == 29500);
+
+  REQUIRE_THROWS_WITH(esrun::launch_environment(variables({{"RANK", "2"}, {"WORLD_SIZE", "2"}})),
+                      Contains("RANK=2: expected a rank in [0, 2)"));
+  REQUIRE_THROWS_WITH(esrun::launch_environment(variables({{"RANK", "x"}, {"WORLD_SIZE", "2"}})),
+                      Contains("RANK='x': expected an integer"));
+  REQUIRE_THROWS_WITH(esrun::launch_environment(variables({{"RANK", "0"}})), Contains("WORLD_SIZE is not set"));
+  REQUIRE_THROWS_WITH(esrun::launch_environment(variables({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}})),
+                      Contains("MASTER_PORT=70000"));
+}
+
+TEST_CASE("The first host of a Slurm node list", "[distributed]") {
+  CHECK(esrun::first_host("node01") == "node01");
+  CHECK(esrun::first_host("a1,b2") == "a1");
+  CHECK(esrun::first_host("node[01-04,07]") == "node01");
+  CHECK(esrun::first_host("node[7,9-10],gpu5") == "node7");
+  CHECK(esrun::first_host("login1,node[3-4]") == "login1");
+  REQUIRE_THROWS_WITH(esrun::first_host("node[01-04"), Contains("a '[' without its ']'"));
+}
+
+TEST_CASE("Ranks meet over Gloo on loopback: exchange, all-gather, all-reduce", "[distributed][e2e]") {
+  for (const int world : {2, 3}) {
+    INFO(world);
+    on_ranks(world, test_port(world), [world](esrun::ProcessGroup& group) {
+      const auto values = group.exchange("rank", std::to_string(group.rank() * 10));
+      REQUIRE(values.size() == static_cast<size_t>(world));
+      for (int r = 0; r < world; ++r) CHECK(values[static_cast<size_t>(r)] == std::to_string(r * 10));
+      group.require_same("config hash", "abc");
+      const auto gathered = group.all_gather(torch::full({2}, static_cast<int64_t>(group.rank()), torch::kLong));
+      CHECK(torch::equal(gathered, torch::arange(world, torch::kLong).repeat_interleave(2)));
+      std::vector<torch::Tensor> sums{torch::ones({3}) * (group.rank() + 1)};
+      group.all_reduce_sum(sums);
+      CHECK(torch::allclose(sums[0], torch::full({3}, world * (world + 1) / 2.0)));
+    });
+  }
+}
+
+TEST_CASE("Ranks with different configs refuse to start, naming the ranks", "[distributed][errors]") {
+  REQUIRE_THROWS_WITH(on_ranks(3, test_port(10),
+                               [](esrun::ProcessGroup& group) {
+                                 group.require_same("config hash", group.rank() == 2 ? "ffff" : "abcd");
+                               }),
+                      Contains("the ranks disagree on config hash: rank 0 has abcd, rank 2 (ffff)"));
+}
+
+TEST_CASE("A rank that never comes makes the others fail within the timeout", "[distributed][errors]") {
+  esrun::LaunchEnvironment launch;
+  launch.world_size = 2;
+  launch.master_port = test_port(20);
+  // Returning at all is the point: rank 0 gives up after distributed.timeout_s instead of waiting forever.
+  REQUIRE_THROWS_WITH(esrun::ProcessGroup::connect(launch, "gloo", std::chrono::milliseconds(1500)),
+                      Contains("distributed: rank 0 of 2") && Contains("the rendezvous failed"));
+}
