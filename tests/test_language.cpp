@@ -170,7 +170,6 @@ TEST_CASE("text_lm cuts the tokenised text into blocks whose targets are the nex
 
 TEST_CASE("A tiny GPT lowers the test perplexity with every policy", "[language][e2e]") {
   TempDir dir;
-  double uniform_first = 0;
   for (const auto& entry : esrun::samplers().entries()) {
     INFO(entry.name);
     auto sets = lm_sets(dir, "{name: " + entry.name + ", meta_batch: 16}");
@@ -182,10 +181,8 @@ TEST_CASE("A tiny GPT lowers the test perplexity with every policy", "[language]
     REQUIRE_FALSE(lines.empty());
     const double last = lines.back()["test_perplexity"].get<double>();
     CHECK(std::isfinite(last));
-    CHECK(last < 40.0);  // below the uniform guess over the 40-token vocabulary
-    if (entry.name == "uniform") uniform_first = lines.front()["test_perplexity"].get<double>();
+    CHECK(last < 40.0);  // below the uniform guess over the 40-token vocabulary, where training starts
   }
-  CHECK(uniform_first > 0);
 }
 
 TEST_CASE("A GPT run with micro-batches stopped mid-epoch resumes to the same metrics", "[language][checkpoint]") {
