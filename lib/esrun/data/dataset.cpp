@@ -106,8 +106,7 @@ Dataset load_dataset(const RunConfig& config) {
     data.test = take_subset(data.test, *options.test_subset, gen, c.where("data.test_subset"));
   }
   apply_task(data, config);
-  if (options.augment.mean) {
-    ESRUN_CHECK(data.images(), c.where("data.augment.mean"), ": ", data.name, " has no images to normalise; set null");
+  if (options.augment.mean) {  // an image dataset (load_run_config checks); the channel count is known now
     const auto channels = static_cast<size_t>(data.input_shape()[0]);
     for (const char* key : {"data.augment.mean", "data.augment.std"}) {
       const auto& values = std::string(key) == "data.augment.mean" ? *options.augment.mean : *options.augment.std;
