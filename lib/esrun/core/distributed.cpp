@@ -23,11 +23,6 @@ int integer(const Environment& environment, const std::string& name, const std::
   ESRUN_FAIL(name, "='", *text, "': expected an integer (", launcher, "'s launch environment)");
 }
 
-std::string first_line(const char* what) {
-  const std::string text(what);
-  return text.substr(0, text.find('\n'));
-}
-
 }  // namespace
 
 std::optional<std::string> process_environment(const std::string& name) {
@@ -103,7 +98,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& lau
     options.timeout = timeout;
     store = c10::make_intrusive<c10d::TCPStore>(launch.master_addr, options);
   } catch (const std::exception& e) {
-    ESRUN_FAIL(where, ": the rendezvous failed (", first_line(e.what()), "); every rank must reach rank 0 at the "
+    ESRUN_FAIL(where, ": the rendezvous failed (", libtorch_reason(e), "); every rank must reach rank 0 at the "
                "master address within distributed.timeout_s");
   }
   std::unique_ptr<ProcessGroup> group(new ProcessGroup(launch, store, timeout));
@@ -112,7 +107,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& lau
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     group->backend_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
   } catch (const std::exception& e) {
-    ESRUN_FAIL(where, ": the rendezvous failed: the Gloo process group did not come up (", first_line(e.what()),
+    ESRUN_FAIL(where, ": the rendezvous failed: the Gloo process group did not come up (", libtorch_reason(e),
                "); every rank must join within distributed.timeout_s");
   }
   return group;
@@ -127,7 +122,7 @@ std::vector<std::string> ProcessGroup::exchange(const std::string& what, const s
       const auto bytes = store_->get(prefix + std::to_string(r));
       values.emplace_back(bytes.begin(), bytes.end());
     } catch (const std::exception& e) {
-      ESRUN_FAIL("distributed: rank ", rank(), " waited for rank ", r, "'s ", what, " in vain (", first_line(e.what()),
+      ESRUN_FAIL("distributed: rank ", rank(), " waited for rank ", r, "'s ", what, " in vain (", libtorch_reason(e),
                  "); that rank died, hung or was slower than distributed.timeout_s");
     }
   }
@@ -150,7 +145,7 @@ torch::Tensor ProcessGroup::all_gather(const torch::Tensor& tensor) {
   try {
     backend_->gloo->allgather(output, input)->wait(timeout_);
   } catch (const std::exception& e) {
-    ESRUN_FAIL("distributed: rank ", rank(), ": an all-gather failed (", first_line(e.what()),
+    ESRUN_FAIL("distributed: rank ", rank(), ": an all-gather failed (", libtorch_reason(e),
                "); another rank died, hung or was slower than distributed.timeout_s");
   }
   return torch::cat(output[0]);
@@ -163,7 +158,7 @@ void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
       backend_->gloo->allreduce(one)->wait(timeout_);
     }
   } catch (const std::exception& e) {
-    ESRUN_FAIL("distributed: rank ", rank(), ": an all-reduce failed (", first_line(e.what()),
+    ESRUN_FAIL("distributed: rank ", rank(), ": an all-reduce failed (", libtorch_reason(e),
                "); another rank died, hung or was slower than distributed.timeout_s");
   }
 }

@@ -31,6 +31,18 @@ inline std::string join(const std::vector<std::string>& items, const char* separ
   return out;
 }
 
+// The line of a libtorch exception's message that says what went wrong, for wrapping it in an
+// esrun::Error: the first, or for the TorchScript interpreter's tracebacks the last non-empty one.
+inline std::string libtorch_reason(const std::exception& error) {
+  std::string text(error.what());
+  if (text.find("Traceback") != std::string::npos) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r' || text.back() == '\t'))
+      text.pop_back();
+    return text.substr(text.rfind('\n') + 1);
+  }
+  return text.substr(0, text.find('\n'));
+}
+
 }  // namespace esrun
 
 // ESRUN_CHECK(cond, "expected ", a, " but got ", b): throws esrun::Error with the concatenated message.

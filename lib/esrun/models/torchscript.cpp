@@ -23,7 +23,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/script.h>
 
-#include <cctype>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -47,17 +46,6 @@ std::string registered_name(std::string name) {
   return name;
 }
 
-// The line of a libtorch message that says what went wrong: the first, or for the TorchScript
-// interpreter's tracebacks the last non-empty one.
-std::string essence(const char* what) {
-  std::string text(what);
-  if (text.find("Traceback") != std::string::npos) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    return text.substr(text.rfind('\n') + 1);
-  }
-  return text.substr(0, text.find('\n'));
-}
-
 bool is_linear(const torch::jit::Module& module) {
   const auto type = module.type()->name();
   const bool named = type && type->name().find("Linear") != std::string::npos;
@@ -75,7 +63,7 @@ class TorchScriptModel final : public Model {
     try {
       module_ = torch::jit::load(options_.path, torch::Device(o.device));
     } catch (const std::exception& e) {  // c10::Error, or jit's ErrorReport for an op this libtorch lacks
-      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", essence(e.what()),
+      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", libtorch_reason(e),
                  "); save one with torch.jit.save (scripts/export_torchscript.py)");
     }
     ESRUN_CHECK(module_.find_method("forward").has_value(), key, ": '", options_.path, "' has no forward method");
@@ -139,7 +127,7 @@ class TorchScriptModel final : public Model {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      ESRUN_FAIL(file_, ": the module's forward failed on a batch ", batch, " (", essence(e.what()),
+      ESRUN_FAIL(file_, ": the module's forward failed on a batch ", batch, " (", libtorch_reason(e),
                  "); its signature is ", signature(), text_ ? "; are the sequences longer than its position embeddings?" : "");
     }
   }
