@@ -7,6 +7,7 @@
 
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
+#include "esrun/train/data_parallel.h"
 
 using Catch::Matchers::Contains;
 
@@ -95,12 +96,19 @@ TEST_CASE("Ranks meet over Gloo on loopback: exchange, all-gather, all-reduce", 
       const auto values = group.exchange("rank", std::to_string(group.rank() * 10));
       REQUIRE(values.size() == static_cast<size_t>(world));
       for (int r = 0; r < world; ++r) CHECK(values[static_cast<size_t>(r)] == std::to_string(r * 10));
-      group.require_same("config hash", "abc");
+      group.require_same("config hash", "abc", "every rank must run the same config");
       const auto gathered = group.all_gather(torch::full({2}, static_cast<int64_t>(group.rank()), torch::kLong));
       CHECK(torch::equal(gathered, torch::arange(world, torch::kLong).repeat_interleave(2)));
       std::vector<torch::Tensor> sums{torch::ones({3}) * (group.rank() + 1)};
-      group.all_reduce_sum(sums);
+      group.all_reduce(sums);
       CHECK(torch::allclose(sums[0], torch::full({3}, world * (world + 1) / 2.0)));
+      std::vector<torch::Tensor> largest{torch::tensor({group.rank(), -group.rank()}, torch::kLong)};
+      group.all_reduce(largest, esrun::ProcessGroup::Reduce::Max);
+      CHECK(torch::equal(largest[0], torch::tensor({world - 1, 0}, torch::kLong)));
+      std::vector<torch::Tensor> from_rank0{torch::full({2, 2}, static_cast<double>(group.rank() + 7))};
+      group.broadcast(from_rank0);
+      CHECK(torch::equal(from_rank0[0], torch::full({2, 2}, 7.0)));
+      group.finish();
     });
   }
 }
@@ -108,9 +116,11 @@ TEST_CASE("Ranks meet over Gloo on loopback: exchange, all-gather, all-reduce", 
 TEST_CASE("Ranks with different configs refuse to start, naming the ranks", "[distributed][errors]") {
   REQUIRE_THROWS_WITH(on_ranks(3, test_port(10),
                                [](esrun::ProcessGroup& group) {
-                                 group.require_same("config hash", group.rank() == 2 ? "ffff" : "abcd");
+                                 group.require_same("config hash", group.rank() == 2 ? "ffff" : "abcd",
+                                                    "every rank must run the same config");
                                }),
-                      Contains("the ranks disagree on config hash: rank 0 has abcd, rank 2 (ffff)"));
+                      Contains("the ranks disagree on config hash: rank 0 has abcd, rank 2 (ffff): every rank must "
+                               "run the same config"));
 }
 
 TEST_CASE("A rank that never comes makes the others fail within the timeout", "[distributed][errors]") {
@@ -120,4 +130,89 @@ TEST_CASE("A rank that never comes makes the others fail within the timeout", "[
   // Returning at all is the point: rank 0 gives up after distributed.timeout_s instead of waiting forever.
   REQUIRE_THROWS_WITH(esrun::ProcessGroup::connect(launch, "gloo", std::chrono::milliseconds(1500)),
                       Contains("distributed: rank 0 of 2") && Contains("the rendezvous failed"));
+}
+
+TEST_CASE("A rank that leaves mid-run makes the others fail, naming it", "[distributed][errors]") {
+  // Rank 1 drops out (its process group closes, its heartbeat stops) while rank 0 waits in an
+  // all-gather: rank 0 fails instead of waiting for distributed.timeout_s, and says who is gone.
+  REQUIRE_THROWS_WITH(on_ranks(2, test_port(30),
+                               [](esrun::ProcessGroup& group) {
+                                 if (group.rank() == 1) return;
+                                 group.all_gather(torch::ones({4}));
+                               }),
+                      Contains("distributed: rank 0: an all-gather failed") && Contains("rank 1 stopped answering"));
+}
+
+namespace {
+// The data-parallel pieces on `world` ranks as threads: each body gets its rank's DataParallel.
+void on_replicas(int world, int port, const std::function<void(esrun::DataParallel&)>& body) {
+  on_ranks(world, port, [&](esrun::ProcessGroup& group) {
+    // A non-owning pointer: the group outlives the replicas in this scope.
+    esrun::DataParallel replicas(std::shared_ptr<esrun::ProcessGroup>(&group, [](esrun::ProcessGroup*) {}));
+    body(replicas);
+  });
+}
+}  // namespace
+
+TEST_CASE("Shares of a meta-batch are contiguous, cover every row once and differ by at most one row",
+          "[distributed]") {
+  for (const int world : {1, 2, 3}) {
+    on_replicas(world, test_port(40 + world), [world](esrun::DataParallel& replicas) {
+      for (const int64_t rows : {0, 1, 2, 5, 7, 128}) {
+        const auto share = replicas.share(rows);
+        CHECK(share.size >= rows / world);
+        CHECK(share.size <= rows / world + 1);
+        // Every rank sends its rows' positions; gathered they are 0 .. rows-1 in order.
+        const auto mine = torch::arange(share.begin, share.begin + share.size, torch::kLong);
+        CHECK(torch::equal(replicas.gather(mine, rows), torch::arange(rows, torch::kLong)));
+      }
+    });
+  }
+}
+
+TEST_CASE("Every replica gets every rank's per-sample values, scores and observations alike", "[distributed]") {
+  on_replicas(3, test_port(50), [](esrun::DataParallel& replicas) {
+    const int64_t rows = 7;
+    const auto share = replicas.share(rows);
+    const auto positions = torch::arange(share.begin, share.begin + share.size, torch::kFloat);
+    esrun::Scores local{positions * 2, positions * 3, positions.remainder(2).eq(0)};
+    const auto all = replicas.gather(local, rows);
+    const auto every = torch::arange(rows, torch::kFloat);
+    CHECK(torch::equal(all.losses, every * 2));
+    CHECK(torch::equal(all.grad_norms, every * 3));
+    CHECK(torch::equal(all.correct, every.remainder(2).eq(0)));
+    esrun::Observation observed;
+    observed.indices = torch::arange(rows, torch::kLong);
+    observed.losses = positions;
+    observed.grad_norms = positions + 1;
+    observed.correct = positions.gt(3);
+    observed.confidence = positions / 10;
+    const auto gathered = replicas.gather(observed, rows);
+    CHECK(torch::equal(gathered.indices, observed.indices));
+    CHECK(torch::equal(gathered.losses, every));
+    CHECK(torch::equal(gathered.grad_norms, every + 1));
+    CHECK(torch::equal(gathered.correct, every.gt(3)));
+    CHECK(torch::allclose(gathered.confidence, every / 10));
+  });
+}
+
+TEST_CASE("Gradients are summed over the ranks; a parameter no rank touched keeps no gradient", "[distributed]") {
+  on_replicas(2, test_port(60), [](esrun::DataParallel& replicas) {
+    const auto used = torch::zeros({3, 2}, torch::requires_grad());
+    const auto unused = torch::zeros({4}, torch::requires_grad());
+    const auto frozen = torch::zeros({2});
+    // Rank 0 has rows (its gradient is 1 + rank everywhere); rank 1 had none this step.
+    if (replicas.rank() == 0) used.mutable_grad() = torch::full({3, 2}, 1.5);
+    const auto loss = torch::tensor(replicas.rank() == 0 ? 0.25f : 0.0f);
+    const auto summed = replicas.reduce_gradients({used, unused, frozen}, loss);
+    CHECK(summed.item<float>() == 0.25f);
+    REQUIRE(used.grad().defined());
+    CHECK(torch::equal(used.grad(), torch::full({3, 2}, 1.5)));
+    CHECK_FALSE(unused.grad().defined());
+    // Both ranks with rows: the sum.
+    used.mutable_grad() = torch::full({3, 2}, static_cast<double>(replicas.rank() + 1));
+    replicas.reduce_gradients({used, unused, frozen}, loss);
+    CHECK(torch::equal(used.grad(), torch::full({3, 2}, 3.0)));
+    CHECK(replicas.reduce_seconds() > 0);
+  });
 }

@@ -9,6 +9,7 @@
 #include "esrun/core/device.h"
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
+#include "esrun/core/files.h"
 #include "esrun/core/stop.h"
 #include "esrun/data/dataset.h"
 #include "esrun/metrics/run_directory.h"
@@ -100,21 +101,59 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
   return summary;
 }
 
-// checkpoints/<file>: the trainer's state, the next epoch, the config hash and the metrics so far,
-// written to a temporary file and renamed, so a crash never leaves a corrupt checkpoint.
-void write_checkpoint(const RunDirectory& dir, const std::string& file, const Trainer& trainer, int64_t next_epoch,
-                      const std::string& config_hash, const std::vector<nlohmann::json>& records) {
-  std::string metrics;
-  for (const auto& r : records) metrics += r.dump() + "\n";
+// checkpoints/<file>: the trainer's state, the next epoch, the config hash, the world size and the
+// metrics so far, written to a temporary file and renamed, so a crash never leaves a corrupt
+// checkpoint. Every rank calls it (the trainer gathers what differs between ranks); the rank with
+// the run directory, rank 0, writes.
+void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string& file, Trainer& trainer,
+                      int64_t next_epoch, const std::string& config_hash, const std::vector<nlohmann::json>& records) {
   torch::serialize::OutputArchive archive, state;
   trainer.save(state);
+  if (!dir) return;
+  std::string metrics;
+  for (const auto& r : records) metrics += r.dump() + "\n";
   archive.write("trainer", state);
+  archive.write("world_size", torch::tensor(static_cast<int64_t>(trainer.replicas().world_size()), torch::kLong));
   archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
   archive.write("config_hash", c10::IValue(config_hash));
   archive.write("metrics", c10::IValue(metrics));
   std::ostringstream bytes;
   archive.save_to(bytes);
-  dir.write_atomic("checkpoints/" + file, bytes.str());
+  dir->write_atomic("checkpoints/" + file, bytes.str());
+}
+
+// Processes started by torchrun, Slurm or scripts/launch meet before anything is read or written,
+// and refuse to go on unless they all run the same config. Each takes its GPU by local rank.
+std::shared_ptr<ProcessGroup> join_ranks(const RunConfig& config, torch::Device& device) {
+  const LaunchEnvironment launch = launch_environment();
+  if (!launch.distributed()) return nullptr;
+  // device: cuda or auto takes the GPU of the local rank; cuda:N is as given (processes may share it).
+  if (device.is_cuda() && config.device.rfind("cuda:", 0) != 0) device = local_gpu(launch.local_rank);
+  const std::string backend =
+      config.distributed.backend != "auto" ? config.distributed.backend : (device.is_cuda() ? "nccl" : "gloo");
+  std::shared_ptr<ProcessGroup> group = ProcessGroup::connect(
+      launch, backend, std::chrono::milliseconds(static_cast<int64_t>(config.distributed.timeout_s * 1000)), device);
+  group->require_same("the resolved config (its hash)", config.resolved.hash(), "every rank must run the same config");
+  if (launch.rank != 0) {
+    spdlog::set_level(spdlog::level::warn);  // rank 0 reports the run; the others only their trouble
+    spdlog::set_pattern(fmt::format("[rank {}] %^%l%$: %v", launch.rank));
+  }
+  spdlog::info("distributed: {} ranks ({} launch, {}), rank 0 writes the run directory", launch.world_size,
+               launch.source, backend);
+  return group;
+}
+
+// Non-zero ranks train with the tokenizer rank 0 trained at start (or the run being resumed
+// has): rank 0 sends its bytes through the store, and each rank loads them from a file of its own.
+std::optional<std::filesystem::path> share_tokenizer(ProcessGroup& group, const std::optional<RunDirectory>& dir) {
+  std::string bytes;
+  if (dir && std::filesystem::exists(dir->path() / "tokenizer.model")) bytes = read_file(dir->path() / "tokenizer.model");
+  const std::string shared = group.exchange("tokenizer", bytes)[0];
+  if (group.rank() == 0 || shared.empty()) return std::nullopt;
+  const auto file = std::filesystem::temp_directory_path() /
+                    fmt::format("esrun-tokenizer-{}-rank{}.model", ::getpid(), group.rank());
+  write_file_atomic(file, shared);
+  return file;
 }
 
 }  // namespace
@@ -123,22 +162,12 @@ RunResult run(const RunRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
   RunConfig config = load_config(request);
   check_environment(config);
-  const torch::Device device = resolve_device(config.device, config.resolved.where("device"));
+  torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
-
-  // Processes started by torchrun, Slurm or scripts/launch meet before anything is read or written,
-  // and refuse to go on unless they all run the same config.
-  const LaunchEnvironment launch = launch_environment();
-  if (launch.distributed()) {
-    const std::string backend =
-        config.distributed.backend != "auto" ? config.distributed.backend : (device.is_cuda() ? "nccl" : "gloo");
-    const auto group = ProcessGroup::connect(
-        launch, backend, std::chrono::milliseconds(static_cast<int64_t>(config.distributed.timeout_s * 1000)));
-    group->require_same("the resolved config (its hash)", config.resolved.hash());
-    ESRUN_FAIL("distributed: the ", launch.world_size, " ranks met (", launch.source, " launch, ", backend,
-               ") and run the same config, but data-parallel training is not implemented yet (issue 16: start-up, "
-               "rendezvous and the config check are); run a single process");
-  }
+  const std::shared_ptr<ProcessGroup> group = join_ranks(config, device);
+  const int world = group ? group->world_size() : 1;
+  const bool writes = !group || group->rank() == 0;
+  if (!writes) config.progress.mode = "off";
 
   // A resumed run reads its checkpoint before anything is written.
   std::vector<nlohmann::json> records;
@@ -160,28 +189,44 @@ RunResult run(const RunRequest& request) {
     std::istringstream lines(metrics.toStringRef());
     for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
     archive.read("trainer", resumed_state);
+    torch::Tensor saved_world = torch::tensor(int64_t{1});
+    archive.try_read("world_size", saved_world);  // checkpoints before issue 16: one process
+    ESRUN_CHECK(saved_world.item<int64_t>() == world, "--resume ", *request.resume, ": the run was checkpointed by ",
+                saved_world.item<int64_t>(), " process(es), and this one has ", world, "; resume it with ",
+                saved_world.item<int64_t>(), " (the shuffled plan of an interrupted epoch, the dropout streams and "
+                "the BatchNorm statistics are per rank)");
   }
   std::string metrics_so_far;
   for (const auto& r : records) metrics_so_far += r.dump() + "\n";
-  RunDirectory dir = request.resume && !request.out
-                         ? RunDirectory::resume(*request.resume, metrics_so_far)
-                         : (request.resume ? RunDirectory::resume(*request.out, metrics_so_far)
-                                           : RunDirectory::create(config.out_root, config.name, config.seed, request.out));
-  dir.write_atomic("config.resolved.yaml", config.resolved.to_yaml());
-  spdlog::info("run directory {}{}", dir.path().string(),
-               request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
+  std::optional<RunDirectory> dir;
+  if (writes) {
+    dir = request.resume && !request.out
+              ? RunDirectory::resume(*request.resume, metrics_so_far)
+              : (request.resume ? RunDirectory::resume(*request.out, metrics_so_far)
+                                : RunDirectory::create(config.out_root, config.name, config.seed, request.out));
+    dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml());
+    spdlog::info("run directory {}{}", dir->path().string(),
+                 request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
+  }
 
   // A tokenizer trained at start is saved in the run directory, and a resumed run reads its own.
-  config.data.artifacts_dir = dir.path().string();
+  if (dir) config.data.artifacts_dir = dir->path().string();
   if (request.resume) config.data.resume_dir = *request.resume;
   Dataset data = load_dataset(config);
+  if (group) {
+    if (const auto tokenizer = share_tokenizer(*group, dir)) {
+      config.data.tokenizer.model = tokenizer->string();
+      data = load_dataset(config);
+      std::filesystem::remove(*tokenizer);
+    }
+  }
   spdlog::info("{}: {} train / {} test samples, {}{}{}", data.name, data.train.size(), data.test.size(), data.task,
                data.num_classes > 0 ? fmt::format(", {} classes", data.num_classes) : std::string(),
                config.data.label_noise.kind == NoiseKind::None
                    ? std::string()
                    : fmt::format(", {} noise on {} labels", to_string(config.data.label_noise.kind),
                                  data.noisy_mask.sum().item<int64_t>()));
-  Trainer trainer(config, std::move(data), device);
+  Trainer trainer(config, std::move(data), device, group);
   if (request.resume) trainer.load(resumed_state);
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, device.str(), threads,
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
@@ -197,13 +242,18 @@ RunResult run(const RunRequest& request) {
     ++steps_this_run;
     progress.step(step);
   };
+  // A signal to any rank stops them all at the same step (the signal is the run's stop code).
+  int stopped_by = 0;
   hooks.stop_requested = [&] {
-    return stop_signal() != 0 || (request.stop_after_steps && steps_this_run >= *request.stop_after_steps);
+    const auto agreed = trainer.replicas().max(
+        {stop_signal(), request.stop_after_steps && steps_this_run >= *request.stop_after_steps ? 1 : 0});
+    stopped_by = static_cast<int>(agreed[0]);
+    return agreed[0] != 0 || agreed[1] != 0;
   };
   hooks.on_epoch = [&](const EpochRecord& record) {
     progress.epoch_done(record.time.epoch_total);
     const auto json = to_json(record);
-    dir.append_metrics(json);
+    if (dir) dir->append_metrics(json);
     records.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
@@ -219,17 +269,21 @@ RunResult run(const RunRequest& request) {
     if (record.evaluated) best_score = std::max(best_score.value_or(record.test.score), record.test.score);
     return !stopping;
   };
+  const std::filesystem::path run_dir = dir ? dir->path() : std::filesystem::path();
   if (!trainer.fit(first_epoch, hooks)) {
     progress.clear();
     const auto open = trainer.open_epoch();
     if (open) write_checkpoint(dir, "last.pt", trainer, *open, hash, records);
+    if (group) group->finish();
     const std::string where = open ? fmt::format("in epoch {}", *open + 1) : fmt::format("after epoch {}", records.size());
-    const int signal = stop_signal();
-    if (signal != 0) spdlog::warn("stopped by {} {}; checkpoint written", signal_name(signal), where);
+    if (stopped_by != 0) spdlog::warn("stopped by {} {}; checkpoint written", signal_name(stopped_by), where);
     else spdlog::info("stopped {}", where);
-    spdlog::info("continue with: esrun --resume {}", dir.path().string());
-    return RunResult{dir.path(), {}, false, signal};
+    spdlog::info("continue with: {}esrun --resume {}", group ? fmt::format("{} ranks of ", world) : std::string(),
+                 run_dir.string());
+    return RunResult{run_dir, {}, false, stopped_by};
   }
+  if (group) group->finish();
+  if (!dir) return RunResult{run_dir, {}, true};
 
   nlohmann::json summary = summarise(records);
   summary.update({
@@ -240,10 +294,11 @@ RunResult run(const RunRequest& request) {
       {"config_hash", hash},
       {"device", device.str()},
       {"threads", threads},
+      {"world_size", world},
       {"metric", trainer.task().headline_metric()},
   });
   summary.update(to_json(build_info()));
-  dir.write_atomic("summary.json", summary.dump(2) + "\n");
+  dir->write_atomic("summary.json", summary.dump(2) + "\n");
   const std::string headline = trainer.task().headline_metric();
   const auto shown = [&](const std::string& kind) {
     const auto& v = summary[kind + "_test_" + headline];
@@ -251,8 +306,8 @@ RunResult run(const RunRequest& request) {
   };
   spdlog::info("done: final test {} {}, best {} (epoch {}), train time {:.1f}s -> {}", headline, shown("final"),
                shown("best"), summary["best_epoch"].get<int64_t>() + 1,
-               summary["train_time_s"].get<double>(), dir.path().string());
-  return RunResult{dir.path(), summary, true};
+               summary["train_time_s"].get<double>(), run_dir.string());
+  return RunResult{run_dir, summary, true};
 }
 
 std::string list_registered(const std::string& kind) {

@@ -624,15 +624,3 @@ class Launch(unittest.TestCase):
                               capture_output=True, text=True)
         self.assertEqual(done.returncode, 5)
         self.assertIn("rank 1 exited with 5", done.stderr)
-
-    @unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
-    def test_esrun_ranks_meet_and_check_their_config(self):
-        # Two ranks rendezvous over Gloo and agree on the config; training itself is not distributed
-        # yet, so they stop there, before writing anything.
-        with tempfile.TemporaryDirectory() as root:
-            done = subprocess.run([sys.executable, self.LAUNCH, "-n", "2", "--port", "29615", "--",
-                                   os.environ["ESRUN_BINARY"], "--set", "distributed.timeout_s=60",
-                                   "--out", os.path.join(root, "run")], capture_output=True, text=True)
-            self.assertEqual(done.returncode, 2, done.stderr)
-            self.assertIn("the 2 ranks met (torchrun launch, gloo) and run the same config", done.stderr)
-            self.assertFalse(os.path.exists(os.path.join(root, "run")))

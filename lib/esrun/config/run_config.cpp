@@ -350,6 +350,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.checkpoint.best = c.get_bool("checkpoint.best");
   r.distributed.backend = c.get_string("distributed.backend");
   r.distributed.timeout_s = check.positive("distributed.timeout_s");
+  r.distributed.check_sync = c.get_bool("distributed.check_sync");
   r.progress.mode = c.get_string("progress.mode");
   r.progress.every = check.positive("progress.every");
 

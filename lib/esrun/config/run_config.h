@@ -264,6 +264,7 @@ struct CheckpointOptions {
 struct DistributedOptions {
   std::string backend = "auto";  // auto (nccl on CUDA, gloo on CPU) | gloo | nccl
   double timeout_s = 600;        // how long a rank waits for the others before failing
+  bool check_sync = false;       // compare a checksum of the policy's state and the model every epoch
 };
 
 struct ProgressOptions {

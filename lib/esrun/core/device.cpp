@@ -5,6 +5,10 @@
 #include "esrun/core/error.h"
 #include "esrun/core/torch_compat.h"
 
+#ifdef ESRUN_WITH_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 namespace esrun {
 
 torch::Device resolve_device(const std::string& spec, const std::string& where) {
@@ -22,6 +26,16 @@ torch::Device resolve_device(const std::string& spec, const std::string& where) 
     return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   ESRUN_FAIL("device '", spec, "' at ", where, ": expected auto, cpu, cuda or cuda:N");
+}
+
+torch::Device local_gpu(int local_rank) {
+  const auto count = static_cast<int>(torch::cuda::device_count());
+  ESRUN_CHECK(count > 0, "a multi-process CUDA run sees no CUDA device");
+  const auto index = static_cast<c10::DeviceIndex>(local_rank % count);
+#ifdef ESRUN_WITH_CUDA
+  c10::cuda::set_device(index);
+#endif
+  return torch::Device(torch::kCUDA, index);
 }
 
 torch::Tensor to_device_async(const torch::Tensor& host, const torch::Device& device) {

@@ -2,6 +2,9 @@
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef ESRUN_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <cstdlib>
 
@@ -72,19 +75,43 @@ LaunchEnvironment launch_environment(const Environment& environment) {
   return launch;
 }
 
+// The c10d backend: Gloo always; NCCL where libtorch has it (a CUDA build of PyTorch 2.x).
 struct ProcessGroup::Backend {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#ifdef ESRUN_WITH_NCCL
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+  // Calls `body` with whichever process group this run has.
+  template <typename Body>
+  void run(Body&& body) {
+#ifdef ESRUN_WITH_NCCL
+    if (nccl) return body(*nccl);
+#endif
+    body(*gloo);
+  }
 };
 
 ProcessGroup::ProcessGroup(LaunchEnvironment launch, c10::intrusive_ptr<c10d::Store> store,
-                           std::chrono::milliseconds timeout)
-    : launch_(std::move(launch)), store_(std::move(store)), backend_(std::make_unique<Backend>()), timeout_(timeout) {}
+                           std::chrono::milliseconds timeout, torch::Device device)
+    : launch_(std::move(launch)),
+      store_(std::move(store)),
+      backend_(std::make_unique<Backend>()),
+      timeout_(timeout),
+      device_(device) {}
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() { stop_heartbeat(); }
 
 std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& launch, const std::string& backend,
-                                                   std::chrono::milliseconds timeout) {
-  ESRUN_CHECK(backend == "gloo", "distributed.backend: ", backend, " is not built into this esrun yet; use gloo");
+                                                   std::chrono::milliseconds timeout, torch::Device device) {
+#ifdef ESRUN_WITH_NCCL
+  ESRUN_CHECK(backend == "gloo" || backend == "nccl", "distributed.backend: ", backend, " is not a c10d backend "
+              "esrun knows; use gloo or nccl");
+  ESRUN_CHECK(backend != "nccl" || device.is_cuda(), "distributed.backend: nccl needs CUDA tensors, but the run's "
+              "device is ", device.str(), "; use gloo");
+#else
+  ESRUN_CHECK(backend == "gloo", "distributed.backend: ", backend, " is not in this esrun's libtorch (NCCL comes with "
+              "the PyTorch/CUDA flavour); use gloo");
+#endif
   const std::string where = "distributed: rank " + std::to_string(launch.rank) + " of " +
                             std::to_string(launch.world_size) + " (" + launch.source + ", " + launch.master_addr + ":" +
                             std::to_string(launch.master_port) + ")";
@@ -101,66 +128,163 @@ std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& lau
     ESRUN_FAIL(where, ": the rendezvous failed (", libtorch_reason(e), "); every rank must reach rank 0 at the "
                "master address within distributed.timeout_s");
   }
-  std::unique_ptr<ProcessGroup> group(new ProcessGroup(launch, store, timeout));
+  const torch::Device on = backend == "nccl" ? device : torch::Device(torch::kCPU);
+  std::unique_ptr<ProcessGroup> group(new ProcessGroup(launch, store, timeout, on));
   try {
+#ifdef ESRUN_WITH_NCCL
+    if (backend == "nccl") {
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      group->backend_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, launch.rank, launch.world_size, options);
+    }
+#endif
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    group->backend_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
+    if (backend == "gloo")
+      group->backend_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
   } catch (const std::exception& e) {
-    ESRUN_FAIL(where, ": the rendezvous failed: the Gloo process group did not come up (", libtorch_reason(e),
+    ESRUN_FAIL(where, ": the rendezvous failed: the ", backend, " process group did not come up (", libtorch_reason(e),
                "); every rank must join within distributed.timeout_s");
   }
+  group->start_heartbeat();
   return group;
+}
+
+namespace {
+std::string heartbeat_key(int rank) { return "esrun/heartbeat/" + std::to_string(rank); }
+constexpr auto kHeartbeat = std::chrono::seconds(1);
+}  // namespace
+
+// The heartbeat has a store connection of its own: c10d's store clients are not shared across
+// threads. A rank whose store went away (rank 0 died) stops beating; its collectives report it.
+void ProcessGroup::start_heartbeat() {
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<std::uint16_t>(launch_.master_port);
+  options.waitWorkers = false;
+  options.timeout = timeout_;
+  auto beat = c10::make_intrusive<c10d::TCPStore>(launch_.master_addr, options);
+  beat->set(heartbeat_key(rank()), std::vector<uint8_t>{'0'});
+  heartbeat_ = std::thread([this, beat] {
+    std::unique_lock<std::mutex> lock(heartbeat_mutex_);
+    for (int64_t beats = 1; !heartbeat_wake_.wait_for(lock, kHeartbeat, [this] { return heartbeat_stop_; }); ++beats) {
+      const std::string count = std::to_string(beats);
+      try {
+        beat->set(heartbeat_key(rank()), std::vector<uint8_t>(count.begin(), count.end()));
+      } catch (const std::exception&) {
+        return;
+      }
+    }
+  });
+}
+
+void ProcessGroup::stop_heartbeat() {
+  {
+    std::lock_guard<std::mutex> lock(heartbeat_mutex_);
+    heartbeat_stop_ = true;
+  }
+  heartbeat_wake_.notify_all();
+  if (heartbeat_.joinable()) heartbeat_.join();
+}
+
+std::string ProcessGroup::silent_ranks() {
+  const auto read = [&] {
+    std::vector<std::string> beats;
+    for (int r = 0; r < world_size(); ++r) {
+      const auto bytes = store_->get(heartbeat_key(r));
+      beats.emplace_back(bytes.begin(), bytes.end());
+    }
+    return beats;
+  };
+  try {
+    store_->setTimeout(std::chrono::seconds(5));
+    const auto before = read();
+    std::this_thread::sleep_for(3 * kHeartbeat);
+    const auto after = read();
+    std::vector<std::string> silent;
+    for (int r = 0; r < world_size(); ++r)
+      if (r != rank() && before[static_cast<size_t>(r)] == after[static_cast<size_t>(r)]) silent.push_back(std::to_string(r));
+    if (silent.empty()) return "every other rank still beats its heartbeat: one is stuck, or slower than distributed.timeout_s";
+    return std::string(silent.size() > 1 ? "ranks " : "rank ") + join(silent) + " stopped answering (died or hung)";
+  } catch (const std::exception&) {
+    return "rank 0, which hosts the rendezvous store, stopped answering (died or hung)";
+  }
+}
+
+void ProcessGroup::collective(const std::string& what, const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    const std::string reason = libtorch_reason(e);
+    ESRUN_FAIL("distributed: rank ", rank(), ": ", what, " failed (", reason, "): ", silent_ranks());
+  }
 }
 
 std::vector<std::string> ProcessGroup::exchange(const std::string& what, const std::string& value) {
   const std::string prefix = "esrun/" + std::to_string(exchanges_++) + "/";
   store_->set(prefix + std::to_string(rank()), std::vector<uint8_t>(value.begin(), value.end()));
   std::vector<std::string> values;
-  for (int r = 0; r < world_size(); ++r) {
-    try {
+  for (int r = 0; r < world_size(); ++r)
+    collective("waiting for rank " + std::to_string(r) + "'s " + what, [&] {
       const auto bytes = store_->get(prefix + std::to_string(r));
       values.emplace_back(bytes.begin(), bytes.end());
-    } catch (const std::exception& e) {
-      ESRUN_FAIL("distributed: rank ", rank(), " waited for rank ", r, "'s ", what, " in vain (", libtorch_reason(e),
-                 "); that rank died, hung or was slower than distributed.timeout_s");
-    }
-  }
+    });
   return values;
 }
 
-void ProcessGroup::require_same(const std::string& what, const std::string& value) {
+void ProcessGroup::require_same(const std::string& what, const std::string& value, const std::string& consequence) {
   const auto values = exchange(what, value);
   std::vector<std::string> differing;
   for (int r = 1; r < world_size(); ++r)
     if (values[static_cast<size_t>(r)] != values[0]) differing.push_back(std::to_string(r) + " (" + values[static_cast<size_t>(r)] + ")");
   ESRUN_CHECK(differing.empty(), "distributed: the ranks disagree on ", what, ": rank 0 has ", values[0], ", rank",
-              differing.size() > 1 ? "s " : " ", join(differing), "; every rank must run the same config");
+              differing.size() > 1 ? "s " : " ", join(differing), ": ", consequence);
 }
 
 torch::Tensor ProcessGroup::all_gather(const torch::Tensor& tensor) {
-  std::vector<at::Tensor> input{tensor.contiguous()};
+  // Every rank's tensor has the same shape, so empty ones need no exchange (Gloo cannot send them).
+  if (tensor.numel() == 0) {
+    auto shape = tensor.sizes().vec();
+    if (!shape.empty()) shape[0] *= world_size();
+    return torch::empty(shape, tensor.options());
+  }
+  std::vector<at::Tensor> input{tensor.to(device_).contiguous()};
   std::vector<std::vector<at::Tensor>> output(1);
   for (int r = 0; r < world_size(); ++r) output[0].push_back(torch::empty_like(input[0]));
-  try {
-    backend_->gloo->allgather(output, input)->wait(timeout_);
-  } catch (const std::exception& e) {
-    ESRUN_FAIL("distributed: rank ", rank(), ": an all-gather failed (", libtorch_reason(e),
-               "); another rank died, hung or was slower than distributed.timeout_s");
-  }
-  return torch::cat(output[0]);
+  collective("an all-gather", [&] { backend_->run([&](auto& group) { group.allgather(output, input)->wait(timeout_); }); });
+  return torch::cat(output[0]).to(tensor.device());
 }
 
-void ProcessGroup::all_reduce_sum(std::vector<torch::Tensor>& tensors) {
-  try {
-    for (auto& tensor : tensors) {
-      std::vector<at::Tensor> one{tensor};
-      backend_->gloo->allreduce(one)->wait(timeout_);
-    }
-  } catch (const std::exception& e) {
-    ESRUN_FAIL("distributed: rank ", rank(), ": an all-reduce failed (", libtorch_reason(e),
-               "); another rank died, hung or was slower than distributed.timeout_s");
+void ProcessGroup::all_reduce(std::vector<torch::Tensor>& tensors, Reduce op) {
+  c10d::AllreduceOptions options;
+  options.reduceOp = op == Reduce::Max ? c10d::ReduceOp::MAX : c10d::ReduceOp::SUM;
+  for (auto& tensor : tensors) {
+    if (tensor.numel() == 0) continue;
+    std::vector<at::Tensor> one{tensor.device() == device_ && tensor.is_contiguous() ? tensor : tensor.to(device_).contiguous()};
+    collective("an all-reduce", [&] { backend_->run([&](auto& group) { group.allreduce(one, options)->wait(timeout_); }); });
+    if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
   }
+}
+
+void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors) {
+  for (auto& tensor : tensors) {
+    if (tensor.numel() == 0) continue;
+    std::vector<at::Tensor> one{tensor.device() == device_ && tensor.is_contiguous() ? tensor : tensor.to(device_).contiguous()};
+    collective("a broadcast from rank 0", [&] { backend_->run([&](auto& group) { group.broadcast(one)->wait(timeout_); }); });
+    if (!one[0].is_same(tensor)) tensor.copy_(one[0]);
+  }
+}
+
+void ProcessGroup::finish() {
+  stop_heartbeat();
+  collective("leaving the run", [&] {
+    store_->add("esrun/finished", 1);
+    if (rank() != 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    while (store_->add("esrun/finished", 0) < world_size()) {
+      ESRUN_CHECK(std::chrono::steady_clock::now() < deadline, "not every rank finished within distributed.timeout_s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
 }
 
 }  // namespace esrun

@@ -6,11 +6,14 @@
 #include <torch/csrc/distributed/c10d/Store.hpp>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace esrun {
@@ -40,35 +43,61 @@ std::string first_host(const std::string& nodelist);
 
 // A connected run: every rank has joined the TCPStore on the master's address and the process
 // group is up. Collectives block; a rank that does not answer within `timeout` makes them fail
-// with an error naming what was awaited.
+// with an error naming the rank that stopped answering (each rank beats a heartbeat into the store
+// once a second from a thread of its own).
 class ProcessGroup {
  public:
-  // backend: gloo or nccl. Rank 0 hosts the store.
+  // backend: gloo (CPU tensors) or nccl (CUDA tensors on `device`, the PyTorch flavour only).
+  // Rank 0 hosts the store.
   static std::unique_ptr<ProcessGroup> connect(const LaunchEnvironment& launch, const std::string& backend,
-                                               std::chrono::milliseconds timeout);
+                                               std::chrono::milliseconds timeout,
+                                               torch::Device device = torch::kCPU);
   ~ProcessGroup();
 
   int rank() const { return launch_.rank; }
   int world_size() const { return launch_.world_size; }
+  const LaunchEnvironment& launch() const { return launch_; }
 
   // Every rank's `value` under `what` (through the store), in rank order.
   std::vector<std::string> exchange(const std::string& what, const std::string& value);
-  // Fails on every rank, naming the ranks that differ from rank 0, unless all ranks hold `value`.
-  void require_same(const std::string& what, const std::string& value);
+  // Fails on every rank, naming the ranks that differ from rank 0 and saying `consequence`, unless
+  // all ranks hold `value`.
+  void require_same(const std::string& what, const std::string& value, const std::string& consequence);
 
+  // The collectives take tensors on any device and return them where they were; the process group
+  // works on its own device's copies (CPU for Gloo).
   // The ranks' tensors (same shape on each) concatenated along dim 0, in rank order.
   torch::Tensor all_gather(const torch::Tensor& tensor);
-  // Sums the tensors over the ranks in place.
-  void all_reduce_sum(std::vector<torch::Tensor>& tensors);
+  enum class Reduce { Sum, Max };
+  // Reduces each tensor over the ranks in place (one collective per tensor).
+  void all_reduce(std::vector<torch::Tensor>& tensors, Reduce op = Reduce::Sum);
+  // Rank 0's tensors, in place on every rank.
+  void broadcast(std::vector<torch::Tensor>& tensors);
+
+  // Leaves the run cleanly: rank 0, which hosts the store, waits until every other rank is done
+  // with it. Call it on every rank once the run's last collective is over.
+  void finish();
 
  private:
-  ProcessGroup(LaunchEnvironment launch, c10::intrusive_ptr<c10d::Store> store, std::chrono::milliseconds timeout);
+  ProcessGroup(LaunchEnvironment launch, c10::intrusive_ptr<c10d::Store> store, std::chrono::milliseconds timeout,
+               torch::Device device);
+  // Runs a collective; a failure becomes an error naming `what` and the ranks that stopped beating.
+  void collective(const std::string& what, const std::function<void()>& body);
+  // Which ranks' heartbeats stopped, in words (takes a few seconds: it watches them).
+  std::string silent_ranks();
+  void start_heartbeat();
+  void stop_heartbeat();
   struct Backend;
   LaunchEnvironment launch_;
   c10::intrusive_ptr<c10d::Store> store_;
   std::unique_ptr<Backend> backend_;
   std::chrono::milliseconds timeout_;
+  torch::Device device_;
   int64_t exchanges_ = 0;  // keys of the store are numbered, so each exchange has its own
+  std::thread heartbeat_;
+  std::mutex heartbeat_mutex_;
+  std::condition_variable heartbeat_wake_;
+  bool heartbeat_stop_ = false;
 };
 
 }  // namespace esrun

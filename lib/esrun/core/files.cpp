@@ -22,4 +22,10 @@ void write_file_atomic(const std::filesystem::path& target, const std::string& c
   ESRUN_CHECK(!error, "cannot rename '", temporary.string(), "' to '", target.string(), "': ", error.message());
 }
 
+std::string read_file(const std::filesystem::path& source) {
+  std::ifstream in(source, std::ios::binary);
+  ESRUN_CHECK(in.good(), "cannot read '", source.string(), "'");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 }  // namespace esrun

@@ -38,6 +38,8 @@ nlohmann::json to_json(const EpochRecord& r) {
         {"score_forward", phase(r.time.score_forward)},
         {"select", phase(r.time.select)},
         {"train_step", phase(r.time.train_step)},
+        {"gather", r.time.gather},
+        {"reduce", r.time.reduce},
         {"eval", r.time.eval},
         {"train_total_so_far", r.time.train_total_so_far}}},
   };

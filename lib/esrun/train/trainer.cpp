@@ -60,10 +60,11 @@ torch::Tensor combine_weights(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
+Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group)
     : config_(config),
       data_(std::move(data)),
       device_(device),
+      parallel_(std::move(group)),
       augment_(config.data.augment, Normalizer(data_.mean, data_.std, config.data.augment.normalize, device)),
       normalize_(data_.mean, data_.std, config.data.augment.normalize, device),
       shuffle_gen_(make_generator(config.seed, "shuffle")),
@@ -81,6 +82,8 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
     if (!data_.test.in_memory())
       test_loader_ = std::make_unique<ImageFileLoader>(data_.test.files, workers, prefetch, device_.is_cuda());
   }
+  ESRUN_CHECK(data_.test.size() >= parallel_.world_size(), data_.name, "'s test split has ", data_.test.size(),
+              " samples, fewer than the ", parallel_.world_size(), " ranks that evaluate a share each");
   autocast_ = autocast_type(config_.precision);
   if (config_.precision == Precision::Fp16) scaler_ = std::make_unique<GradScaler>(device_);
   // auto = phases: on CUDA they come from events, so they cost no host synchronisation.
@@ -92,9 +95,14 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device)
                          TaskContext{data_.num_classes, data_.target_std, data_.metric, data_.vocab_size});
   model_ = build_model(config_, data_, *task_, device_);
   {
+    // Each rank draws its own dropout masks (rank 0 those of a single process).
+    const uint64_t seed = derive_seed(config_.seed, "dropout");
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
-    dropout_gen_.set_current_seed(derive_seed(config_.seed, "dropout"));
+    dropout_gen_.set_current_seed(parallel_.rank() == 0 ? seed : derive_seed(seed, static_cast<uint64_t>(parallel_.rank())));
   }
+  std::vector<torch::Tensor> initial = model_->parameters();
+  for (const auto& buffer : model_->buffers()) initial.push_back(buffer);
+  parallel_.broadcast(initial);
   optimizer_ = make_optimizer(config_.optimizer, config_.resolved.where("optimizer.name"), *model_);
   lr_scales_ = group_lr_scales(*optimizer_, *model_);
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
@@ -140,7 +148,7 @@ torch::Tensor or_empty(const torch::Tensor& t, torch::ScalarType type) {
 }
 }  // namespace
 
-void Trainer::save(torch::serialize::OutputArchive& archive) const {
+void Trainer::save(torch::serialize::OutputArchive& archive) {
   torch::serialize::OutputArchive model, optimizer, policy;
   model_->save(model);
   optimizer_->save(optimizer);
@@ -150,7 +158,17 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("policy", policy);
   save_generator(archive, "shuffle_generator", shuffle_gen_);
   // Under the device type's name: a run resumed on another device type cannot take the state.
-  save_generator(archive, dropout_generator_key(device_), dropout_gen_);
+  if (parallel_.distributed()) {
+    // Every rank's dropout stream, one row each.
+    torch::Tensor state;
+    {
+      std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
+      state = dropout_gen_.get_state();
+    }
+    archive.write(dropout_generator_key(device_) + "_ranks", parallel_.gather(state.unsqueeze(0), parallel_.world_size()));
+  } else {
+    save_generator(archive, dropout_generator_key(device_), dropout_gen_);
+  }
   archive.write("totals", torch::tensor({static_cast<double>(samples_backward_total_), train_seconds_total_}, torch::kDouble));
   if (scaler_) scaler_->save(archive);
   if (!open_) return;
@@ -162,7 +180,8 @@ void Trainer::save(torch::serialize::OutputArchive& archive) const {
   open.write("sums", torch::stack({o.loss, o.correct, o.noisy, o.first_bad_step}).cpu());
   open.write("counters", torch::tensor({o.epoch, o.next_step, o.samples_backward, o.skipped_steps, o.images,
                                         o.record.samples_forward, o.backward_passes}, torch::kLong));
-  open.write("seconds", torch::tensor({o.seconds_before, t.data, t.score_forward, t.select, t.train_step}, torch::kDouble));
+  open.write("seconds", torch::tensor({o.seconds_before, t.data, t.score_forward, t.select, t.train_step, t.gather, t.reduce},
+                                      torch::kDouble));
   archive.write("open_epoch", open);
 }
 
@@ -177,8 +196,10 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   load_generator(archive, "shuffle_generator", shuffle_gen_);
   // Checkpoints from another device type or from before issue 14 have none: dropout then goes on
   // from this run's seeded stream.
+  // A multi-process run's checkpoint holds every rank's (its world size is the resumed run's).
   torch::Tensor dropout_state;
-  if (archive.try_read(dropout_generator_key(device_), dropout_state)) {
+  if (archive.try_read(dropout_generator_key(device_) + "_ranks", dropout_state)) dropout_state = dropout_state[parallel_.rank()].clone();
+  if (dropout_state.defined() || archive.try_read(dropout_generator_key(device_), dropout_state)) {
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
     dropout_gen_.set_state(dropout_state);
   }
@@ -211,6 +232,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
   o.seconds_before = seconds[0].item<double>();
   t.data = seconds[1].item<double>(), t.score_forward = seconds[2].item<double>();
   t.select = seconds[3].item<double>(), t.train_step = seconds[4].item<double>();
+  if (seconds.size(0) > 6) t.gather = seconds[5].item<double>(), t.reduce = seconds[6].item<double>();  // issue 16
 }
 
 std::unique_ptr<Trainer::OpenEpoch> Trainer::begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights) {
@@ -262,6 +284,12 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
   const auto seconds_in_epoch = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
   };
+  // The collectives' share of this call's phases (multi-process runs).
+  const double gathered_before = parallel_.gather_seconds(), reduced_before = parallel_.reduce_seconds();
+  const auto account_collectives = [&] {
+    time.gather += parallel_.gather_seconds() - gathered_before;
+    time.reduce += parallel_.reduce_seconds() - reduced_before;
+  };
 
   while (open.next_step < open.steps) {
     const int64_t step = open.next_step, begin = step * meta, size = std::min(meta, planned - begin);
@@ -300,12 +328,18 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
                                  open.samples_backward});
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
+      parallel_.average_batchnorm(*model_);  // the checkpoint holds the ranks' consensus
+      account_collectives();
       clock.settle();
       open.seconds_before = seconds_in_epoch();
       return std::nullopt;
     }
   }
   EpochRecord record = finish_epoch(open, clock);
+  parallel_.average_batchnorm(*model_);
+  check_replicas_agree(epoch);
+  account_collectives();
+  record.time.gather = time.gather, record.time.reduce = time.reduce;
   open_.reset();
   train_seconds_total_ += seconds_in_epoch();
   record.time.train_total_so_far = train_seconds_total_;
@@ -358,8 +392,14 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
     for (int64_t begin = 0; begin < refresh.size(0); begin += meta) {
       const int64_t size = std::min(meta, refresh.size(0) - begin);
       const Batch batch = make_batch(refresh_rows(begin), batch_seed(epoch, open.steps + begin / meta));
-      const auto outputs = forward_no_grad(batch.inputs);
-      Observation observation = measure(outputs, batch.targets, task_->loss(outputs, batch.targets));
+      const auto share = parallel_.share(size);
+      const auto inputs = batch.inputs.narrow(0, share.begin, share.size), targets = batch.targets.narrow(0, share.begin, share.size);
+      Observation observation = no_rows();
+      if (share.size > 0) {
+        const auto outputs = forward_no_grad(inputs);
+        observation = measure(outputs, targets, task_->loss(outputs, targets));
+      }
+      observation = parallel_.gather(observation, size);
       open.record.samples_forward += size;
       clock.lap(time.score_forward);
       observation.epoch = epoch;
@@ -393,9 +433,12 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
 
 void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
                          const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock) {
-  if (indices.size(0) == 0) return;
-  const StepOutput out =
-      train_step(inputs, targets, weights, schedule_->lr(progress) * open.lr_scale, schedule_->momentum(progress));
+  const int64_t rows = indices.size(0);
+  if (rows == 0) return;
+  const auto share = parallel_.share(rows);
+  const auto mine = [&](const torch::Tensor& t) { return t.defined() ? t.narrow(0, share.begin, share.size) : t; };
+  const StepOutput out = train_step(mine(inputs), mine(targets), mine(weights), schedule_->lr(progress) * open.lr_scale,
+                                    schedule_->momentum(progress), rows);
   open.images += indices.size(0);
   open.backward_passes += out.passes;
   clock.lap(open.record.time.train_step);
@@ -409,7 +452,7 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
     open.first_bad_step = torch::where(bad, torch::full_like(open.first_bad_step, static_cast<double>(open.next_step)),
                                        open.first_bad_step);
   }
-  Observation observation = out.rows;
+  Observation observation = parallel_.gather(out.rows, rows);
   observation.epoch = open.epoch;
   observation.indices = indices;
   {
@@ -448,6 +491,23 @@ Observation Trainer::measure(const torch::Tensor& outputs, const torch::Tensor& 
   return rows;
 }
 
+void Trainer::check_replicas_agree(int64_t epoch) {
+  if (!parallel_.distributed() || !config_.distributed.check_sync) return;
+  torch::serialize::OutputArchive policy;
+  policy_->save(policy);
+  std::ostringstream policy_bytes;
+  policy.save_to(policy_bytes);
+  std::string model_bytes;
+  for (const auto& p : model_->parameters()) {
+    const auto host = p.detach().contiguous().cpu();
+    model_bytes.append(static_cast<const char*>(host.data_ptr()), static_cast<size_t>(host.nbytes()));
+  }
+  parallel_.require_same(fmt::format("the policy's state and the model after epoch {} (distributed.check_sync: "
+                                     "checksums of policy, model)", epoch + 1),
+                         fmt::format("{:016x}, {:016x}", fnv1a64(policy_bytes.str()), fnv1a64(model_bytes)),
+                         "the replicas diverged: they no longer observe, select or step alike");
+}
+
 uint64_t Trainer::batch_seed(int64_t epoch, int64_t step) const {
   return derive_seed(derive_seed(augment_seed_, static_cast<uint64_t>(epoch)), static_cast<uint64_t>(step));
 }
@@ -465,22 +525,41 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
                to_device_async(data_.train.targets.index_select(0, indices), device_)};
 }
 
+Observation Trainer::no_rows() const {
+  const auto floats = torch::TensorOptions().dtype(torch::kFloat).device(device_);
+  Observation none;
+  none.losses = torch::zeros({0}, floats);
+  none.grad_norms = torch::zeros({0}, floats);
+  none.correct = torch::zeros({0}, floats.dtype(torch::kBool));
+  none.confidence = torch::zeros({0}, floats);
+  return none;
+}
+
 Scores Trainer::score(const Batch& batch) {
   // With train.accumulate the scoring forward runs in micro-batches too (memory), each as the
-  // whole batch would have seen it (no gradient, BatchNorm frozen).
-  const int64_t rows = batch.inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
+  // whole batch would have seen it (no gradient, BatchNorm frozen). Each rank scores its share.
+  const auto share = parallel_.share(batch.inputs.size(0));
+  const int64_t rows = share.size, micro = std::min(rows, config_.train.accumulate.value_or(rows));
   std::vector<torch::Tensor> losses, grad_norms, correct;
   for (int64_t begin = 0; begin < rows; begin += micro) {
     const int64_t size = std::min(micro, rows - begin);
-    const auto outputs = forward_no_grad(batch.inputs.narrow(0, begin, size));
+    const auto outputs = forward_no_grad(batch.inputs.narrow(0, share.begin + begin, size));
     c10::InferenceMode inference;
-    const auto targets = batch.targets.narrow(0, begin, size);
+    const auto targets = batch.targets.narrow(0, share.begin + begin, size);
     losses.push_back(task_->loss(outputs, targets));
     grad_norms.push_back(task_->grad_sq_norm(outputs, targets));
     correct.push_back(task_->correct(outputs, targets));
   }
-  c10::InferenceMode inference;
-  return Scores{torch::cat(losses), torch::cat(grad_norms), torch::cat(correct)};
+  if (rows == 0) {
+    const Observation none = no_rows();
+    return parallel_.gather(Scores{none.losses, none.grad_norms, none.correct}, batch.inputs.size(0));
+  }
+  Scores local;
+  {
+    c10::InferenceMode inference;
+    local = Scores{torch::cat(losses), torch::cat(grad_norms), torch::cat(correct)};
+  }
+  return parallel_.gather(local, batch.inputs.size(0));
 }
 
 namespace {
@@ -502,14 +581,15 @@ Observation concatenate(const std::vector<Observation>& parts) {
 }  // namespace
 
 Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch::Tensor& targets,
-                                        const torch::Tensor& weights, double lr,
-                                        std::optional<double> momentum) {
+                                        const torch::Tensor& weights, double lr, std::optional<double> momentum,
+                                        int64_t total_rows) {
   compat::set_learning_rate(*optimizer_, lr, lr_scales_);
   if (momentum) set_momentum(*optimizer_, *momentum);
   // The rows pass in micro-batches of at most train.accumulate (one pass without it). Each pass
   // adds the gradient of its mean(w_i * l_i) times its share of the rows, so the one step sees the
   // gradient of mean(w_i * l_i) over all rows.
   const int64_t rows = inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
+  const int64_t total = total_rows < 0 ? rows : total_rows;
   compat::zero_grad(*optimizer_);
   std::vector<Observation> measured;
   std::vector<torch::Tensor> parts;
@@ -519,13 +599,15 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
     const auto part_losses = task_->loss(part_outputs, part_targets);
     const auto part = weighted_mean_loss(part_losses, weights.defined() ? weights.narrow(0, begin, size) : weights) *
-                      (static_cast<double>(size) / static_cast<double>(rows));
+                      (static_cast<double>(size) / static_cast<double>(total));
     backward(part);
     measured.push_back(measure(part_outputs.detach(), part_targets, part_losses));
     parts.push_back(part.detach());
   }
-  Observation all = concatenate(measured);
-  const auto loss = parts.size() == 1 ? parts[0] : torch::stack(parts).sum();
+  Observation all = measured.empty() ? no_rows() : concatenate(measured);
+  auto loss = parts.empty() ? torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_))
+                            : (parts.size() == 1 ? parts[0] : torch::stack(parts).sum());
+  loss = parallel_.reduce_gradients(model_->parameters(), loss);  // multi-process: every rank's sum
   // train.on_nan: skip needs the loss on the host before the update (one read per step); the
   // skipped step's gradients are never applied and the next step zeroes them.
   const auto passes = static_cast<int64_t>(parts.size());
@@ -554,21 +636,25 @@ void Trainer::finish_step() {
 Evaluation Trainer::evaluate() {
   torch::NoGradGuard no_grad;
   model_->eval();
+  // Each rank evaluates its share of the test split; the per-sample rows are gathered.
   const int64_t n = data_.test.size(), batch = config_.train.eval_batch;
-  const auto rows = [&](int64_t begin) { return torch::arange(begin, std::min(n, begin + batch), torch::kLong); };
+  const auto share = parallel_.share(n);
+  const int64_t end = share.begin + share.size;
+  const auto rows = [&](int64_t begin) { return torch::arange(begin, std::min(end, begin + batch), torch::kLong); };
   if (test_loader_) {
     std::vector<BatchRequest> all;
-    for (int64_t begin = 0; begin < n; begin += batch) all.push_back({rows(begin), 0});
+    for (int64_t begin = share.begin; begin < end; begin += batch) all.push_back({rows(begin), 0});
     test_loader_->announce(std::move(all));
   }
   std::vector<torch::Tensor> per_sample;
-  for (int64_t begin = 0; begin < n; begin += batch) {
-    const int64_t size = std::min(batch, n - begin);
+  for (int64_t begin = share.begin; begin < end; begin += batch) {
+    const int64_t size = std::min(batch, end - begin);
     const auto inputs = normalize_(test_loader_ ? test_loader_->load(rows(begin), 0) : data_.test.inputs.narrow(0, begin, size));
     per_sample.push_back(task_->eval_rows(forward(inputs), data_.test.targets.narrow(0, begin, size)));
   }
   model_->train();
-  return task_->eval_result(per_sample.empty() ? torch::zeros({0, 8}, torch::kDouble) : torch::cat(per_sample).cpu());
+  const auto local = per_sample.empty() ? torch::zeros({0, 8}, torch::kDouble) : torch::cat(per_sample).cpu();
+  return task_->eval_result(parallel_.gather(local, n));
 }
 
 }  // namespace esrun

@@ -17,6 +17,7 @@
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/tasks/task.h"
+#include "esrun/train/data_parallel.h"
 #include "esrun/train/loss.h"
 
 namespace esrun {
@@ -30,7 +31,9 @@ struct FitHooks {
 
 class Trainer {
  public:
-  Trainer(const RunConfig& config, Dataset data, torch::Device device);
+  // With a process group the trainer is one replica of a data-parallel run (data_parallel.h);
+  // every rank constructs it alike, and rank 0's initial weights are broadcast.
+  Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group = nullptr);
   ~Trainer();
 
   // Trains epochs first_epoch .. epochs() - 1. Returns false when it stopped early: either
@@ -40,8 +43,9 @@ class Trainer {
 
   // Everything a resumed run needs to continue bit for bit: model, optimizer, policy, the RNG
   // streams, the running totals (the LR schedule is a function of progress) and, when an epoch was
-  // interrupted, its shuffled plan, next step and partial sums.
-  void save(torch::serialize::OutputArchive& archive) const;
+  // interrupted, its shuffled plan, next step and partial sums. In a multi-process run every rank
+  // calls it (it gathers each rank's dropout stream); rank 0 writes the archive.
+  void save(torch::serialize::OutputArchive& archive);
   void load(torch::serialize::InputArchive& archive);
 
   // Trains one epoch (or the rest of the open one); nullopt when stop_requested() interrupted it.
@@ -61,15 +65,19 @@ class Trainer {
   };
   // Forward + backward + optimizer step at `lr` (and `momentum`, when the schedule sets it) with
   // loss = mean(w_i * l_i) (plain mean when `weights` is undefined). With train.accumulate the rows
-  // pass in micro-batches whose gradients add up to that loss's before the one step.
+  // pass in micro-batches whose gradients add up to that loss's before the one step. In a
+  // multi-process run these are this rank's share of `total_rows` rows (-1: the rows given): the
+  // mean is over all of them, the gradients are summed over the ranks before the step, and the
+  // returned loss is the whole step's.
   StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
-                        double lr, std::optional<double> momentum = std::nullopt);
+                        double lr, std::optional<double> momentum = std::nullopt, int64_t total_rows = -1);
 
   int64_t epochs() const { return epochs_; }  // as the policy decides (reduced_epochs trains fewer)
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const Task& task() const { return *task_; }
   const Dataset& data() const { return data_; }
+  DataParallel& replicas() { return parallel_; }
   torch::Device data_device() const { return data_device_; }  // where the training rows are gathered
 
  private:
@@ -88,10 +96,15 @@ class Trainer {
   // The per-sample quantities policies read, of one forward's outputs (no gradient); computed per
   // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once.
   Observation measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
+  // Per-sample values of no rows (a rank whose share of a small batch is empty).
+  Observation no_rows() const;
+  // Debug mode distributed.check_sync: the ranks compare a checksum of the policy state and model.
+  void check_replicas_agree(int64_t epoch);
 
   const RunConfig config_;
   Dataset data_;
   torch::Device device_;
+  DataParallel parallel_;
   std::unique_ptr<Task> task_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;

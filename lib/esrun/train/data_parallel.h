@@ -1,0 +1,68 @@
+// The replicas of a data-parallel run, as the trainer sees them (docs/distributed.md).
+//
+// Every rank holds the whole meta-batch: the epoch plan, the shuffle and the augmentation are
+// drawn from the same seeded streams on every rank. Each rank runs the forward (and backward)
+// passes of its contiguous share of the rows; the per-sample values are all-gathered, so every
+// rank's policy observes the same values and makes the same selection, and the gradients are
+// summed over the ranks, so every rank takes the same optimizer step. A single process (no group)
+// is the identity: its share is every row and nothing is exchanged.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "esrun/core/distributed.h"
+#include "esrun/sampling/policy.h"
+
+namespace esrun {
+
+class DataParallel {
+ public:
+  explicit DataParallel(std::shared_ptr<ProcessGroup> group = nullptr);
+
+  int rank() const { return group_ ? group_->rank() : 0; }
+  int world_size() const { return group_ ? group_->world_size() : 1; }
+  bool distributed() const { return world_size() > 1; }
+
+  // This rank's rows of `rows`: contiguous, ranks in order, the first rows % world_size ranks one more.
+  struct Share {
+    int64_t begin = 0, size = 0;
+  };
+  Share share(int64_t rows) const;
+
+  // Every rank's share of `rows` rows, in order, from each rank's `local` rows (first dimension
+  // this rank's share().size; the others alike on every rank).
+  torch::Tensor gather(const torch::Tensor& local, int64_t rows);
+  Scores gather(const Scores& local, int64_t rows);
+  // The per-sample values (not the indices, which every rank knows).
+  Observation gather(const Observation& local, int64_t rows);
+
+  // After every rank's backward pass over its share: sums the gradients of `parameters` over the
+  // ranks, in flat buckets of at most 25 MiB (one all-reduce each), and returns the summed
+  // `loss`. A parameter without a gradient on every rank keeps none (the optimizer skips it, as in
+  // a single process).
+  torch::Tensor reduce_gradients(const std::vector<torch::Tensor>& parameters, const torch::Tensor& loss);
+  // Averages the BatchNorm running statistics (buffers named running_mean / running_var) over the
+  // ranks, whose batches differ.
+  void average_batchnorm(torch::nn::Module& model);
+  // Rank 0's values of the tensors, on every rank.
+  void broadcast(std::vector<torch::Tensor> tensors);
+  // The largest of the ranks' values, element by element.
+  std::vector<int64_t> max(const std::vector<int64_t>& values);
+  // Fails on every rank, naming the ranks that differ from rank 0 and saying `consequence`, unless
+  // all hold `value`.
+  void require_same(const std::string& what, const std::string& value, const std::string& consequence);
+
+  // Host seconds spent in the all-gathers and in the gradient all-reduces so far.
+  double gather_seconds() const { return gather_seconds_; }
+  double reduce_seconds() const { return reduce_seconds_; }
+
+ private:
+  std::shared_ptr<ProcessGroup> group_;
+  double gather_seconds_ = 0, reduce_seconds_ = 0;
+};
+
+}  // namespace esrun

@@ -1,0 +1,173 @@
+"""Multi-process esrun runs over Gloo on loopback (run by ctest as part of the `scripts` test).
+
+Each test starts real esrun processes with torchrun's variables, as scripts/launch, torchrun or
+Slurm would, and needs ESRUN_BINARY (the built esrun)."""
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SMOKE = os.path.join(ROOT, "configs", "smoke")
+BINARY = os.path.abspath(os.environ["ESRUN_BINARY"]) if os.environ.get("ESRUN_BINARY") else None
+INTERRUPTED = 3  # esrun's exit code after a graceful stop (lib/esrun/core/stop.h)
+# A hang guard for the waits below, far above what a healthy run takes: reaching it fails the test
+# instead of blocking CI, it is not a speed limit.
+GUARD_S = 300
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ranks(world, args, cwd, port=None, timeout_s=60):
+    """esrun with `args` as ranks 0..world-1 of one run; returns the Popen objects (stderr piped)."""
+    port = port or free_port()
+    processes = []
+    for rank in range(world):
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        processes.append(subprocess.Popen(
+            [BINARY, "--set", "threads=1", "--set", f"distributed.timeout_s={timeout_s}", "--set", "out_root=runs"] + args,
+            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    return processes
+
+
+def finish(processes):
+    """Every rank's (exit code, stderr)."""
+    results = []
+    for p in processes:
+        err = p.communicate(timeout=GUARD_S)[1]
+        results.append((p.returncode, err))
+    return results
+
+
+def run_ranks(world, args, cwd):
+    results = finish(start_ranks(world, args, cwd))
+    for rank, (code, err) in enumerate(results):
+        if code != 0:
+            raise AssertionError(f"rank {rank} exited with {code}:\n{err}")
+    return results
+
+
+def files_under(root):
+    return sorted(os.path.relpath(os.path.join(folder, name), root)
+                  for folder, _, names in os.walk(root) for name in names)
+
+
+def metrics(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def wait_for_metrics(run_dir, processes):
+    """Until the run has written its first epoch's metrics (training is under way)."""
+    deadline = time.monotonic() + GUARD_S
+    while not (os.path.exists(os.path.join(run_dir, "metrics.jsonl")) and metrics(run_dir)):
+        for p in processes:
+            if p.poll() is not None:
+                raise AssertionError(f"a rank exited with {p.returncode} before training: {p.communicate()[1]}")
+        if time.monotonic() > deadline:
+            raise AssertionError("no epoch finished")
+        time.sleep(0.05)
+
+
+@unittest.skipUnless(BINARY, "ESRUN_BINARY is not set")
+class DataParallel(unittest.TestCase):
+    # The policies of configs/smoke, each with its per-sample state.
+    POLICIES = ["uniform", "es", "eswp", "infobatch", "ka", "ucb", "omission", "omission_batch", "loss", "order",
+                "selective_backprop", "adaselection", "random_prune", "reduced_epochs", "epsilon_greedy"]
+
+    def test_every_policy_keeps_identical_state_on_two_and_three_ranks(self):
+        # distributed.check_sync compares, after every epoch, a checksum of the policy's state (its
+        # per-sample scores, weights, queues and random stream) and of the model across the ranks,
+        # and fails the run naming the ranks that diverged.
+        for world, policies in ((2, self.POLICIES), (3, ["es", "infobatch", "selective_backprop", "ka"])):
+            for policy in policies:
+                with self.subTest(world=world, policy=policy), tempfile.TemporaryDirectory() as root:
+                    run_ranks(world, ["--config", os.path.join(SMOKE, f"{policy}.yaml"), "--set", "train.epochs=3",
+                                      "--set", "distributed.check_sync=true", "--out", "runs/run"], root)
+                    records = metrics(os.path.join(root, "runs", "run"))
+                    self.assertEqual(len(records), 2 if policy == "reduced_epochs" else 3)
+                    self.assertGreaterEqual(records[-1]["time"]["gather"], 0)
+
+    def test_two_and_three_ranks_match_one_with_the_same_global_batch(self):
+        # An MLP without BatchNorm or dropout: the ranks' gradients sum to the single process's up to
+        # the order of float additions, so the runs agree to ~1e-6 relative (they are not
+        # bit-identical). A model with BatchNorm normalises over each rank's share of the batch
+        # instead and gives another (equally valid) trajectory, so it is not compared here.
+        config = ["--config", os.path.join(SMOKE, "regression_es.yaml"), "--set", "train.epochs=4"]
+        finals = {}
+        for world in (1, 2, 3):
+            with tempfile.TemporaryDirectory() as root:
+                run_ranks(world, config + ["--out", "runs/run"], root)
+                with open(os.path.join(root, "runs", "run", "summary.json")) as f:
+                    summary = json.load(f)
+                self.assertEqual(summary["world_size"], world)
+                finals[world] = summary
+        for world in (2, 3):
+            for key in ("final_test_loss", "final_test_rmse", "samples_backward_total"):
+                self.assertAlmostEqual(finals[world][key], finals[1][key], delta=1e-5 * abs(finals[1][key]),
+                                       msg=f"{key}, {world} ranks")
+
+    def test_rank_zero_alone_writes(self):
+        with tempfile.TemporaryDirectory() as root:
+            run_ranks(3, ["--config", os.path.join(SMOKE, "es.yaml"), "--set", "train.epochs=3",
+                          "--set", "checkpoint.every=1"], root)
+            written = files_under(root)
+            run_dirs = {os.path.dirname(path) for path in written if path.endswith("config.resolved.yaml")}
+            self.assertEqual(len(run_dirs), 1, written)
+            run_dir = run_dirs.pop()
+            self.assertEqual(written, sorted(os.path.join(run_dir, name) for name in (
+                "checkpoints/last.pt", "config.resolved.yaml", "metrics.jsonl", "summary.json")))
+
+    def test_a_killed_rank_makes_the_others_fail_naming_it(self):
+        with tempfile.TemporaryDirectory() as root:
+            processes = start_ranks(2, ["--config", os.path.join(SMOKE, "regression_es.yaml"), "--set",
+                                        "train.epochs=100000", "--out", "runs/run"], root, timeout_s=30)
+            wait_for_metrics(os.path.join(root, "runs", "run"), processes)
+            processes[1].kill()
+            (code, err), _ = finish(processes)
+            self.assertNotEqual(code, 0)
+            self.assertIn("distributed: rank 0", err)
+            self.assertIn("rank 1 stopped answering", err)
+
+    def test_sigterm_to_one_rank_stops_all_with_one_checkpoint_that_resumes(self):
+        config = ["--config", os.path.join(SMOKE, "regression_es.yaml"), "--set", "train.epochs=40"]
+        with tempfile.TemporaryDirectory() as root:
+            run_dir = os.path.join(root, "runs", "run")
+            processes = start_ranks(2, config + ["--out", "runs/run"], root)
+            wait_for_metrics(run_dir, processes)
+            processes[1].send_signal(signal.SIGTERM)  # as Slurm's pre-emption would, to one task
+            results = finish(processes)
+            self.assertEqual([code for code, _ in results], [INTERRUPTED, INTERRUPTED], results)
+            self.assertIn("stopped by SIGTERM", results[0][1] + results[1][1])
+            self.assertEqual(glob.glob(os.path.join(root, "**", "*.pt"), recursive=True),
+                             [os.path.join(run_dir, "checkpoints", "last.pt")])
+            interrupted_epochs = len(metrics(run_dir))
+            self.assertLess(interrupted_epochs, 40)
+
+            refused = finish(start_ranks(3, ["--resume", "runs/run"], root))
+            self.assertEqual(refused[0][0], 2)
+            self.assertIn("checkpointed by 2 process(es), and this one has 3", refused[0][1])
+
+            run_ranks(2, ["--resume", "runs/run"], root)
+            resumed = metrics(run_dir)
+            run_ranks(2, config + ["--out", "runs/straight"], root)
+            straight = metrics(os.path.join(root, "runs", "straight"))
+            self.assertEqual(len(resumed), 40)
+            # No BatchNorm, dropout streams per rank in the checkpoint: the same numbers.
+            self.assertEqual([r["train_loss"] for r in resumed], [r["train_loss"] for r in straight])
+            self.assertEqual(resumed[-1]["test_loss"], straight[-1]["test_loss"])
+
+
+if __name__ == "__main__":
+    unittest.main()
