@@ -7,6 +7,7 @@
 
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
+#include "esrun/models/batch_norm.h"
 #include "esrun/train/data_parallel.h"
 
 using Catch::Matchers::Contains;
@@ -215,4 +216,53 @@ TEST_CASE("Gradients are summed over the ranks; a parameter no rank touched keep
     CHECK(torch::equal(used.grad(), torch::full({3, 2}, 3.0)));
     CHECK(replicas.reduce_seconds() > 0);
   });
+}
+
+TEST_CASE("esrun's BatchNorm computes what libtorch's does, and synchronised over ranks as over their rows together",
+          "[distributed][model]") {
+  torch::manual_seed(3);
+  const auto input = torch::randn({8, 3, 4, 4}) * 2 + 1;
+  esrun::BatchNorm ours(3);
+  torch::nn::BatchNorm2d reference(3);
+  const auto checked = [&](const torch::Tensor& x) {
+    const auto a = ours->forward(x), b = reference->forward(x);
+    CHECK(torch::allclose(a, b, 1e-5, 1e-6));
+    CHECK(torch::allclose(ours->running_mean, reference->running_mean));
+    CHECK(torch::allclose(ours->running_var, reference->running_var));
+    CHECK(ours->num_batches_tracked.item<int64_t>() == reference->num_batches_tracked.item<int64_t>());
+  };
+  checked(input);
+  ours->eval();
+  reference->eval();
+  checked(input);
+
+  // Two ranks with 5 and 3 of the 8 rows, synchronised: each rank's outputs, the running statistics
+  // and the summed gradients of weight, bias and input equal one BatchNorm over all 8 rows.
+  const auto upstream = torch::randn({8, 3, 4, 4});
+  esrun::BatchNorm whole(3);
+  const auto all = input.clone().requires_grad_();
+  const auto expected = whole->forward(all);
+  (expected * upstream).sum().backward();
+  std::vector<torch::Tensor> outputs(2), input_grads(2), weight_grads(2), running_means(2);
+  on_ranks(2, test_port(70), [&](esrun::ProcessGroup& group) {
+    esrun::DataParallel replicas(std::shared_ptr<esrun::ProcessGroup>(&group, [](esrun::ProcessGroup*) {}));
+    esrun::BatchNorm norm(3);
+    esrun::synchronise_batch_norm(*norm, [&](const torch::Tensor& t) { return replicas.sum_over_ranks(t); });
+    const int64_t begin = group.rank() == 0 ? 0 : 5, rows = group.rank() == 0 ? 5 : 3;
+    const auto mine = input.narrow(0, begin, rows).clone().requires_grad_();
+    const auto out = norm->forward(mine);
+    (out * upstream.narrow(0, begin, rows)).sum().backward();
+    std::vector<torch::Tensor> grads{norm->weight.grad().clone()};
+    group.all_reduce(grads);
+    const auto r = static_cast<size_t>(group.rank());
+    outputs[r] = out.detach();
+    input_grads[r] = mine.grad();
+    weight_grads[r] = grads[0];
+    running_means[r] = norm->running_mean.clone();
+  });
+  CHECK(torch::allclose(torch::cat(outputs), expected.detach(), 1e-5, 1e-5));
+  CHECK(torch::allclose(torch::cat(input_grads), all.grad(), 1e-5, 1e-5));
+  CHECK(torch::allclose(weight_grads[0], whole->weight.grad(), 1e-5, 1e-5));
+  CHECK(torch::allclose(running_means[0], running_means[1]));
+  CHECK(torch::allclose(running_means[1], whole->running_mean, 1e-6, 1e-6));
 }

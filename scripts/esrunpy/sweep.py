@@ -269,6 +269,14 @@ def slurm_script(sweep, jobs, args):
         lines.append(f"#SBATCH --partition={args.partition}")
     if args.gpus:
         lines.append(f"#SBATCH --gpus={args.gpus}")
+    ranks_per_node = max(1, args.gpus_per_node)
+    distributed = args.nodes > 1 or ranks_per_node > 1
+    if distributed:
+        # One esrun per GPU (per node without GPUs), started by srun: each reads its rank from
+        # SLURM_PROCID and rank 0's host from SLURM_NODELIST.
+        lines += [f"#SBATCH --nodes={args.nodes}", f"#SBATCH --ntasks-per-node={ranks_per_node}"]
+        if args.gpus_per_node:
+            lines.append(f"#SBATCH --gpus-per-node={args.gpus_per_node}")
     if args.mem:
         lines.append(f"#SBATCH --mem={args.mem}")
     if args.requeue:
@@ -279,14 +287,22 @@ def slurm_script(sweep, jobs, args):
         task += ["--set", item]
     if args.requeue:
         task.append("--requeue")
-    lines += ["", f"cd {shlex.quote(REPO)}",
+    if distributed:
+        task.append("--srun")
+    lines += ["", f"cd {shlex.quote(REPO)}"]
+    if distributed:
+        # The rendezvous port, per job, so that two jobs sharing a node do not collide.
+        lines.append("export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))")
+    lines += [
               f"exec {shlex.join(task)} --run-index \"$SLURM_ARRAY_TASK_ID\" --threads \"$SLURM_CPUS_PER_TASK\"", ""]
     return "\n".join(lines)
 
 
-def run_index(sweep, jobs, index, threads, esrun, requeue):
+def run_index(sweep, jobs, index, threads, esrun, requeue, srun=False):
     """One Slurm array task: the job's status decides run, resume or nothing; signals are forwarded
-    to esrun. With --requeue, an interrupted job puts its array task back in the queue."""
+    to esrun. With --requeue, an interrupted job puts its array task back in the queue. With
+    `srun`, esrun runs as one process per task of the allocation (a multi-node or multi-GPU job);
+    srun passes the signals on to each."""
     if not 0 <= index < len(jobs):
         raise SweepError(f"--run-index {index}: the sweep has jobs 0..{len(jobs) - 1}")
     job = jobs[index]
@@ -296,6 +312,8 @@ def run_index(sweep, jobs, index, threads, esrun, requeue):
         print(f"{job.name}/s{job.seed}: finished already ({job.run_dir}/summary.json)")
         return 0
     command = job.command(esrun, sweep.configs, [("threads", threads), ("progress.mode", "lines")])
+    if srun:
+        command = ["srun", "--kill-on-bad-exit=1"] + command
     job.record(sweep.configs)
     print("$ " + shlex.join(command), flush=True)
     # Slurm's `--signal=B:USR1@...` reaches only the batch shell, which is this process (exec): pass
@@ -336,7 +354,10 @@ def main(argv=None):
     slurm.add_argument("--slurm", action="store_true", help="write <sweep folder>/sweep.sbatch instead of running")
     slurm.add_argument("--partition")
     slurm.add_argument("--time", default="04:00:00", help="per-task time limit (default 04:00:00)")
-    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task")
+    slurm.add_argument("--gpus", type=int, default=0, help="GPUs per task (a single-process job)")
+    slurm.add_argument("--nodes", type=int, default=1, help="nodes per job; with --gpus-per-node, one esrun per GPU "
+                       "(a data-parallel run, docs/distributed.md)")
+    slurm.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per node, one esrun process each")
     slurm.add_argument("--cpus", type=int, default=8, help="CPUs per task (also esrun's threads)")
     slurm.add_argument("--mem", help="memory per task, e.g. 32G")
     slurm.add_argument("--max-parallel", type=int, help="at most this many tasks at once (%%N)")
@@ -345,6 +366,7 @@ def main(argv=None):
     slurm.add_argument("--requeue", action="store_true", help="requeue a task that was stopped by the signal")
     slurm.add_argument("--python", help="python for the array tasks (default: this one)")
     parser.add_argument("--run-index", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--srun", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         extra = []
@@ -363,9 +385,14 @@ def main(argv=None):
                 print(f"{i:4d}  {job.status():<11}  {job.name}/s{job.seed}")
             return 0
         if args.run_index is not None:
-            return run_index(sweep, jobs, args.run_index, threads, args.esrun, args.requeue)
+            return run_index(sweep, jobs, args.run_index, threads, args.esrun, args.requeue, args.srun)
         if not os.path.exists(args.esrun):
             raise SweepError(f"--esrun: '{args.esrun}' does not exist; build esrun first (scripts/setup.sh)")
+        if args.nodes < 1 or args.gpus_per_node < 0:
+            raise SweepError(f"--nodes {args.nodes} --gpus-per-node {args.gpus_per_node}: expected at least one "
+                             "node and no negative GPU count")
+        if args.gpus and (args.nodes > 1 or args.gpus_per_node):
+            raise SweepError("--gpus is for single-process jobs; a multi-process job takes --nodes and --gpus-per-node")
         if args.slurm:
             os.makedirs(os.path.join(sweep.root, "logs"), exist_ok=True)
             path = os.path.join(sweep.root, "sweep.sbatch")

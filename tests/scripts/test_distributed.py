@@ -118,6 +118,24 @@ class DataParallel(unittest.TestCase):
                 self.assertAlmostEqual(finals[world][key], finals[1][key], delta=1e-5 * abs(finals[1][key]),
                                        msg=f"{key}, {world} ranks")
 
+    def test_sync_bn_normalises_over_every_ranks_rows(self):
+        # small_cnn has BatchNorm: per rank, each normalises over its half of the batch and the first
+        # epoch already differs from one process's; synchronised, it matches one process up to float
+        # rounding. Three ranks with micro-batches of 7 rows run empty passes on some ranks (their
+        # shares of 64 are 22, 21, 21), which must still take part in every collective.
+        config = ["--config", os.path.join(SMOKE, "uniform.yaml"), "--set", "train.epochs=1"]
+        first = {}
+        for name, world, extra in (("alone", 1, []), ("per_rank", 2, []),
+                                   ("synchronised", 2, ["--set", "distributed.sync_bn=true"])):
+            with tempfile.TemporaryDirectory() as root:
+                run_ranks(world, config + extra + ["--out", "runs/run"], root)
+                first[name] = metrics(os.path.join(root, "runs", "run"))[0]["train_loss"]
+        self.assertAlmostEqual(first["synchronised"], first["alone"], delta=1e-5 * first["alone"])
+        self.assertGreater(abs(first["per_rank"] - first["alone"]), 1e-4 * first["alone"])
+        with tempfile.TemporaryDirectory() as root:
+            run_ranks(3, config + ["--set", "distributed.sync_bn=true", "--set", "train.accumulate=7",
+                                   "--set", "distributed.check_sync=true", "--out", "runs/run"], root)
+
     def test_rank_zero_alone_writes(self):
         with tempfile.TemporaryDirectory() as root:
             run_ranks(3, ["--config", os.path.join(SMOKE, "es.yaml"), "--set", "train.epochs=3",

@@ -221,6 +221,38 @@ class SweepExpansion(unittest.TestCase):
         code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--list"])
         self.assertIn("   3  new          sampler.name=es/s1", out)
 
+    def test_slurm_multi_node_jobs_start_one_esrun_per_gpu_with_srun(self):
+        path = self.sweep_file("name: big\nconfigs: [base.yaml]\nseeds: [0]\n")
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable, "--slurm",
+                                       "--nodes", "2", "--gpus-per-node", "4"])
+        self.assertEqual(code, 0, out)
+        with open(os.path.join(self.dir.name, "big", "sweep.sbatch")) as f:
+            script = f.read()
+        for expected in ["#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=4", "#SBATCH --gpus-per-node=4",
+                         "export MASTER_PORT=$((20000 + SLURM_JOB_ID % 20000))", " --srun"]:
+            self.assertIn(expected, script)
+        # The array task runs esrun under srun (a stand-in srun records its arguments).
+        bin_dir = os.path.join(self.dir.name, "bin")
+        record = os.path.join(self.dir.name, "srun-args")
+        write(os.path.join(bin_dir, "srun"), f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {record}\n")
+        os.chmod(os.path.join(bin_dir, "srun"), 0o755)
+        old_path = os.environ["PATH"]
+        os.environ["PATH"] = bin_dir + os.pathsep + old_path
+        try:
+            code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", "/opt/esrun", "--run-index", "0",
+                                           "--srun", "--threads", "3"])
+        finally:
+            os.environ["PATH"] = old_path
+        self.assertEqual(code, 0, out)
+        with open(record) as f:
+            args = f.read().split("\n")
+        self.assertEqual(args[:2], ["--kill-on-bad-exit=1", "/opt/esrun"])
+        self.assertIn("threads=3", args)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable, "--slurm",
+                                       "--nodes", "2", "--gpus", "1"])
+        self.assertEqual(code, 2)
+        self.assertIn("--gpus is for single-process jobs", out)
+
 
 class Tables(unittest.TestCase):
     def setUp(self):

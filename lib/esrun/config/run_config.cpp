@@ -351,6 +351,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.distributed.backend = c.get_string("distributed.backend");
   r.distributed.timeout_s = check.positive("distributed.timeout_s");
   r.distributed.check_sync = c.get_bool("distributed.check_sync");
+  r.distributed.sync_bn = c.get_bool("distributed.sync_bn");
   r.progress.mode = c.get_string("progress.mode");
   r.progress.every = check.positive("progress.every");
 

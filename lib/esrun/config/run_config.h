@@ -264,7 +264,8 @@ struct CheckpointOptions {
 struct DistributedOptions {
   std::string backend = "auto";  // auto (nccl on CUDA, gloo on CPU) | gloo | nccl
   double timeout_s = 600;        // how long a rank waits for the others before failing
-  bool check_sync = false;       // compare a checksum of the policy's state and the model every epoch
+  bool check_sync = false;
+  bool sync_bn = false;          // BatchNorm statistics over every rank's rows (esrun's own models)       // compare a checksum of the policy's state and the model every epoch
 };
 
 struct ProgressOptions {

@@ -147,6 +147,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("checkpoint.best", T::Bool, "false", "also keep checkpoints/best.pt, the epoch with the best test_score (accuracy; -RMSE for regression)"),
       spec("distributed.backend", T::String, "auto", "the c10d backend of multi-process runs (torchrun's or Slurm's launch variables; scripts/launch): gloo (CPU), nccl (CUDA), auto = nccl on CUDA, gloo on CPU", false, {"auto", "gloo", "nccl"}),
       spec("distributed.timeout_s", T::Float, "600", "multi-process runs: seconds a rank waits for the others (rendezvous, collectives) before failing with an error naming the rank that stopped answering"),
+      spec("distributed.sync_bn", T::Bool, "false", "multi-process runs: BatchNorm layers of esrun's models normalise with the mean and variance of every rank's rows together (as PyTorch's SyncBatchNorm); false = each rank's own share, as DDP without it"),
       spec("distributed.check_sync", T::Bool, "false", "multi-process runs, a debug mode: after every epoch the ranks compare a checksum of the policy's per-sample state and of the model, and fail naming the ranks that diverged"),
       spec("progress.mode", T::String, "auto", "live progress: bar (one redrawn line), lines (periodic log lines), off; auto = bar on a terminal, lines otherwise", false, {"auto", "bar", "lines", "off"}),
       spec("progress.every", T::Float, "30", "seconds between progress lines in lines mode"),

@@ -4,6 +4,7 @@
 // AdaSelection's paper trains a "simple MLP" and a "2-layer MLP" without giving their sizes; the
 // presets are our reading of them: simple = one hidden layer of 32, two_layer = two of 64.
 #include "esrun/core/error.h"
+#include "esrun/models/batch_norm.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -34,7 +35,7 @@ class Mlp final : public Model {
     for (const int64_t size : o.input_shape) in *= size;
     for (const int64_t out : o.hidden.value_or(preset_hidden(o.preset))) {
       layers_->push_back(torch::nn::Linear(in, out));
-      if (o.batch_norm) layers_->push_back(torch::nn::BatchNorm1d(out));
+      if (o.batch_norm) layers_->push_back(BatchNorm(out));
       layers_->push_back(activation(o.activation.value_or("relu")));
       if (o.dropout.value_or(0.0) > 0.0) layers_->push_back(torch::nn::Dropout(*o.dropout));
       in = out;

@@ -3,6 +3,7 @@
 // a 7x7 stride-2 convolution and a 3x3 stride-2 max-pool, for 224-pixel images). Then four stages
 // of 64/128/256/512 base channels (model.width scales them), global average pooling and a linear
 // classifier.
+#include "esrun/models/batch_norm.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -17,7 +18,7 @@ torch::nn::Sequential shortcut(int64_t in, int64_t out, int64_t stride) {
   torch::nn::Sequential s;
   if (stride != 1 || in != out) {
     s->push_back(conv1x1(in, out, stride));
-    s->push_back(torch::nn::BatchNorm2d(out));
+    s->push_back(BatchNorm(out));
   }
   return s;
 }
@@ -35,7 +36,7 @@ class ResidualBlock final : public torch::nn::Module {
     for (size_t i = 0; i < convs.size(); ++i) {
       const std::string suffix = std::to_string(i + 1);
       convs_.push_back(register_module("conv" + suffix, convs[i]));
-      norms_.push_back(register_module("bn" + suffix, torch::nn::BatchNorm2d(convs[i]->options.out_channels())));
+      norms_.push_back(register_module("bn" + suffix, BatchNorm(convs[i]->options.out_channels())));
     }
     shortcut_ = register_module("shortcut", shortcut(in, out_channels_, stride));
   }
@@ -54,7 +55,7 @@ class ResidualBlock final : public torch::nn::Module {
  private:
   int64_t out_channels_;
   std::vector<torch::nn::Conv2d> convs_;
-  std::vector<torch::nn::BatchNorm2d> norms_;
+  std::vector<BatchNorm> norms_;
   torch::nn::Sequential shortcut_{nullptr};
 };
 
@@ -67,7 +68,7 @@ class ResNet final : public Model {
         "conv1", imagenet_stem_
                      ? torch::nn::Conv2d(torch::nn::Conv2dOptions(image_channels(o), width, 7).stride(2).padding(3).bias(false))
                      : conv3x3(image_channels(o), width));
-    stem_bn_ = register_module("bn1", torch::nn::BatchNorm2d(width));
+    stem_bn_ = register_module("bn1", BatchNorm(width));
     int64_t in = width;
     for (size_t stage = 0; stage < depths.size(); ++stage) {
       for (int64_t i = 0; i < depths[stage]; ++i) {
@@ -90,7 +91,7 @@ class ResNet final : public Model {
  private:
   bool imagenet_stem_ = false;
   torch::nn::Conv2d stem_conv_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  BatchNorm stem_bn_{nullptr};
   std::vector<std::shared_ptr<ResidualBlock>> blocks_;
   torch::nn::Linear fc_{nullptr};
 };

@@ -1,5 +1,6 @@
 // small_cnn: three conv-BN-ReLU-maxpool blocks (w, 2w, 4w channels), global average pooling and
 // a linear classifier. About 0.3 M parameters at w = 32: fast enough for CPU experiments.
+#include "esrun/models/batch_norm.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -12,7 +13,7 @@ class SmallCnn final : public Model {
     for (int64_t i = 0; i < 3; ++i) {
       const int64_t out = width << i;
       features_->push_back(conv3x3(channels, out));
-      features_->push_back(torch::nn::BatchNorm2d(out));
+      features_->push_back(BatchNorm(out));
       features_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       features_->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(2)));
       channels = out;

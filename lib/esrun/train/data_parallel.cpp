@@ -122,6 +122,32 @@ torch::Tensor DataParallel::reduce_gradients(const std::vector<torch::Tensor>& p
   return summed_loss;
 }
 
+namespace {
+// An all-reduce in the autograd graph: forward and backward both sum over the ranks.
+struct SumOverRanks : torch::autograd::Function<SumOverRanks> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* context, const torch::Tensor& input,
+                               ProcessGroup* group) {
+    context->saved_data["group"] = reinterpret_cast<int64_t>(group);
+    std::vector<torch::Tensor> sum{input.clone()};
+    group->all_reduce(sum);
+    return sum[0];
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* context,
+                                                 torch::autograd::variable_list gradients) {
+    auto* group = reinterpret_cast<ProcessGroup*>(context->saved_data["group"].toInt());
+    std::vector<torch::Tensor> sum{gradients[0].contiguous().clone()};
+    group->all_reduce(sum);
+    return {sum[0], torch::Tensor()};
+  }
+};
+}  // namespace
+
+torch::Tensor DataParallel::sum_over_ranks(const torch::Tensor& tensor) {
+  if (!distributed()) return tensor;
+  Stopwatch timed(reduce_seconds_);
+  return SumOverRanks::apply(tensor, group_.get());
+}
+
 void DataParallel::average_batchnorm(torch::nn::Module& model) {
   if (!distributed()) return;
   torch::NoGradGuard no_grad;

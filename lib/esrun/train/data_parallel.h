@@ -48,6 +48,9 @@ class DataParallel {
   // Averages the BatchNorm running statistics (buffers named running_mean / running_var) over the
   // ranks, whose batches differ.
   void average_batchnorm(torch::nn::Module& model);
+  // The sum of `tensor` over the ranks, differentiable: its gradient is the sum of the ranks'
+  // gradients (synchronised BatchNorm's statistics).
+  torch::Tensor sum_over_ranks(const torch::Tensor& tensor);
   // Rank 0's values of the tensors, on every rank.
   void broadcast(std::vector<torch::Tensor> tensors);
   // The largest of the ranks' values, element by element.

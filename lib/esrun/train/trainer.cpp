@@ -7,6 +7,7 @@
 #include "esrun/core/rng.h"
 #include "esrun/core/timer.h"
 #include "esrun/core/torch_compat.h"
+#include "esrun/models/batch_norm.h"
 #include "esrun/optim/optimizer.h"
 #include "esrun/train/loss.h"
 
@@ -99,6 +100,11 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, st
     const uint64_t seed = derive_seed(config_.seed, "dropout");
     std::lock_guard<std::mutex> lock(dropout_gen_.mutex());
     dropout_gen_.set_current_seed(parallel_.rank() == 0 ? seed : derive_seed(seed, static_cast<uint64_t>(parallel_.rank())));
+  }
+  if (config_.distributed.sync_bn && parallel_.distributed()) {
+    synced_norms_ = synchronise_batch_norm(*model_, [this](const torch::Tensor& t) { return parallel_.sum_over_ranks(t); });
+    if (synced_norms_ == 0 && config_.model.name == "torchscript")
+      spdlog::warn("distributed.sync_bn: a TorchScript model's BatchNorm layers are its own and stay per rank");
   }
   std::vector<torch::Tensor> initial = model_->parameters();
   for (const auto& buffer : model_->buffers()) initial.push_back(buffer);
@@ -328,7 +334,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
                                  open.samples_backward});
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
-      parallel_.average_batchnorm(*model_);  // the checkpoint holds the ranks' consensus
+      if (synced_norms_ == 0) parallel_.average_batchnorm(*model_);  // the checkpoint holds the ranks' consensus
       account_collectives();
       clock.settle();
       open.seconds_before = seconds_in_epoch();
@@ -336,7 +342,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     }
   }
   EpochRecord record = finish_epoch(open, clock);
-  parallel_.average_batchnorm(*model_);
+  if (synced_norms_ == 0) parallel_.average_batchnorm(*model_);  // synchronised ones agree already
   check_replicas_agree(epoch);
   account_collectives();
   record.time.gather = time.gather, record.time.reduce = time.reduce;
@@ -398,6 +404,8 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
       if (share.size > 0) {
         const auto outputs = forward_no_grad(inputs);
         observation = measure(outputs, targets, task_->loss(outputs, targets));
+      } else if (synced_norms_ > 0) {
+        forward_no_grad(inputs);  // no rows, but its BatchNorm statistics' collectives
       }
       observation = parallel_.gather(observation, size);
       open.record.samples_forward += size;
@@ -525,6 +533,18 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
                to_device_async(data_.train.targets.index_select(0, indices), device_)};
 }
 
+std::vector<std::pair<int64_t, int64_t>> Trainer::micro_batches(int64_t local, int64_t total) const {
+  const int64_t world = parallel_.world_size();
+  const int64_t largest = synced_norms_ > 0 ? (total + world - 1) / world : local;
+  const int64_t micro = std::max<int64_t>(1, config_.train.accumulate.value_or(largest));
+  std::vector<std::pair<int64_t, int64_t>> passes;
+  for (int64_t begin = 0; begin < largest; begin += micro) {
+    const int64_t from = std::min(begin, local);
+    passes.emplace_back(from, std::min(micro, local - from));
+  }
+  return passes;
+}
+
 Observation Trainer::no_rows() const {
   const auto floats = torch::TensorOptions().dtype(torch::kFloat).device(device_);
   Observation none;
@@ -539,11 +559,11 @@ Scores Trainer::score(const Batch& batch) {
   // With train.accumulate the scoring forward runs in micro-batches too (memory), each as the
   // whole batch would have seen it (no gradient, BatchNorm frozen). Each rank scores its share.
   const auto share = parallel_.share(batch.inputs.size(0));
-  const int64_t rows = share.size, micro = std::min(rows, config_.train.accumulate.value_or(rows));
+  const int64_t rows = share.size;
   std::vector<torch::Tensor> losses, grad_norms, correct;
-  for (int64_t begin = 0; begin < rows; begin += micro) {
-    const int64_t size = std::min(micro, rows - begin);
+  for (const auto& [begin, size] : micro_batches(rows, batch.inputs.size(0))) {
     const auto outputs = forward_no_grad(batch.inputs.narrow(0, share.begin + begin, size));
+    if (size == 0) continue;  // an empty pass of synchronised BatchNorm
     c10::InferenceMode inference;
     const auto targets = batch.targets.narrow(0, share.begin + begin, size);
     losses.push_back(task_->loss(outputs, targets));
@@ -588,15 +608,17 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   // The rows pass in micro-batches of at most train.accumulate (one pass without it). Each pass
   // adds the gradient of its mean(w_i * l_i) times its share of the rows, so the one step sees the
   // gradient of mean(w_i * l_i) over all rows.
-  const int64_t rows = inputs.size(0), micro = std::min(rows, config_.train.accumulate.value_or(rows));
-  const int64_t total = total_rows < 0 ? rows : total_rows;
+  const int64_t rows = inputs.size(0), total = total_rows < 0 ? rows : total_rows;
   compat::zero_grad(*optimizer_);
   std::vector<Observation> measured;
   std::vector<torch::Tensor> parts;
-  for (int64_t begin = 0; begin < rows; begin += micro) {
-    const int64_t size = std::min(micro, rows - begin);
+  for (const auto& [begin, size] : micro_batches(rows, total)) {
     const auto part_targets = targets.narrow(0, begin, size);
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
+    if (size == 0) {  // an empty pass of synchronised BatchNorm: its backward's collectives too
+      if (part_outputs.requires_grad()) backward(part_outputs.sum() * 0.0);
+      continue;
+    }
     const auto part_losses = task_->loss(part_outputs, part_targets);
     const auto part = weighted_mean_loss(part_losses, weights.defined() ? weights.narrow(0, begin, size) : weights) *
                       (static_cast<double>(size) / static_cast<double>(total));

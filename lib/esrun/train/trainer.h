@@ -96,6 +96,11 @@ class Trainer {
   // The per-sample quantities policies read, of one forward's outputs (no gradient); computed per
   // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once.
   Observation measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
+  // The micro-batches (begin, size) of this rank's `local` rows of `total`: passes of at most
+  // train.accumulate rows (one pass without it). With synchronised BatchNorm every rank runs as many
+  // passes as the largest share needs, trailing ones possibly empty, because each pass's
+  // statistics are a collective all ranks take part in.
+  std::vector<std::pair<int64_t, int64_t>> micro_batches(int64_t local, int64_t total) const;
   // Per-sample values of no rows (a rank whose share of a small batch is empty).
   Observation no_rows() const;
   // Debug mode distributed.check_sync: the ranks compare a checksum of the policy state and model.
@@ -105,6 +110,7 @@ class Trainer {
   Dataset data_;
   torch::Device device_;
   DataParallel parallel_;
+  int64_t synced_norms_ = 0;  // BatchNorm layers synchronised over the ranks (distributed.sync_bn)
   std::unique_ptr<Task> task_;
   std::shared_ptr<Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
