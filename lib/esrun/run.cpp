@@ -55,7 +55,8 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   static const std::vector<std::string> allowed = {"threads", "device", "out_root", "train.eval_every",
                                                    "train.eval_batch", "train.on_nan", "checkpoint.every",
                                                    "checkpoint.best", "train.epochs", "progress.mode",
-                                                   "progress.every", "distributed.backend", "distributed.timeout_s"};
+                                                   "progress.every", "distributed.backend", "distributed.timeout_s",
+                                                   "distributed.check_sync"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -65,7 +66,8 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   }
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
-              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, distributed.*)");
+              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, distributed.backend, "
+              "distributed.timeout_s, distributed.check_sync)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }
@@ -212,14 +214,15 @@ RunResult run(const RunRequest& request) {
   // A tokenizer trained at start is saved in the run directory, and a resumed run reads its own.
   if (dir) config.data.artifacts_dir = dir->path().string();
   if (request.resume) config.data.resume_dir = *request.resume;
-  Dataset data = load_dataset(config);
-  if (group) {
-    if (const auto tokenizer = share_tokenizer(*group, dir)) {
-      config.data.tokenizer.model = tokenizer->string();
-      data = load_dataset(config);
-      std::filesystem::remove(*tokenizer);
-    }
-  }
+  // Rank 0 loads first: a tokenizer it trains at start (or the resumed run's) reaches the other
+  // ranks before they load (within distributed.timeout_s).
+  std::optional<Dataset> loaded;
+  if (writes) loaded = load_dataset(config);
+  const auto tokenizer = group ? share_tokenizer(*group, dir) : std::nullopt;
+  if (tokenizer) config.data.tokenizer.model = tokenizer->string();
+  if (!loaded) loaded = load_dataset(config);
+  if (tokenizer) std::filesystem::remove(*tokenizer);
+  Dataset data = std::move(*loaded);
   spdlog::info("{}: {} train / {} test samples, {}{}{}", data.name, data.train.size(), data.test.size(), data.task,
                data.num_classes > 0 ? fmt::format(", {} classes", data.num_classes) : std::string(),
                config.data.label_noise.kind == NoiseKind::None
@@ -264,7 +267,9 @@ RunResult run(const RunRequest& request) {
     const int64_t every = config.checkpoint.every;
     if (last || stopping || (every > 0 && (record.epoch + 1) % every == 0))
       write_checkpoint(dir, "last.pt", trainer, record.epoch + 1, hash, records);
-    if (config.checkpoint.best && record.evaluated && (!best_score || record.test.score > *best_score))
+    // Rank 0's view decides (every rank must take part in the checkpoint's collectives alike).
+    const bool best = config.checkpoint.best && record.evaluated && (!best_score || record.test.score > *best_score);
+    if (trainer.replicas().max({best && writes ? 1 : 0})[0] != 0)
       write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, records);
     if (record.evaluated) best_score = std::max(best_score.value_or(record.test.score), record.test.score);
     return !stopping;

@@ -135,6 +135,12 @@ class DataParallel(unittest.TestCase):
         with tempfile.TemporaryDirectory() as root:
             run_ranks(3, config + ["--set", "distributed.sync_bn=true", "--set", "train.accumulate=7",
                                    "--set", "distributed.check_sync=true", "--out", "runs/run"], root)
+        # Synchronised scoring forwards (ES) and KAKURENBO's refresh pass keep the replicas in step.
+        for policy in ("es", "ka"):
+            with self.subTest(policy=policy), tempfile.TemporaryDirectory() as root:
+                run_ranks(2, ["--config", os.path.join(SMOKE, f"{policy}.yaml"), "--set", "train.epochs=3",
+                              "--set", "distributed.sync_bn=true", "--set", "distributed.check_sync=true",
+                              "--out", "runs/run"], root)
 
     def test_rank_zero_alone_writes(self):
         with tempfile.TemporaryDirectory() as root:

@@ -138,8 +138,15 @@ std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& lau
       group->backend_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, launch.rank, launch.world_size, options);
     }
 #endif
+    // GLOO_SOCKET_IFNAME (comma-separated interfaces), as PyTorch's Python front end reads it:
+    // needed where the host name resolves to a loopback address on a multi-node run.
     auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    if (const auto interfaces = process_environment("GLOO_SOCKET_IFNAME")) {
+      std::stringstream names(*interfaces);
+      for (std::string name; std::getline(names, name, ',');)
+        if (!name.empty()) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(name));
+    }
+    if (options->devices.empty()) options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     if (backend == "gloo")
       group->backend_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, launch.rank, launch.world_size, options);
   } catch (const std::exception& e) {

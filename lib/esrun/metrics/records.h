@@ -14,8 +14,9 @@ namespace esrun {
 // computed per micro-batch.
 struct PhaseTimes {
   double data = 0, score_forward = 0, select = 0, train_step = 0, eval = 0;
-  // Multi-process runs: host seconds in the all-gathers of per-sample values (within score_forward,
-  // train_step, eval) and in the gradient and BatchNorm all-reduces (within train_step); 0 alone.
+  // Multi-process runs: host seconds of training (scoring, steps, the refresh pass: parts of
+  // score_forward, train_step and select) in the all-gathers of per-sample values and in the
+  // gradient and BatchNorm all-reduces; evaluation's and checkpoints' are not counted. 0 alone.
   double gather = 0, reduce = 0;
   bool per_phase = true;           // false (`timing: epoch`): the four phases above are not measured
   double epoch_total = 0;          // everything in the epoch, evaluation included

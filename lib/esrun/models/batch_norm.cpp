@@ -1,5 +1,7 @@
 #include "esrun/models/batch_norm.h"
 
+#include "esrun/core/error.h"
+
 namespace esrun {
 
 BatchNormImpl::BatchNormImpl(int64_t features, double eps, double momentum)
@@ -21,22 +23,28 @@ void BatchNormImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor BatchNormImpl::forward(const torch::Tensor& input) {
   if (sum_ && is_training()) return synchronised_forward(input);
+  // As libtorch's: one value per channel has no variance (its running variance would become NaN).
+  ESRUN_CHECK(!is_training() || input.numel() / features_ > 1, "BatchNorm in training got ", input.numel() / features_,
+              " value(s) per channel (a pass of ", input.size(0), " row(s)): it needs at least 2. Make the batch "
+              "larger (in a multi-process run each rank normalises over its share of a micro-batch; "
+              "distributed.sync_bn normalises over all of them)");
   if (is_training()) num_batches_tracked += 1;
   return torch::batch_norm(input, weight, bias, running_mean, running_var, is_training(), momentum_, eps_,
                            at::globalContext().userEnabledCuDNN());
 }
 
 torch::Tensor BatchNormImpl::synchronised_forward(const torch::Tensor& input) {
-  // Per channel: the sum, the sum of squares and the count of this rank's values, in double (the
-  // variance is their difference), summed over the ranks in one collective. A rank with no rows
-  // contributes zeros and still takes part.
+  // Per channel: the sum, the sum of squares and the count of this rank's values, accumulated in
+  // double (the variance is their difference), summed over the ranks in one collective. A rank
+  // with no rows contributes zeros and still takes part. Half-precision inputs are squared in fp32.
   std::vector<int64_t> reduce;
   for (int64_t d = 0; d < input.dim(); ++d)
     if (d != 1) reduce.push_back(d);
-  const auto values = input.to(torch::kDouble);
+  const auto values = input.scalar_type() == torch::kDouble ? input : input.to(torch::kFloat);
   const double count = static_cast<double>(input.numel() / features_);
-  const auto total = sum_(torch::cat({values.sum(reduce), (values * values).sum(reduce),
-                                      torch::full({1}, count, values.options().requires_grad(false))}));
+  const auto sums = torch::cat({values.sum(reduce, false, torch::kDouble), (values * values).sum(reduce, false, torch::kDouble),
+                                torch::full({1}, count, torch::TensorOptions().dtype(torch::kDouble).device(input.device()))});
+  const auto total = sum_(sums);
   const auto n = total.narrow(0, 2 * features_, 1);
   const auto mean = total.narrow(0, 0, features_) / n;
   const auto variance = (total.narrow(0, features_, features_) / n - mean * mean).clamp_min(0);
@@ -46,12 +54,13 @@ torch::Tensor BatchNormImpl::synchronised_forward(const torch::Tensor& input) {
     running_mean.mul_(1 - momentum_).add_(mean.to(running_mean.dtype()), momentum_);
     running_var.mul_(1 - momentum_).add_((variance * n / (n - 1).clamp_min(1)).to(running_var.dtype()), momentum_);
   }
-  // Normalised in the input's precision.
+  // Normalised in fp32 (or the input's wider type), returned in the input's type, as libtorch's.
   std::vector<int64_t> shape(static_cast<size_t>(input.dim()), 1);
   shape[1] = features_;
-  const auto type = input.scalar_type();
+  const auto type = values.scalar_type();
   const auto scale = (variance + eps_).rsqrt().to(type).view(shape);
-  return (input - mean.to(type).view(shape)) * scale * weight.view(shape) + bias.view(shape);
+  const auto output = (values - mean.to(type).view(shape)) * scale * weight.to(type).view(shape) + bias.to(type).view(shape);
+  return output.to(input.scalar_type());
 }
 
 int64_t synchronise_batch_norm(torch::nn::Module& model, const RankSum& sum) {
