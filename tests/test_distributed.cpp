@@ -202,19 +202,52 @@ TEST_CASE("Gradients are summed over the ranks; a parameter no rank touched keep
     const auto used = torch::zeros({3, 2}, torch::requires_grad());
     const auto unused = torch::zeros({4}, torch::requires_grad());
     const auto frozen = torch::zeros({2});
-    // Rank 0 has rows (its gradient is 1 + rank everywhere); rank 1 had none this step.
+    replicas.attach({used, unused, frozen});
+    // Rank 0 has rows (its gradient is 1.5 everywhere); rank 1 had none this step.
     if (replicas.rank() == 0) used.mutable_grad() = torch::full({3, 2}, 1.5);
     const auto loss = torch::tensor(replicas.rank() == 0 ? 0.25f : 0.0f);
-    const auto summed = replicas.reduce_gradients({used, unused, frozen}, loss);
+    const auto summed = replicas.reduce_gradients(loss);
     CHECK(summed.item<float>() == 0.25f);
     REQUIRE(used.grad().defined());
     CHECK(torch::equal(used.grad(), torch::full({3, 2}, 1.5)));
     CHECK_FALSE(unused.grad().defined());
     // Both ranks with rows: the sum.
     used.mutable_grad() = torch::full({3, 2}, static_cast<double>(replicas.rank() + 1));
-    replicas.reduce_gradients({used, unused, frozen}, loss);
+    replicas.reduce_gradients(loss);
     CHECK(torch::equal(used.grad(), torch::full({3, 2}, 3.0)));
     CHECK(replicas.reduce_seconds() > 0);
+  });
+}
+
+TEST_CASE("Buckets start their all-reduce from the backward pass and sum accumulated micro-batches", "[distributed]") {
+  // Each rank: two micro-batches of its own rows through a two-layer net whose 33 MiB first layer
+  // fills a bucket of its own; only the last pass is armed. The summed gradients equal those of
+  // one process over every rank's rows.
+  torch::manual_seed(5);
+  const auto inputs = torch::randn({8, 4});
+  auto reference = torch::nn::Sequential(torch::nn::Linear(4, 2200000), torch::nn::ReLU(),
+                                         torch::nn::Linear(2200000, 1));
+  std::vector<torch::Tensor> expected;
+  {
+    reference->forward(inputs).sum().backward();
+    for (const auto& p : reference->parameters()) expected.push_back(p.grad().clone());
+  }
+  on_replicas(2, test_port(65), [&](esrun::DataParallel& replicas) {
+    auto model = torch::nn::Sequential(torch::nn::Linear(4, 2200000), torch::nn::ReLU(), torch::nn::Linear(2200000, 1));
+    {
+      torch::NoGradGuard no_grad;
+      const auto from = reference->parameters();
+      const auto to = model->parameters();
+      for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+    }
+    replicas.attach(model->parameters());
+    const auto mine = inputs.narrow(0, replicas.rank() * 4, 4);
+    model->forward(mine.narrow(0, 0, 2)).sum().backward();
+    replicas.arm();
+    model->forward(mine.narrow(0, 2, 2)).sum().backward();
+    replicas.reduce_gradients(torch::zeros({}));
+    const auto params = model->parameters();
+    for (size_t i = 0; i < params.size(); ++i) CHECK(torch::allclose(params[i].grad(), expected[i], 1e-4, 1e-5));
   });
 }
 

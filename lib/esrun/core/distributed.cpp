@@ -272,6 +272,24 @@ void ProcessGroup::all_reduce(std::vector<torch::Tensor>& tensors, Reduce op) {
   }
 }
 
+void ProcessGroup::start_all_reduce(torch::Tensor tensor) {
+  collective("starting an all-reduce", [&] {
+    backend_->run([&](auto& group) {
+      std::vector<at::Tensor> one{tensor};
+      auto work = group.allreduce(one);
+      started_.push_back([work, one, this] { work->wait(timeout_); });
+    });
+  });
+}
+
+void ProcessGroup::finish_all_reduces() {
+  auto started = std::move(started_);
+  started_.clear();
+  collective("an all-reduce", [&] {
+    for (const auto& wait : started) wait();
+  });
+}
+
 void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors) {
   for (auto& tensor : tensors) {
     if (tensor.numel() == 0) continue;

@@ -73,6 +73,12 @@ class ProcessGroup {
   void all_reduce(std::vector<torch::Tensor>& tensors, Reduce op = Reduce::Sum);
   // Rank 0's tensors, in place on every rank.
   void broadcast(std::vector<torch::Tensor>& tensors);
+  // Starts summing `tensor` (contiguous, on device()) in place over the ranks, in the background;
+  // finish_all_reduces() waits for every one started. Every rank must start the same ones in the
+  // same order.
+  void start_all_reduce(torch::Tensor tensor);
+  void finish_all_reduces();
+  torch::Device device() const { return device_; }
 
   // Leaves the run cleanly: rank 0, which hosts the store, waits until every other rank is done
   // with it. Call it on every rank once the run's last collective is over.
@@ -94,6 +100,7 @@ class ProcessGroup {
   std::chrono::milliseconds timeout_;
   torch::Device device_;
   int64_t exchanges_ = 0;  // keys of the store are numbered, so each exchange has its own
+  std::vector<std::function<void()>> started_;  // waits for the all-reduces in flight
   std::thread heartbeat_;
   std::mutex heartbeat_mutex_;
   std::condition_variable heartbeat_wake_;

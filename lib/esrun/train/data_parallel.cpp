@@ -72,54 +72,76 @@ Observation DataParallel::gather(const Observation& local, int64_t rows) {
   return observation;
 }
 
-torch::Tensor DataParallel::reduce_gradients(const std::vector<torch::Tensor>& parameters, const torch::Tensor& loss) {
-  if (!distributed()) return loss;
-  Stopwatch timed(reduce_seconds_);
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> trainable;
-  for (const auto& p : parameters)
-    if (p.requires_grad()) trainable.push_back(p);
-  const auto count = static_cast<int64_t>(trainable.size());
-  const auto on = trainable.empty() ? loss.device() : trainable[0].device();
-  const auto options = torch::TensorOptions().dtype(torch::kFloat).device(on);
-  // The first bucket starts with a header: one flag per parameter (this rank has its gradient)
-  // and the loss; both are summed with the gradients.
-  std::vector<float> flags;
-  for (const auto& p : trainable) flags.push_back(p.grad().defined() ? 1.0f : 0.0f);
-  const auto header = torch::cat({torch::tensor(flags, torch::kFloat).to(on), loss.detach().to(options).reshape({1})});
-
-  torch::Tensor summed_loss, defined_anywhere;  // after the first bucket: `flags` summed
-  for (int64_t first = 0; first < count || first == 0;) {
-    int64_t last = first, elements = 0;
-    while (last < count && (last == first || (elements + trainable[last].numel()) * 4 <= kBucketBytes))
-      elements += trainable[last++].numel();
-    std::vector<torch::Tensor> pieces;
-    if (first == 0) pieces.push_back(header);
-    for (int64_t i = first; i < last; ++i) {
-      const auto& grad = trainable[i].grad();
-      pieces.push_back(grad.defined() ? grad.reshape({-1}).to(torch::kFloat) : torch::zeros({trainable[i].numel()}, options));
-    }
-    std::vector<torch::Tensor> flat{torch::cat(pieces)};
-    group_->all_reduce(flat);
-    int64_t offset = 0;
-    if (first == 0) {
-      defined_anywhere = flat[0].narrow(0, 0, count).gt(0).cpu();  // the one host read of a step
-      flags.assign(defined_anywhere.data_ptr<bool>(), defined_anywhere.data_ptr<bool>() + count);
-      summed_loss = flat[0].narrow(0, count, 1).reshape({}).to(loss.scalar_type());
-      offset = count + 1;
-    }
-    for (int64_t i = first; i < last; ++i) {
-      auto& p = trainable[i];
-      const auto sum = flat[0].narrow(0, offset, p.numel()).view(p.sizes());
-      offset += p.numel();
-      if (flags[static_cast<size_t>(i)] == 0.0f) continue;
-      if (p.grad().defined()) p.mutable_grad().copy_(sum);
-      else p.mutable_grad() = sum.to(p.scalar_type()).clone();
-    }
-    if (last == first) break;  // no parameters: the header alone
-    first = last;
+void DataParallel::attach(const std::vector<torch::Tensor>& parameters) {
+  if (!distributed()) return;
+  const auto options = torch::TensorOptions().dtype(torch::kFloat).device(group_->device());
+  std::vector<int64_t> sizes;
+  for (auto p = parameters.rbegin(); p != parameters.rend(); ++p) {
+    if (!p->requires_grad()) continue;
+    if (sizes.empty() || (sizes.back() > 0 && (sizes.back() + p->numel()) * 4 > kBucketBytes)) sizes.push_back(0);
+    slots_.push_back(Slot{*p, sizes.size() - 1, sizes.back()});
+    sizes.back() += p->numel();
   }
-  return summed_loss;
+  for (const int64_t size : sizes) buckets_.push_back(Bucket{torch::zeros({size}, options)});
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    ++buckets_[slots_[i].bucket].waiting;
+    slots_[i].parameter.register_hook([this, i](const torch::Tensor& gradient) { on_gradient(i, gradient); });
+  }
+}
+
+void DataParallel::on_gradient(size_t slot, const torch::Tensor& gradient) {
+  if (!armed_ || slots_[slot].filled) return;
+  torch::NoGradGuard no_grad;
+  // The hook sees this pass's gradient before it is added to the earlier passes'.
+  const auto& earlier = slots_[slot].parameter.grad();
+  fill(slot, earlier.defined() ? earlier + gradient : gradient);
+  start_ready_buckets();
+}
+
+void DataParallel::fill(size_t slot, const torch::Tensor& gradient) {
+  Slot& s = slots_[slot];
+  auto part = buckets_[s.bucket].flat.narrow(0, s.offset, s.parameter.numel());
+  if (gradient.defined()) part.copy_(gradient.reshape({-1}));
+  else part.zero_();
+  s.filled = true;
+  s.has_gradient = gradient.defined();
+  --buckets_[s.bucket].waiting;
+}
+
+void DataParallel::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].waiting == 0)
+    group_->start_all_reduce(buckets_[next_bucket_++].flat);
+}
+
+torch::Tensor DataParallel::reduce_gradients(const torch::Tensor& loss) {
+  if (!distributed()) return loss;
+  Stopwatch timed(reduce_seconds_);  // what the backward pass did not hide
+  torch::NoGradGuard no_grad;
+  armed_ = false;
+  for (size_t i = 0; i < slots_.size(); ++i)
+    if (!slots_[i].filled) fill(i, slots_[i].parameter.grad());  // no gradient in the last pass
+  start_ready_buckets();
+  // Then one more: per parameter whether any rank has its gradient, and the loss.
+  std::vector<float> flags;
+  for (const auto& s : slots_) flags.push_back(s.has_gradient ? 1.0f : 0.0f);
+  std::vector<torch::Tensor> header{torch::cat({torch::tensor(flags, torch::kFloat).to(group_->device()),
+                                                loss.detach().to(group_->device(), torch::kFloat).reshape({1})})};
+  group_->all_reduce(header);
+  group_->finish_all_reduces();
+  const auto summed = header[0].cpu();  // the one host read of a step
+  const float* any = summed.data_ptr<float>();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& s = slots_[i];
+    if (any[i] > 0) {
+      const auto sum = buckets_[s.bucket].flat.narrow(0, s.offset, s.parameter.numel()).view(s.parameter.sizes());
+      if (s.parameter.grad().defined()) s.parameter.mutable_grad().copy_(sum);
+      else s.parameter.mutable_grad() = sum.to(s.parameter.options()).clone();
+    }
+    s.filled = false;
+    ++buckets_[s.bucket].waiting;
+  }
+  next_bucket_ = 0;
+  return torch::tensor(any[slots_.size()], loss.options()).reshape({});
 }
 
 namespace {

@@ -40,11 +40,19 @@ class DataParallel {
   // The per-sample values (not the indices, which every rank knows).
   Observation gather(const Observation& local, int64_t rows);
 
-  // After every rank's backward pass over its share: sums the gradients of `parameters` over the
-  // ranks, in flat buckets of at most 25 MiB (one all-reduce each), and returns the summed
-  // `loss`. A parameter without a gradient on every rank keeps none (the optimizer skips it, as in
-  // a single process).
-  torch::Tensor reduce_gradients(const std::vector<torch::Tensor>& parameters, const torch::Tensor& loss);
+  // The gradients of `parameters` (the trainable ones) are summed over the ranks in flat buckets
+  // of at most 25 MiB, last parameters first (the backward pass computes them first). Hooks on the
+  // parameters start a bucket's all-reduce as soon as its gradients are complete during an arm()ed
+  // backward pass, so communication overlaps the rest of the backward pass. Call once.
+  void attach(const std::vector<torch::Tensor>& parameters);
+  // The next backward pass is this rank's last of the step (with train.accumulate the earlier ones
+  // only accumulate).
+  void arm() { armed_ = distributed(); }
+  // After the step's passes (none, on a rank without rows): starts the buckets the backward pass
+  // did not, waits for all, writes the sums into the gradients and returns the summed `loss`. A
+  // parameter without a gradient on every rank keeps none (the optimizer skips it, as in a single
+  // process). Every rank calls it once per step.
+  torch::Tensor reduce_gradients(const torch::Tensor& loss);
   // Averages the BatchNorm running statistics (buffers named running_mean / running_var) over the
   // ranks, whose batches differ.
   void average_batchnorm(torch::nn::Module& model);
@@ -64,8 +72,26 @@ class DataParallel {
   double reduce_seconds() const { return reduce_seconds_; }
 
  private:
+  struct Slot {  // one parameter's place in a bucket
+    torch::Tensor parameter;
+    size_t bucket = 0;
+    int64_t offset = 0;
+    bool filled = false, has_gradient = false;
+  };
+  struct Bucket {
+    torch::Tensor flat;  // float, on the process group's device
+    int64_t waiting = 0;  // slots not yet filled this step
+  };
+  void on_gradient(size_t slot, const torch::Tensor& gradient);  // the backward pass's hook
+  void fill(size_t slot, const torch::Tensor& gradient);          // undefined: zeros
+  void start_ready_buckets();                                      // in bucket order, as every rank
+
   std::shared_ptr<ProcessGroup> group_;
   double gather_seconds_ = 0, reduce_seconds_ = 0;
+  std::vector<Slot> slots_;
+  std::vector<Bucket> buckets_;
+  size_t next_bucket_ = 0;
+  bool armed_ = false;
 };
 
 }  // namespace esrun

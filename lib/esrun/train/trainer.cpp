@@ -106,6 +106,7 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, st
     if (synced_norms_ == 0 && config_.model.name == "torchscript")
       spdlog::warn("distributed.sync_bn: a TorchScript model's BatchNorm layers are its own and stay per rank");
   }
+  parallel_.attach(model_->parameters());
   std::vector<torch::Tensor> initial = model_->parameters();
   for (const auto& buffer : model_->buffers()) initial.push_back(buffer);
   parallel_.broadcast(initial);
@@ -612,7 +613,10 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   compat::zero_grad(*optimizer_);
   std::vector<Observation> measured;
   std::vector<torch::Tensor> parts;
-  for (const auto& [begin, size] : micro_batches(rows, total)) {
+  const auto plan = micro_batches(rows, total);
+  for (size_t pass = 0; pass < plan.size(); ++pass) {
+    const auto [begin, size] = plan[pass];
+    if (pass + 1 == plan.size()) parallel_.arm();  // its backward pass starts the gradients' all-reduces
     const auto part_targets = targets.narrow(0, begin, size);
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
     if (size == 0) {  // an empty pass of synchronised BatchNorm: its backward's collectives too
@@ -629,7 +633,7 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   Observation all = measured.empty() ? no_rows() : concatenate(measured);
   auto loss = parts.empty() ? torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_))
                             : (parts.size() == 1 ? parts[0] : torch::stack(parts).sum());
-  loss = parallel_.reduce_gradients(model_->parameters(), loss);  // multi-process: every rank's sum
+  loss = parallel_.reduce_gradients(loss);  // multi-process: every rank's sum
   // train.on_nan: skip needs the loss on the host before the update (one read per step); the
   // skipped step's gradients are never applied and the next step zeroes them.
   const auto passes = static_cast<int64_t>(parts.size());
