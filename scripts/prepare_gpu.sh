@@ -6,7 +6,8 @@
 #                  the shared libraries they need beyond libtorch, CUDA and the C/C++ runtimes in
 #                  lib/ (RUNPATH $ORIGIN/lib). On the GPU machine libtorch comes from its own PyTorch.
 #   .gpu/debs/     the Debian packages of the build path (yaml-cpp, spdlog, fmt, CLI11,
-#                  nlohmann-json, Catch2), for when the bundle does not run there
+#                  nlohmann-json, Catch2; Gloo's headers, which PyTorch's package lacks), for when the
+#                  bundle does not run there
 #   .gpu/data/cifar-10-subset/   data_batch_1.bin, test_batch.first1000.bin and batches.meta.txt
 #                  from $ESRUN_DATA_DIR/cifar-10-subset, checked against $ESRUN_DATA_DIR/SHA256SUMS
 #                  (ESRUN_DATA_DIR: the data folder of the [.data] tests, default data/)
@@ -65,7 +66,7 @@ echo "== Debian packages of the build path"
 mkdir -p .gpu/debs
 apt-get update -qq
 (cd .gpu/debs && rm -f ./*.deb && apt-get -o APT::Sandbox::User=root download libyaml-cpp0.7 libyaml-cpp-dev libspdlog1.10 libspdlog-dev \
-  libfmt9 libfmt-dev libcli11-dev nlohmann-json3-dev catch2 >/dev/null)
+  libfmt9 libfmt-dev libcli11-dev nlohmann-json3-dev catch2 libgloo-dev >/dev/null)
 
 echo "== CIFAR-10 subset from $data"
 mkdir -p .gpu/data/cifar-10-subset

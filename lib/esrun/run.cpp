@@ -133,6 +133,11 @@ std::shared_ptr<ProcessGroup> join_ranks(const RunConfig& config, torch::Device&
   if (device.is_cuda() && config.device.rfind("cuda:", 0) != 0) device = local_gpu(launch.local_rank);
   const std::string backend =
       config.distributed.backend != "auto" ? config.distributed.backend : (device.is_cuda() ? "nccl" : "gloo");
+  const std::string where = config.resolved.where("distributed.backend");
+  ESRUN_CHECK(backend != "nccl" || ProcessGroup::has_nccl(), where, ": nccl is not in this esrun's libtorch (NCCL "
+              "comes with the PyTorch/CUDA flavour, scripts/setup.sh with ESRUN_FLAVOUR=pytorch); use gloo or auto");
+  ESRUN_CHECK(backend != "nccl" || device.is_cuda(), where, ": nccl needs CUDA tensors, but the run's device is ",
+              device.str(), "; use gloo or auto");
   std::shared_ptr<ProcessGroup> group = ProcessGroup::connect(
       launch, backend, std::chrono::milliseconds(static_cast<int64_t>(config.distributed.timeout_s * 1000)), device);
   group->require_same("the resolved config (its hash)", config.resolved.hash(), "every rank must run the same config");

@@ -142,6 +142,16 @@ class DataParallel(unittest.TestCase):
                               "--set", "distributed.sync_bn=true", "--set", "distributed.check_sync=true",
                               "--out", "runs/run"], root)
 
+    def test_nccl_on_a_cpu_run_is_refused_naming_the_key(self):
+        # Debian's libtorch has no NCCL; the PyTorch flavour has it but this run's device is the CPU.
+        with tempfile.TemporaryDirectory() as root:
+            results = finish(start_ranks(2, ["--config", os.path.join(SMOKE, "uniform.yaml"), "--set", "device=cpu",
+                                             "--set", "distributed.backend=nccl"], root))
+            for code, err in results:
+                self.assertEqual(code, 2, err)
+                self.assertIn("distributed.backend (--set distributed.backend=nccl): nccl", err)
+            self.assertEqual(files_under(root), [])
+
     def test_rank_zero_alone_writes(self):
         with tempfile.TemporaryDirectory() as root:
             run_ranks(3, ["--config", os.path.join(SMOKE, "es.yaml"), "--set", "train.epochs=3",

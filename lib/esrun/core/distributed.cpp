@@ -101,17 +101,18 @@ ProcessGroup::ProcessGroup(LaunchEnvironment launch, c10::intrusive_ptr<c10d::St
 
 ProcessGroup::~ProcessGroup() { stop_heartbeat(); }
 
+bool ProcessGroup::has_nccl() {
+#ifdef ESRUN_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& launch, const std::string& backend,
                                                    std::chrono::milliseconds timeout, torch::Device device) {
-#ifdef ESRUN_WITH_NCCL
-  ESRUN_CHECK(backend == "gloo" || backend == "nccl", "distributed.backend: ", backend, " is not a c10d backend "
-              "esrun knows; use gloo or nccl");
-  ESRUN_CHECK(backend != "nccl" || device.is_cuda(), "distributed.backend: nccl needs CUDA tensors, but the run's "
-              "device is ", device.str(), "; use gloo");
-#else
-  ESRUN_CHECK(backend == "gloo", "distributed.backend: ", backend, " is not in this esrun's libtorch (NCCL comes with "
-              "the PyTorch/CUDA flavour); use gloo");
-#endif
+  ESRUN_CHECK(backend == "gloo" || (backend == "nccl" && has_nccl() && device.is_cuda()),
+              "internal: the c10d backend ", backend, " on ", device.str(), " was not checked against this build");
   const std::string where = "distributed: rank " + std::to_string(launch.rank) + " of " +
                             std::to_string(launch.world_size) + " (" + launch.source + ", " + launch.master_addr + ":" +
                             std::to_string(launch.master_port) + ")";

@@ -53,6 +53,8 @@ class ProcessGroup {
                                                std::chrono::milliseconds timeout,
                                                torch::Device device = torch::kCPU);
   ~ProcessGroup();
+  // Whether this build's libtorch has NCCL (the PyTorch/CUDA flavour).
+  static bool has_nccl();
 
   int rank() const { return launch_.rank; }
   int world_size() const { return launch_.world_size; }
