@@ -83,7 +83,7 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, st
     if (!data_.test.in_memory())
       test_loader_ = std::make_unique<ImageFileLoader>(data_.test.files, workers, prefetch, device_.is_cuda());
   }
-  ESRUN_CHECK(data_.test.size() >= parallel_.world_size(), data_.name, "'s test split has ", data_.test.size(),
+  ESRUN_CHECK(data_.test.size() == 0 || data_.test.size() >= parallel_.world_size(), data_.name, "'s test split has ", data_.test.size(),
               " samples, fewer than the ", parallel_.world_size(), " ranks that evaluate a share each");
   autocast_ = autocast_type(config_.precision);
   if (config_.precision == Precision::Fp16) scaler_ = std::make_unique<GradScaler>(device_);
