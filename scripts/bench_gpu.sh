@@ -13,8 +13,11 @@
 #              the policy bookkeeping share at n = 1.28 M
 #   runs       uniform, ES and ESWP (every epoch selecting) over a short fixed schedule, at both B
 #   reference  the same schedule with scripts/reference/train_pytorch.py, uniform and ES, B = 512
-# They run as: bundle (or build), tests, bench and runs at B = 512, bench at B = 128, reference,
-# runs at B = 128, build (timing only).
+#   distributed  ES at B = 512 for 2 epochs as 1 process, then as 2 processes sharing the one GPU
+#              (docs/distributed.md): over Gloo, and over NCCL (which may refuse two ranks on one
+#              GPU; its log says); metrics.jsonl has time.gather and time.reduce
+# They run as: bundle (or build), tests, bench and runs at B = 512, distributed, bench at B = 128,
+# reference, runs at B = 128, build (timing only).
 # Everything is written to $WORK; on exit, whatever happened, $OUT gets table.md
 # (scripts/bench_table), gpu_tests.txt and results.tar.gz (every log, JSON and metrics file; no
 # checkpoints), since a device call brings back at most 8 files.
@@ -32,7 +35,7 @@ TRAIN_FILES="${TRAIN_FILES:-data_batch_1.bin,data_batch_2.bin,data_batch_3.bin,d
 TEST_FILES="${TEST_FILES:-test_batch.bin}"
 EPOCHS="${EPOCHS:-5}"
 RATIO="${RATIO:-0.25}"
-STAGES="${STAGES:-bundle tests bench runs reference build}"
+STAGES="${STAGES:-bundle tests bench runs distributed reference build}"
 BIN="${BIN:-}"        # a folder with esrun and esrun_tests; set by the bundle or build stage
 BUILD="${BUILD:-build-gpu}"
 DEVICE="${DEVICE:-cuda}"
@@ -149,10 +152,27 @@ runs() {
     pack
   fi
 }
-# The targets first (B = 512), the papers' B = 128 bench, the reference, then the B = 128 runs:
-# what is cut when time runs short is the least needed. $OUT is refreshed after each stage.
+distributed() {
+  if stage distributed; then
+    local ranks backend
+    for ranks_backend in 1:auto 2:gloo 2:nccl; do
+      ranks="${ranks_backend%%:*}" backend="${ranks_backend##*:}"
+      log "distributed: ES, $ranks process(es) on one GPU, backend $backend"
+      rm -rf "$WORK/dist_es_${ranks}_$backend"
+      within "$PYTHON" scripts/launch -n "$ranks" --port $((29600 + ranks)) -- "$BIN"/esrun "${common[@]}" \
+        --set "$(sampler es 512)" --set train.epochs=2 --set distributed.backend="$backend" \
+        --set distributed.check_sync=true --set distributed.timeout_s=120 --out "$WORK/dist_es_${ranks}_$backend" \
+        > "$WORK/dist_es_${ranks}_$backend.log" 2>&1 || log "distributed $ranks $backend failed"
+    done
+    pack
+  fi
+}
+# The targets first (B = 512), the distributed smoke test, the papers' B = 128 bench, the
+# reference, then the B = 128 runs: what is cut when time runs short is the least needed. $OUT is
+# refreshed after each stage.
 bench 512
 runs 512
+distributed
 bench 128
 if stage reference; then
   for method in uniform es; do
