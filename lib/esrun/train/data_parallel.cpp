@@ -56,7 +56,7 @@ Scores DataParallel::gather(const Scores& local, int64_t rows) {
   const auto all = gather(torch::stack({local.losses.to(torch::kFloat), local.grad_norms.to(torch::kFloat),
                                         local.correct.to(torch::kFloat)}, 1),
                           rows);
-  return Scores{all.select(1, 0), all.select(1, 1), all.select(1, 2).to(torch::kBool)};
+  return Scores{all.select(1, 0).contiguous(), all.select(1, 1).contiguous(), all.select(1, 2).to(torch::kBool)};
 }
 
 Observation DataParallel::gather(const Observation& local, int64_t rows) {
@@ -65,10 +65,10 @@ Observation DataParallel::gather(const Observation& local, int64_t rows) {
                                         local.correct.to(torch::kFloat), local.confidence.to(torch::kFloat)}, 1),
                           rows);
   Observation observation = local;
-  observation.losses = all.select(1, 0);
-  observation.grad_norms = all.select(1, 1);
+  observation.losses = all.select(1, 0).contiguous();
+  observation.grad_norms = all.select(1, 1).contiguous();
   observation.correct = all.select(1, 2).to(torch::kBool);
-  observation.confidence = all.select(1, 3);
+  observation.confidence = all.select(1, 3).contiguous();
   return observation;
 }
 
