@@ -2,7 +2,13 @@
 // rendezvous and collectives over Gloo on loopback (ranks as threads of this process).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "esrun/core/distributed.h"
@@ -11,6 +17,25 @@
 #include "esrun/train/data_parallel.h"
 
 using Catch::Matchers::Contains;
+
+// Catch2 v2's assertions are not thread-safe, and the ranks here are threads: they take turns
+// (so an assertion must never wait for a collective inside it).
+std::mutex assertions;
+#define RANK_CHECK(...)                                  \
+  do {                                                   \
+    std::lock_guard<std::mutex> assertion_(assertions);  \
+    CHECK(__VA_ARGS__);                                  \
+  } while (false)
+#define RANK_CHECK_FALSE(...)                            \
+  do {                                                   \
+    std::lock_guard<std::mutex> assertion_(assertions);  \
+    CHECK_FALSE(__VA_ARGS__);                            \
+  } while (false)
+#define RANK_REQUIRE(...)                                \
+  do {                                                   \
+    std::lock_guard<std::mutex> assertion_(assertions);  \
+    REQUIRE(__VA_ARGS__);                                \
+  } while (false)
 
 namespace {
 
@@ -21,8 +46,21 @@ esrun::Environment variables(std::map<std::string, std::string> values) {
   };
 }
 
-// A port for this test run's rendezvous, away from the default 29500 other jobs may hold.
-int test_port(int offset) { return 30000 + static_cast<int>(::getpid() % 20000) + offset; }
+// A port for one test's rendezvous: one the system had free a moment ago (bound to port 0 on
+// loopback and released), so that test binaries running side by side do not collide.
+int free_port() {
+  const int socket = ::socket(AF_INET, SOCK_STREAM, 0);
+  RANK_REQUIRE(socket >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  const bool bound = ::bind(socket, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                     ::getsockname(socket, reinterpret_cast<sockaddr*>(&address), &size) == 0;
+  ::close(socket);
+  RANK_REQUIRE(bound);
+  return ntohs(address.sin_port);
+}
 
 // Runs `body(group)` on `world` ranks, each a thread with its own process group.
 void on_ranks(int world, int port, const std::function<void(esrun::ProcessGroup&)>& body,
@@ -51,26 +89,26 @@ void on_ranks(int world, int port, const std::function<void(esrun::ProcessGroup&
 
 TEST_CASE("The launch environment is read from torchrun's variables, Slurm's, or neither", "[distributed]") {
   const auto single = esrun::launch_environment(variables({}));
-  CHECK(single.world_size == 1);
-  CHECK_FALSE(single.distributed());
+  RANK_CHECK(single.world_size == 1);
+  RANK_CHECK_FALSE(single.distributed());
 
   const auto torchrun = esrun::launch_environment(variables(
       {{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "node7"}, {"MASTER_PORT", "29511"}}));
-  CHECK(torchrun.source == "torchrun");
-  CHECK(torchrun.rank == 3);
-  CHECK(torchrun.world_size == 8);
-  CHECK(torchrun.local_rank == 1);
-  CHECK(torchrun.master_addr == "node7");
-  CHECK(torchrun.master_port == 29511);
+  RANK_CHECK(torchrun.source == "torchrun");
+  RANK_CHECK(torchrun.rank == 3);
+  RANK_CHECK(torchrun.world_size == 8);
+  RANK_CHECK(torchrun.local_rank == 1);
+  RANK_CHECK(torchrun.master_addr == "node7");
+  RANK_CHECK(torchrun.master_port == 29511);
 
   const auto slurm = esrun::launch_environment(variables(
       {{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"}, {"SLURM_NODELIST", "gpu[03-06,09],cpu1"}}));
-  CHECK(slurm.source == "slurm");
-  CHECK(slurm.rank == 5);
-  CHECK(slurm.world_size == 16);
-  CHECK(slurm.local_rank == 1);
-  CHECK(slurm.master_addr == "gpu03");
-  CHECK(slurm.master_port == 29500);
+  RANK_CHECK(slurm.source == "slurm");
+  RANK_CHECK(slurm.rank == 5);
+  RANK_CHECK(slurm.world_size == 16);
+  RANK_CHECK(slurm.local_rank == 1);
+  RANK_CHECK(slurm.master_addr == "gpu03");
+  RANK_CHECK(slurm.master_port == 29500);
 
   REQUIRE_THROWS_WITH(esrun::launch_environment(variables({{"RANK", "2"}, {"WORLD_SIZE", "2"}})),
                       Contains("RANK=2: expected a rank in [0, 2)"));
@@ -82,40 +120,40 @@ TEST_CASE("The launch environment is read from torchrun's variables, Slurm's, or
 }
 
 TEST_CASE("The first host of a Slurm node list", "[distributed]") {
-  CHECK(esrun::first_host("node01") == "node01");
-  CHECK(esrun::first_host("a1,b2") == "a1");
-  CHECK(esrun::first_host("node[01-04,07]") == "node01");
-  CHECK(esrun::first_host("node[7,9-10],gpu5") == "node7");
-  CHECK(esrun::first_host("login1,node[3-4]") == "login1");
+  RANK_CHECK(esrun::first_host("node01") == "node01");
+  RANK_CHECK(esrun::first_host("a1,b2") == "a1");
+  RANK_CHECK(esrun::first_host("node[01-04,07]") == "node01");
+  RANK_CHECK(esrun::first_host("node[7,9-10],gpu5") == "node7");
+  RANK_CHECK(esrun::first_host("login1,node[3-4]") == "login1");
   REQUIRE_THROWS_WITH(esrun::first_host("node[01-04"), Contains("a '[' without its ']'"));
 }
 
 TEST_CASE("Ranks meet over Gloo on loopback: exchange, all-gather, all-reduce", "[distributed][e2e]") {
   for (const int world : {2, 3}) {
     INFO(world);
-    on_ranks(world, test_port(world), [world](esrun::ProcessGroup& group) {
+    on_ranks(world, free_port(), [world](esrun::ProcessGroup& group) {
       const auto values = group.exchange("rank", std::to_string(group.rank() * 10));
-      REQUIRE(values.size() == static_cast<size_t>(world));
-      for (int r = 0; r < world; ++r) CHECK(values[static_cast<size_t>(r)] == std::to_string(r * 10));
+      RANK_REQUIRE(values.size() == static_cast<size_t>(world));
+      for (int r = 0; r < world; ++r) RANK_CHECK(values[static_cast<size_t>(r)] == std::to_string(r * 10));
       group.require_same("config hash", "abc", "every rank must run the same config");
       const auto gathered = group.all_gather(torch::full({2}, static_cast<int64_t>(group.rank()), torch::kLong));
-      CHECK(torch::equal(gathered, torch::arange(world, torch::kLong).repeat_interleave(2)));
+      RANK_CHECK(torch::equal(gathered, torch::arange(world, torch::kLong).repeat_interleave(2)));
       std::vector<torch::Tensor> sums{torch::ones({3}) * (group.rank() + 1)};
       group.all_reduce(sums);
-      CHECK(torch::allclose(sums[0], torch::full({3}, world * (world + 1) / 2.0)));
+      RANK_CHECK(torch::allclose(sums[0], torch::full({3}, world * (world + 1) / 2.0)));
       std::vector<torch::Tensor> largest{torch::tensor({group.rank(), -group.rank()}, torch::kLong)};
       group.all_reduce(largest, esrun::ProcessGroup::Reduce::Max);
-      CHECK(torch::equal(largest[0], torch::tensor({world - 1, 0}, torch::kLong)));
+      RANK_CHECK(torch::equal(largest[0], torch::tensor({world - 1, 0}, torch::kLong)));
       std::vector<torch::Tensor> from_rank0{torch::full({2, 2}, static_cast<double>(group.rank() + 7))};
       group.broadcast(from_rank0);
-      CHECK(torch::equal(from_rank0[0], torch::full({2, 2}, 7.0)));
+      RANK_CHECK(torch::equal(from_rank0[0], torch::full({2, 2}, 7.0)));
       group.finish();
     });
   }
 }
 
 TEST_CASE("Ranks with different configs refuse to start, naming the ranks", "[distributed][errors]") {
-  REQUIRE_THROWS_WITH(on_ranks(3, test_port(10),
+  REQUIRE_THROWS_WITH(on_ranks(3, free_port(),
                                [](esrun::ProcessGroup& group) {
                                  group.require_same("config hash", group.rank() == 2 ? "ffff" : "abcd",
                                                     "every rank must run the same config");
@@ -127,7 +165,7 @@ TEST_CASE("Ranks with different configs refuse to start, naming the ranks", "[di
 TEST_CASE("A rank that never comes makes the others fail within the timeout", "[distributed][errors]") {
   esrun::LaunchEnvironment launch;
   launch.world_size = 2;
-  launch.master_port = test_port(20);
+  launch.master_port = free_port();
   // Returning at all is the point: rank 0 gives up after distributed.timeout_s instead of waiting forever.
   REQUIRE_THROWS_WITH(esrun::ProcessGroup::connect(launch, "gloo", std::chrono::milliseconds(1500)),
                       Contains("distributed: rank 0 of 2") && Contains("the rendezvous failed"));
@@ -136,7 +174,7 @@ TEST_CASE("A rank that never comes makes the others fail within the timeout", "[
 TEST_CASE("A rank that leaves mid-run makes the others fail, naming it", "[distributed][errors]") {
   // Rank 1 drops out (its process group closes, its heartbeat stops) while rank 0 waits in an
   // all-gather: rank 0 fails instead of waiting for distributed.timeout_s, and says who is gone.
-  REQUIRE_THROWS_WITH(on_ranks(2, test_port(30),
+  REQUIRE_THROWS_WITH(on_ranks(2, free_port(),
                                [](esrun::ProcessGroup& group) {
                                  if (group.rank() == 1) return;
                                  group.all_gather(torch::ones({4}));
@@ -158,30 +196,31 @@ void on_replicas(int world, int port, const std::function<void(esrun::DataParall
 TEST_CASE("Shares of a meta-batch are contiguous, cover every row once and differ by at most one row",
           "[distributed]") {
   for (const int world : {1, 2, 3}) {
-    on_replicas(world, test_port(40 + world), [world](esrun::DataParallel& replicas) {
+    on_replicas(world, free_port(), [world](esrun::DataParallel& replicas) {
       for (const int64_t rows : {0, 1, 2, 5, 7, 128}) {
         const auto share = replicas.share(rows);
-        CHECK(share.size >= rows / world);
-        CHECK(share.size <= rows / world + 1);
+        RANK_CHECK(share.size >= rows / world);
+        RANK_CHECK(share.size <= rows / world + 1);
         // Every rank sends its rows' positions; gathered they are 0 .. rows-1 in order.
         const auto mine = torch::arange(share.begin, share.begin + share.size, torch::kLong);
-        CHECK(torch::equal(replicas.gather(mine, rows), torch::arange(rows, torch::kLong)));
+        const auto gathered = replicas.gather(mine, rows);  // a collective: outside the assertion's lock
+        RANK_CHECK(torch::equal(gathered, torch::arange(rows, torch::kLong)));
       }
     });
   }
 }
 
 TEST_CASE("Every replica gets every rank's per-sample values, scores and observations alike", "[distributed]") {
-  on_replicas(3, test_port(50), [](esrun::DataParallel& replicas) {
+  on_replicas(3, free_port(), [](esrun::DataParallel& replicas) {
     const int64_t rows = 7;
     const auto share = replicas.share(rows);
     const auto positions = torch::arange(share.begin, share.begin + share.size, torch::kFloat);
     esrun::Scores local{positions * 2, positions * 3, positions.remainder(2).eq(0)};
     const auto all = replicas.gather(local, rows);
     const auto every = torch::arange(rows, torch::kFloat);
-    CHECK(torch::equal(all.losses, every * 2));
-    CHECK(torch::equal(all.grad_norms, every * 3));
-    CHECK(torch::equal(all.correct, every.remainder(2).eq(0)));
+    RANK_CHECK(torch::equal(all.losses, every * 2));
+    RANK_CHECK(torch::equal(all.grad_norms, every * 3));
+    RANK_CHECK(torch::equal(all.correct, every.remainder(2).eq(0)));
     esrun::Observation observed;
     observed.indices = torch::arange(rows, torch::kLong);
     observed.losses = positions;
@@ -189,16 +228,16 @@ TEST_CASE("Every replica gets every rank's per-sample values, scores and observa
     observed.correct = positions.gt(3);
     observed.confidence = positions / 10;
     const auto gathered = replicas.gather(observed, rows);
-    CHECK(torch::equal(gathered.indices, observed.indices));
-    CHECK(torch::equal(gathered.losses, every));
-    CHECK(torch::equal(gathered.grad_norms, every + 1));
-    CHECK(torch::equal(gathered.correct, every.gt(3)));
-    CHECK(torch::allclose(gathered.confidence, every / 10));
+    RANK_CHECK(torch::equal(gathered.indices, observed.indices));
+    RANK_CHECK(torch::equal(gathered.losses, every));
+    RANK_CHECK(torch::equal(gathered.grad_norms, every + 1));
+    RANK_CHECK(torch::equal(gathered.correct, every.gt(3)));
+    RANK_CHECK(torch::allclose(gathered.confidence, every / 10));
   });
 }
 
 TEST_CASE("Gradients are summed over the ranks; a parameter no rank touched keeps no gradient", "[distributed]") {
-  on_replicas(2, test_port(60), [](esrun::DataParallel& replicas) {
+  on_replicas(2, free_port(), [](esrun::DataParallel& replicas) {
     const auto used = torch::zeros({3, 2}, torch::requires_grad());
     const auto unused = torch::zeros({4}, torch::requires_grad());
     const auto frozen = torch::zeros({2});
@@ -207,15 +246,15 @@ TEST_CASE("Gradients are summed over the ranks; a parameter no rank touched keep
     if (replicas.rank() == 0) used.mutable_grad() = torch::full({3, 2}, 1.5);
     const auto loss = torch::tensor(replicas.rank() == 0 ? 0.25f : 0.0f);
     const auto summed = replicas.reduce_gradients(loss);
-    CHECK(summed.item<float>() == 0.25f);
-    REQUIRE(used.grad().defined());
-    CHECK(torch::equal(used.grad(), torch::full({3, 2}, 1.5)));
-    CHECK_FALSE(unused.grad().defined());
+    RANK_CHECK(summed.item<float>() == 0.25f);
+    RANK_REQUIRE(used.grad().defined());
+    RANK_CHECK(torch::equal(used.grad(), torch::full({3, 2}, 1.5)));
+    RANK_CHECK_FALSE(unused.grad().defined());
     // Both ranks with rows: the sum.
     used.mutable_grad() = torch::full({3, 2}, static_cast<double>(replicas.rank() + 1));
     replicas.reduce_gradients(loss);
-    CHECK(torch::equal(used.grad(), torch::full({3, 2}, 3.0)));
-    CHECK(replicas.reduce_seconds() > 0);
+    RANK_CHECK(torch::equal(used.grad(), torch::full({3, 2}, 3.0)));
+    RANK_CHECK(replicas.reduce_seconds() > 0);
   });
 }
 
@@ -232,7 +271,7 @@ TEST_CASE("Buckets start their all-reduce from the backward pass and sum accumul
     reference->forward(inputs).sum().backward();
     for (const auto& p : reference->parameters()) expected.push_back(p.grad().clone());
   }
-  on_replicas(2, test_port(65), [&](esrun::DataParallel& replicas) {
+  on_replicas(2, free_port(), [&](esrun::DataParallel& replicas) {
     auto model = torch::nn::Sequential(torch::nn::Linear(4, 2200000), torch::nn::ReLU(), torch::nn::Linear(2200000, 1));
     {
       torch::NoGradGuard no_grad;
@@ -247,7 +286,7 @@ TEST_CASE("Buckets start their all-reduce from the backward pass and sum accumul
     model->forward(mine.narrow(0, 2, 2)).sum().backward();
     replicas.reduce_gradients(torch::zeros({}));
     const auto params = model->parameters();
-    for (size_t i = 0; i < params.size(); ++i) CHECK(torch::allclose(params[i].grad(), expected[i], 1e-4, 1e-5));
+    for (size_t i = 0; i < params.size(); ++i) RANK_CHECK(torch::allclose(params[i].grad(), expected[i], 1e-4, 1e-5));
   });
 }
 
@@ -259,10 +298,10 @@ TEST_CASE("esrun's BatchNorm computes what libtorch's does, and synchronised ove
   torch::nn::BatchNorm2d reference(3);
   const auto checked = [&](const torch::Tensor& x) {
     const auto a = ours->forward(x), b = reference->forward(x);
-    CHECK(torch::allclose(a, b, 1e-5, 1e-6));
-    CHECK(torch::allclose(ours->running_mean, reference->running_mean));
-    CHECK(torch::allclose(ours->running_var, reference->running_var));
-    CHECK(ours->num_batches_tracked.item<int64_t>() == reference->num_batches_tracked.item<int64_t>());
+    RANK_CHECK(torch::allclose(a, b, 1e-5, 1e-6));
+    RANK_CHECK(torch::allclose(ours->running_mean, reference->running_mean));
+    RANK_CHECK(torch::allclose(ours->running_var, reference->running_var));
+    RANK_CHECK(ours->num_batches_tracked.item<int64_t>() == reference->num_batches_tracked.item<int64_t>());
   };
   checked(input);
   ours->eval();
@@ -277,7 +316,7 @@ TEST_CASE("esrun's BatchNorm computes what libtorch's does, and synchronised ove
   const auto expected = whole->forward(all);
   (expected * upstream).sum().backward();
   std::vector<torch::Tensor> outputs(2), input_grads(2), weight_grads(2), running_means(2);
-  on_ranks(2, test_port(70), [&](esrun::ProcessGroup& group) {
+  on_ranks(2, free_port(), [&](esrun::ProcessGroup& group) {
     esrun::DataParallel replicas(std::shared_ptr<esrun::ProcessGroup>(&group, [](esrun::ProcessGroup*) {}));
     esrun::BatchNorm norm(3);
     esrun::synchronise_batch_norm(*norm, [&](const torch::Tensor& t) { return replicas.sum_over_ranks(t); });
@@ -293,9 +332,9 @@ TEST_CASE("esrun's BatchNorm computes what libtorch's does, and synchronised ove
     weight_grads[r] = grads[0];
     running_means[r] = norm->running_mean.clone();
   });
-  CHECK(torch::allclose(torch::cat(outputs), expected.detach(), 1e-5, 1e-5));
-  CHECK(torch::allclose(torch::cat(input_grads), all.grad(), 1e-5, 1e-5));
-  CHECK(torch::allclose(weight_grads[0], whole->weight.grad(), 1e-5, 1e-5));
-  CHECK(torch::allclose(running_means[0], running_means[1]));
-  CHECK(torch::allclose(running_means[1], whole->running_mean, 1e-6, 1e-6));
+  RANK_CHECK(torch::allclose(torch::cat(outputs), expected.detach(), 1e-5, 1e-5));
+  RANK_CHECK(torch::allclose(torch::cat(input_grads), all.grad(), 1e-5, 1e-5));
+  RANK_CHECK(torch::allclose(weight_grads[0], whole->weight.grad(), 1e-5, 1e-5));
+  RANK_CHECK(torch::allclose(running_means[0], running_means[1]));
+  RANK_CHECK(torch::allclose(running_means[1], whole->running_mean, 1e-6, 1e-6));
 }
