@@ -274,6 +274,7 @@ void ProcessGroup::all_reduce(std::vector<torch::Tensor>& tensors, Reduce op) {
 }
 
 void ProcessGroup::start_all_reduce(torch::Tensor tensor) {
+  if (tensor.numel() == 0) return;
   collective("starting an all-reduce", [&] {
     backend_->run([&](auto& group) {
       std::vector<at::Tensor> one{tensor};

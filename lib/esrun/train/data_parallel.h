@@ -22,6 +22,9 @@ namespace esrun {
 class DataParallel {
  public:
   explicit DataParallel(std::shared_ptr<ProcessGroup> group = nullptr);
+  // The parameters' hooks hold this object's address.
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
 
   int rank() const { return group_ ? group_->rank() : 0; }
   int world_size() const { return group_ ? group_->world_size() : 1; }
@@ -50,7 +53,7 @@ class DataParallel {
   void arm() { armed_ = distributed(); }
   // After the step's passes (none, on a rank without rows): starts the buckets the backward pass
   // did not, waits for all, writes the sums into the gradients and returns the summed `loss`. A
-  // parameter without a gradient on every rank keeps none (the optimizer skips it, as in a single
+  // parameter without a gradient on any rank keeps none (the optimizer skips it, as in a single
   // process). Every rank calls it once per step.
   torch::Tensor reduce_gradients(const torch::Tensor& loss);
   // Averages the BatchNorm running statistics (buffers named running_mean / running_var) over the

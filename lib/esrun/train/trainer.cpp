@@ -616,7 +616,11 @@ Trainer::StepOutput Trainer::train_step(const torch::Tensor& inputs, const torch
   const auto plan = micro_batches(rows, total);
   for (size_t pass = 0; pass < plan.size(); ++pass) {
     const auto [begin, size] = plan[pass];
-    if (pass + 1 == plan.size()) parallel_.arm();  // its backward pass starts the gradients' all-reduces
+    // Its backward pass starts the gradients' all-reduces. Not with synchronised BatchNorm: its
+    // statistics' all-reduces in the backward pass must meet the buckets in one order on every
+    // rank, which a parameter without a gradient on some rank would break; the buckets then start
+    // after the backward pass.
+    if (pass + 1 == plan.size() && synced_norms_ == 0) parallel_.arm();
     const auto part_targets = targets.narrow(0, begin, size);
     const auto part_outputs = forward(inputs.narrow(0, begin, size));
     if (size == 0) {  // an empty pass of synchronised BatchNorm: its backward's collectives too
