@@ -338,3 +338,24 @@ TEST_CASE("esrun's BatchNorm computes what libtorch's does, and synchronised ove
   RANK_CHECK(torch::allclose(running_means[0], running_means[1]));
   RANK_CHECK(torch::allclose(running_means[1], whole->running_mean, 1e-6, 1e-6));
 }
+
+TEST_CASE("A parameter without a gradient in the last micro-batch still has its earlier passes' gradients summed",
+          "[distributed]") {
+  std::vector<torch::Tensor> sums_a(2), sums_b(2);
+  on_ranks(2, free_port(), [&](esrun::ProcessGroup& group) {
+    esrun::DataParallel replicas(std::shared_ptr<esrun::ProcessGroup>(&group, [](esrun::ProcessGroup*) {}));
+    const auto a = torch::ones({3}, torch::requires_grad()), b = torch::ones({2}, torch::requires_grad());
+    replicas.attach({a, b});
+    const double r = group.rank() + 1;
+    ((a * r).sum() + (b * 10 * r).sum()).backward();  // first pass: both
+    replicas.arm();
+    (a * 100 * r).sum().backward();  // last pass: a alone; b's bucket starts after the backward pass
+    replicas.reduce_gradients(torch::zeros({}));
+    sums_a[static_cast<size_t>(group.rank())] = a.grad().clone();
+    sums_b[static_cast<size_t>(group.rank())] = b.grad().clone();
+  });
+  for (size_t rank = 0; rank < 2; ++rank) {
+    CHECK(torch::allclose(sums_a[rank], torch::full({3}, 101.0 * 3)));  // (1 + 100) * (1 + 2)
+    CHECK(torch::allclose(sums_b[rank], torch::full({2}, 10.0 * 3)));
+  }
+}
