@@ -170,7 +170,9 @@ class DataParallel(unittest.TestCase):
             wait_for_metrics(os.path.join(root, "runs", "run"), processes)
             processes[1].kill()
             (code, err), _ = finish(processes)
-            self.assertNotEqual(code, 0)
+            # (In real processes: a thread that simulates a dead rank leaves libtorch's Gloo state
+            # unusable for the rest of that process.) The survivor exits as on any esrun error.
+            self.assertEqual(code, 2, err)
             self.assertIn("distributed: rank 0", err)
             self.assertIn("rank 1 stopped answering", err)
 
