@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "esrun/run.h"
+#include "esrun/scoring/score.h"
 
 namespace esrun::testing {
 
@@ -155,6 +156,18 @@ inline nlohmann::json without_times(nlohmann::json record) {
 inline std::vector<nlohmann::json> without_times(std::vector<nlohmann::json> records) {
   for (auto& r : records) r.erase("time");
   return records;
+}
+
+// static_prune and rho_loss read a scores file: made here by esrun score from `sets` (random
+// scores; for rho_loss the irreducible losses of a one-epoch holdout model) and named in `sets`.
+inline void with_scores(std::vector<std::string>& sets, const std::string& sampler, const std::filesystem::path& folder) {
+  if (sampler != "static_prune" && sampler != "rho_loss") return;
+  const std::string file = (folder / (sampler + "-scores.pt")).string();
+  sets.push_back("sampler.scores=" + file);
+  std::vector<std::string> scoring = sets;
+  scoring.push_back(sampler == "rho_loss" ? "score.method=irreducible_loss" : "score.method=random");
+  scoring.push_back("score.epoch=1");
+  esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, scoring, std::nullopt}, file});
 }
 
 }  // namespace esrun::testing

@@ -19,7 +19,7 @@ std::unique_ptr<esrun::SelectionPolicy> make_policy(const std::vector<std::strin
   auto all = sets;
   all.push_back("train.epochs=" + std::to_string(epochs));
   const auto config = esrun::load_config(esrun::RunRequest{{}, all, std::nullopt});
-  const esrun::PolicyContext context{n, epochs, 10, torch::kCPU, 42};
+  const esrun::PolicyContext context{n, epochs, 10, torch::kCPU, 42, {}};
   return esrun::samplers().create(config.sampler.name, "sampler.name", config.sampler, context);
 }
 

@@ -174,6 +174,7 @@ TEST_CASE("A tiny GPT lowers the test perplexity with every policy", "[language]
     INFO(entry.name);
     auto sets = lm_sets(dir, "{name: " + entry.name + ", meta_batch: 16}");
     if (entry.name == "selective_backprop") sets.push_back("sampler.mini_batch=8");
+    esrun::testing::with_scores(sets, entry.name, dir.path());
     const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / entry.name});
     CHECK(result.finished);
     CHECK(result.summary["metric"] == "perplexity");

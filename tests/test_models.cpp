@@ -65,7 +65,7 @@ TEST_CASE("A scoring forward under FrozenBatchNorm leaves BatchNorm statistics u
 }
 
 TEST_CASE("The uniform policy plans every sample and its state round-trips", "[sampler]") {
-  const esrun::PolicyContext context{10, 3, 2, torch::kCPU, 1};
+  const esrun::PolicyContext context{10, 3, 2, torch::kCPU, 1, {}};
   esrun::SamplerOptions options;
   options.name = "uniform";
   auto policy = esrun::samplers().create("uniform", "sampler.name", options, context);
@@ -83,7 +83,7 @@ TEST_CASE("The uniform policy plans every sample and its state round-trips", "[s
 
 TEST_CASE("A policy's random stream survives a checkpoint, and a checkpoint without one keeps the fresh stream",
           "[sampler][checkpoint]") {
-  const esrun::PolicyContext context{50, 3, 2, torch::kCPU, 7};
+  const esrun::PolicyContext context{50, 3, 2, torch::kCPU, 7, {}};
   esrun::SamplerOptions options;
   options.name = "random_prune";
   options.prune_ratio = 0.5;

@@ -6,6 +6,7 @@
 #include "esrun/optim/schedule.h"
 #include "esrun/run.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/scoring/scorer.h"
 #include "esrun/tasks/task.h"
 
 using Catch::Matchers::Contains;
@@ -30,7 +31,11 @@ TEST_CASE("Every expected component is registered under its YAML name", "[regist
   CHECK(names(esrun::schedules()) == std::vector<std::string>{"constant", "cosine", "linear", "onecycle", "poly", "step"});
   CHECK(names(esrun::samplers()) ==
         std::vector<std::string>{"adaselection", "epsilon_greedy", "es", "eswp", "infobatch", "ka", "loss", "omission",
-                                 "order", "random_prune", "reduced_epochs", "selective_backprop", "ucb", "uniform"});
+                                 "order", "random_prune", "reduced_epochs", "rho_loss", "selective_backprop", "static_prune",
+                                 "ucb", "uniform"});
+  CHECK(names(esrun::scorers()) == std::vector<std::string>{"el2n", "entropy", "forgetting", "grand", "herding",
+                                                            "irreducible_loss", "k_center", "least_confidence", "margin",
+                                                            "random"});
 }
 
 TEST_CASE("An unknown name is an error that lists the known names", "[registry][errors]") {

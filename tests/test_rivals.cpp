@@ -17,7 +17,7 @@ namespace {
 std::unique_ptr<esrun::SelectionPolicy> make_policy(const std::string& sampler, int64_t n, int64_t epochs = 10) {
   const auto config = esrun::load_config(
       esrun::RunRequest{{}, {"sampler=" + sampler, "train.epochs=" + std::to_string(epochs)}, std::nullopt});
-  const esrun::PolicyContext context{n, epochs, 10, torch::kCPU, 7};
+  const esrun::PolicyContext context{n, epochs, 10, torch::kCPU, 7, {}};
   return esrun::samplers().create(config.sampler.name, "sampler.name", config.sampler, context);
 }
 
@@ -288,8 +288,8 @@ TEST_CASE("UCB breaks ties among unseen samples at random, by seed", "[sampler][
   const auto config = [](int) {
     return esrun::load_config(esrun::RunRequest{{}, {"sampler={name: ucb, prune_ratio: 0.5}"}, std::nullopt}).sampler;
   };
-  auto a = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 1});
-  auto b = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 2});
+  auto a = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 1, {}});
+  auto b = esrun::samplers().create("ucb", "sampler.name", config(0), esrun::PolicyContext{100, 10, 10, torch::kCPU, 2, {}});
   const auto first = sorted(a->plan_epoch(0).indices);
   CHECK_FALSE(first.equal(torch::arange(50, torch::kLong)));
   CHECK_FALSE(first.equal(sorted(b->plan_epoch(0).indices)));

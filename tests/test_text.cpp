@@ -337,6 +337,7 @@ TEST_CASE("Every policy trains end to end on a text task", "[text][e2e]") {
     auto sets = glue_sets(dir.path() / "RTE", "rte");
     sets.push_back("sampler.name=" + entry.name);
     if (entry.name == "selective_backprop") sets.push_back("sampler.mini_batch=8");
+    esrun::testing::with_scores(sets, entry.name, dir.path());
     const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / entry.name});
     CHECK(result.finished);
     const auto lines = esrun::testing::metrics(result);

@@ -11,6 +11,7 @@
 #include "esrun/core/error.h"
 #include "esrun/core/stop.h"
 #include "esrun/run.h"
+#include "esrun/scoring/score.h"
 
 int main(int argc, char** argv) {
   // Logs and errors go to stderr; stdout carries only what a command prints (YAML, JSON, lists).
@@ -39,14 +40,18 @@ int main(int argc, char** argv) {
   print->add_option("--format", format, "yaml or markdown (docs/config.md)")->check(CLI::IsMember({"yaml", "markdown"}));
   auto* list = app.add_subcommand("list", "print registered names with their help");
   std::string kind;
-  list->add_option("kind", kind, "models, datasets, tasks, samplers, optimizers or schedules");
+  list->add_option("kind", kind, "models, datasets, tasks, samplers, scorers, optimizers or schedules");
   auto* bench = app.add_subcommand("bench", "time data, scoring forward and training step at the meta-batch size");
   esrun::BenchOptions bench_options;
   bench->add_option("--steps", bench_options.steps, "timed steps per phase")->capture_default_str();
   bench->add_option("--warmup", bench_options.warmup, "untimed steps first")->capture_default_str();
   bench->add_option("--policy-n", bench_options.policy_n,
                     "also time the sampler's select + observe per meta-batch with a training set of this size");
-  for (auto* sub : {run, validate, print, list, bench}) sub->fallthrough();
+  auto* score = app.add_subcommand("score", "write one score per training sample (static_prune, rho_loss read them)");
+  std::string method, scores_out;
+  score->add_option("-m,--method", method, "scoring method (esrun list scorers); default score.method");
+  score->add_option("-o,--out", scores_out, "the scores file to write; the scoring runs go to <file without extension>-runs/");
+  for (auto* sub : {run, validate, print, list, bench, score}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
   if (!out.empty()) request.out = out;
@@ -64,6 +69,11 @@ int main(int argc, char** argv) {
       }
     } else if (*bench) {
       std::cout << esrun::bench_throughput(request, bench_options).dump(2) << "\n";
+    } else if (*score) {
+      esrun::install_stop_handlers();
+      esrun::ScoreRequest scoring{request, scores_out.empty() ? std::nullopt : std::optional<std::string>(scores_out)};
+      if (!method.empty()) scoring.run.sets.push_back("score.method=" + method);
+      if (esrun::score(scoring).stop_signal != 0) return esrun::kInterruptedExitCode;
     } else if (*validate) {
       esrun::check_environment(esrun::load_config(request));
       std::cout << "config OK\n";

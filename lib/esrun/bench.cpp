@@ -68,7 +68,7 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
     // The configured sampler on a synthetic training set of policy_n samples: per meta-batch,
     // select() on random scores and observe() of the chosen rows, as in a selecting epoch.
     const PolicyContext context{options.policy_n, config.train.epochs, trainer.data().num_classes, device,
-                                derive_seed(config.seed, "policy")};
+                                derive_seed(config.seed, "policy"), DataIdentity{}};
     auto policy = samplers().create(config.sampler.name, config.resolved.where("sampler.name"), config.sampler, context);
     const int64_t epoch = config.train.epochs / 2;
     const EpochPlan plan = policy->plan_epoch(epoch);

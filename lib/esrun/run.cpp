@@ -17,6 +17,7 @@
 #include "esrun/optim/optimizer.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/scoring/scorer.h"
 #include "esrun/tasks/task.h"
 #include "esrun/train/trainer.h"
 
@@ -37,16 +38,6 @@ std::string format_record(const EpochRecord& r, const Task& task, int64_t epochs
 }
 
 }  // namespace
-
-RunConfig load_config(const RunRequest& request) {
-  std::vector<std::string> files = request.configs;
-  if (request.resume) files.insert(files.begin(), (std::filesystem::path(*request.resume) / "config.resolved.yaml").string());
-  return load_run_config(resolve_config(files, request.sets));
-}
-
-namespace {
-
-namespace fs = std::filesystem;
 
 // Keys a resumed run may change: where and how fast it runs, how often it evaluates and saves, and
 // a longer training (train.epochs may grow). Anything else would make the continuation a different
@@ -71,6 +62,16 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }
+
+RunConfig load_config(const RunRequest& request) {
+  std::vector<std::string> files = request.configs;
+  if (request.resume) files.insert(files.begin(), (std::filesystem::path(*request.resume) / "config.resolved.yaml").string());
+  return load_run_config(resolve_config(files, request.sets));
+}
+
+namespace {
+
+namespace fs = std::filesystem;
 
 // The test metrics of the last evaluation (final_test_*) and of the best one by the task's score
 // (best_test_*: the highest test_score, the task's headline metric), null where the task has none.
@@ -168,7 +169,7 @@ std::optional<std::filesystem::path> share_tokenizer(ProcessGroup& group, const 
 RunResult run(const RunRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
   RunConfig config = load_config(request);
-  check_environment(config);
+  check_environment(config, /*scores=*/!request.stage);  // a stage's run trains with its own policy
   torch::Device device = resolve_device(config.device, config.resolved.where("device"));
   const int threads = configure_threads(static_cast<int>(config.threads));
   const std::shared_ptr<ProcessGroup> group = join_ranks(config, device);
@@ -234,7 +235,9 @@ RunResult run(const RunRequest& request) {
                    ? std::string()
                    : fmt::format(", {} noise on {} labels", to_string(config.data.label_noise.kind),
                                  data.noisy_mask.sum().item<int64_t>()));
-  Trainer trainer(config, std::move(data), device, group);
+  Trainer trainer(config, std::move(data), device, group, request.stage ? request.stage->policy : PolicyFactory{});
+  // A stage's run ends after its epochs; a plain run trains the policy's.
+  const int64_t until = request.stage ? std::min(request.stage->epochs, trainer.epochs()) : trainer.epochs();
   if (request.resume) trainer.load(resumed_state);
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, device.str(), threads,
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
@@ -265,8 +268,8 @@ RunResult run(const RunRequest& request) {
     records.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
-    spdlog::info(format_record(record, trainer.task(), trainer.epochs(), rate));
-    const bool last = record.epoch + 1 == trainer.epochs();
+    spdlog::info(format_record(record, trainer.task(), until, rate));
+    const bool last = record.epoch + 1 == until;
     const bool stopping =
         !last && ((request.stop_after && ++epochs_this_run >= *request.stop_after) || hooks.stop_requested());
     const int64_t every = config.checkpoint.every;
@@ -277,10 +280,13 @@ RunResult run(const RunRequest& request) {
     if (trainer.replicas().max({best && writes ? 1 : 0})[0] != 0)
       write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, records);
     if (record.evaluated) best_score = std::max(best_score.value_or(record.test.score), record.test.score);
-    return !stopping;
+    return !stopping && !last;
   };
   const std::filesystem::path run_dir = dir ? dir->path() : std::filesystem::path();
-  if (!trainer.fit(first_epoch, hooks)) {
+  // fit() reports a stop when on_epoch ends a stage's training before the policy's last epoch.
+  const bool finished = first_epoch >= until || trainer.fit(first_epoch, hooks) ||
+                        (!trainer.open_epoch() && static_cast<int64_t>(records.size()) >= until);
+  if (!finished) {
     progress.clear();
     const auto open = trainer.open_epoch();
     if (open) write_checkpoint(dir, "last.pt", trainer, *open, hash, records);
@@ -299,16 +305,19 @@ RunResult run(const RunRequest& request) {
   summary.update({
       {"name", config.name},
       {"seed", config.seed},
-      {"epochs", trainer.epochs()},
+      {"epochs", until},
       {"wall_time_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count()},
       {"config_hash", hash},
       {"device", device.str()},
       {"threads", threads},
       {"world_size", world},
       {"metric", trainer.task().headline_metric()},
+      // The scoring run behind a scores file (static pruning, RHO-LOSS's irreducible-loss model).
+      {"extra_cost_s", trainer.policy().extra_cost_s()},
   });
   summary.update(to_json(build_info()));
   dir->write_atomic("summary.json", summary.dump(2) + "\n");
+  if (request.stage && request.stage->finish) request.stage->finish(trainer, summary);
   const std::string headline = trainer.task().headline_metric();
   const auto shown = [&](const std::string& kind) {
     const auto& v = summary[kind + "_test_" + headline];
@@ -323,7 +332,7 @@ RunResult run(const RunRequest& request) {
 std::string list_registered(const std::string& kind) {
   const std::vector<std::pair<std::string, const RegistryView*>> all = {
       {"models", &models()}, {"datasets", &datasets()}, {"tasks", &tasks()}, {"samplers", &samplers()},
-      {"optimizers", &optimizers()}, {"schedules", &schedules()}};
+      {"scorers", &scorers()}, {"optimizers", &optimizers()}, {"schedules", &schedules()}};
   std::ostringstream out;
   bool found = false;
   for (const auto& [name, registry] : all) {
@@ -333,7 +342,7 @@ std::string list_registered(const std::string& kind) {
     for (const auto& entry : registry->entries())
       out << "  " << std::left << std::setw(18) << entry.name << " " << entry.help << "\n";
   }
-  ESRUN_CHECK(found, "unknown list '", kind, "'; known: models, datasets, samplers, optimizers, schedules");
+  ESRUN_CHECK(found, "unknown list '", kind, "'; known: models, datasets, tasks, samplers, scorers, optimizers, schedules");
   return out.str();
 }
 

@@ -9,8 +9,20 @@
 #include <vector>
 
 #include "esrun/config/run_config.h"
+#include "esrun/sampling/policy.h"
 
 namespace esrun {
+
+class Trainer;
+
+// What `esrun score` adds to a run (scoring/score.h): the policy its scoring model trains with, the
+// epoch after which training ends (the LR schedule still spans the policy's epochs), and what is
+// done with the trained model then (after summary.json is written, which it is given).
+struct RunStage {
+  PolicyFactory policy;
+  int64_t epochs = 0;
+  std::function<void(Trainer&, const nlohmann::json& summary)> finish;
+};
 
 struct RunRequest {
   RunRequest() = default;
@@ -25,6 +37,7 @@ struct RunRequest {
   // Stop as a signal would, after this many meta-batch steps of this invocation (mid-epoch
   // checkpoint); for tests of the graceful stop. Not on the command line.
   std::optional<int64_t> stop_after_steps;
+  std::optional<RunStage> stage;
 };
 
 struct RunResult {
@@ -36,6 +49,10 @@ struct RunResult {
 
 // Resolves and validates the configuration (everything checked before any data is loaded).
 RunConfig load_config(const RunRequest& request);
+
+// Errors unless `now` differs from the `saved` config of the run (or scoring folder) `run_dir`
+// only in keys a resumed run may change.
+void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, const std::string& run_dir);
 
 // Trains the configured experiment and writes its run directory.
 RunResult run(const RunRequest& request);

@@ -15,6 +15,7 @@
 #include "esrun/optim/optimizer.h"
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
+#include "esrun/scoring/scorer.h"
 #include "esrun/tasks/task.h"
 
 namespace esrun {
@@ -70,7 +71,8 @@ class Checker {
 // The papers' defaults for sampler keys left null (METHODS.md): b/B = 0.25 for the batch-level
 // methods (0.5 = keep for omission, 1 for selective backprop: it trains on full batches of kept
 // samples); ES (beta1, beta2) = (0.2, 0.9), ESWP (0.2, 0.8) with r = 0.2; omission (0.9, 0.99);
-// InfoBatch r = 0.5; UCB, epsilon-greedy 0.3 (Raju et al.); Random* and reduced epochs 0.3 (ours).
+// InfoBatch r = 0.5; UCB, epsilon-greedy 0.3 (Raju et al.); Random*, reduced epochs and static
+// pruning 0.3 (ours; InfoBatch's Table 1 runs 30/50/70%); RHO-LOSS b/B = 0.1 (Mindermann et al.).
 struct SamplerDefaults {
   double ratio = 1.0;
   double beta1 = 0.2, beta2 = 0.9;
@@ -85,6 +87,7 @@ SamplerDefaults sampler_defaults(const std::string& name) {
       {"omission", {0.5, 0.9, 0.99, 0.0}},    {"infobatch", {1.0, 0.2, 0.9, 0.5}},
       {"ucb", {1.0, 0.2, 0.9, 0.3}},          {"epsilon_greedy", {1.0, 0.2, 0.9, 0.3}},
       {"random_prune", {1.0, 0.2, 0.9, 0.3}}, {"reduced_epochs", {1.0, 0.2, 0.9, 0.3}},
+      {"static_prune", {1.0, 0.2, 0.9, 0.3}}, {"rho_loss", {0.1, 0.2, 0.9, 0.0}},
   };
   const auto it = table.find(name);
   return it == table.end() ? SamplerDefaults{} : it->second;
@@ -118,6 +121,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.data.where = where;
   r.model.where = where;
   r.task.where = where;
+  r.sampler.where = where;
   r.name = c.get_string("name");
   ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
               ": expected a non-empty name without '/', got '", r.name, "'");
@@ -195,8 +199,11 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   d.label_noise.ratio = check.float_in("data.label_noise.ratio", 0.0, 1.0, false);
   ESRUN_CHECK(d.label_noise.kind != NoiseKind::None || d.label_noise.ratio == 0.0, c.where("data.label_noise.ratio"),
               ": is ", d.label_noise.ratio, " but data.label_noise.kind is none; set kind to uniform or flip");
+  // Every data draw derives from data.seed when it is set, else from the run seed.
+  const auto data_seed = check.optional_int_at_least("data.seed", 0);
+  const uint64_t data_base = data_seed ? static_cast<uint64_t>(*data_seed) : r.seed;
   const auto noise_seed = check.optional_int_at_least("data.label_noise.seed", 0);
-  d.label_noise.seed = noise_seed ? static_cast<uint64_t>(*noise_seed) : derive_seed(r.seed, "label_noise");
+  d.label_noise.seed = noise_seed ? static_cast<uint64_t>(*noise_seed) : derive_seed(data_base, "label_noise");
   CsvOptions& csv = d.csv;
   csv.file = c.get_string("data.csv.file");
   csv.test_file = c.get_optional_string("data.csv.test_file");
@@ -249,7 +256,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   tok.lowercase = c.get_bool("data.tokenizer.lowercase");
   tok.max_length = check.int_at_least("data.tokenizer.max_length", 3);  // [CLS] a [SEP] b [SEP] needs room
   tok.train_sentences = check.optional_int_at_least("data.tokenizer.train_sentences", 1);
-  d.seed = derive_seed(r.seed, "data");
+  d.seed = derive_seed(data_base, "data");
   check.warn_ignored("data", d.name);
 
   TaskOptions& task = r.task;
@@ -346,6 +353,15 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   if (c.get_optional_float("train.clip_grad_norm")) t.clip_grad_norm = check.positive("train.clip_grad_norm");
   t.accumulate = check.optional_int_at_least("train.accumulate", 1);
   r.task.label_smoothing = t.label_smoothing;
+  ScoreOptions& score = r.score;
+  score.method = c.get_optional_string("score.method");
+  if (score.method) scorers().require(*score.method, c.where("score.method"));
+  score.epoch = check.optional_int_at_least("score.epoch", 0).value_or(t.epochs);
+  ESRUN_CHECK(score.epoch <= t.epochs, c.where("score.epoch"), ": expected at most train.epochs = ", t.epochs, ", got ",
+              score.epoch);
+  score.repeats = check.int_at_least("score.repeats", 1);
+  score.checkpoint = c.get_optional_string("score.checkpoint");
+  score.batch = check.int_at_least("score.batch", 1);
   r.checkpoint.every = check.int_at_least("checkpoint.every", 0);
   r.checkpoint.best = c.get_bool("checkpoint.best");
   r.distributed.backend = c.get_string("distributed.backend");
@@ -441,6 +457,13 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   p.epsilon = check.float_in("sampler.epsilon", 0.0, 1.0, true);
   p.hide_fraction = check.float_in("sampler.hide_fraction", 0.0, 1.0, false);
   p.confidence = check.float_in("sampler.confidence", 0.0, 1.0, true);
+  p.scores = c.get_optional_string("sampler.scores");
+  ESRUN_CHECK(p.scores || (p.name != "static_prune" && p.name != "rho_loss"), c.where("sampler.scores"), ": ", p.name,
+              " needs the scores file esrun score wrote (esrun score --config X --method M --out scores.pt)");
+  p.score_keep = c.get_string("sampler.score_keep");
+  p.strata = check.int_at_least("sampler.strata", 1);
+  p.hard_cutoff = check.float_in("sampler.hard_cutoff", 0.0, 1.0, false);
+  p.holdout_fraction = check.float_in("sampler.holdout_fraction", 0.0, 1.0, false);
   check.warn_ignored("sampler", p.name);
   ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
               ": set one of them, not both");
@@ -467,7 +490,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   return r;
 }
 
-void check_environment(const RunConfig& config) {
+void check_environment(const RunConfig& config, bool scores) {
   const auto& c = config.resolved;
   const auto& readers = find_key("data.root")->used_by;
   if (std::find(readers.begin(), readers.end(), config.data.name) != readers.end())
@@ -476,6 +499,12 @@ void check_environment(const RunConfig& config) {
   if (config.model.name == "torchscript")
     ESRUN_CHECK(std::filesystem::is_regular_file(config.model.torchscript.path), c.where("model.torchscript.path"),
                 ": '", config.model.torchscript.path, "' is not a file (expected a TorchScript module saved by torch.jit.save)");
+  const auto& readers_of_scores = find_key("sampler.scores")->used_by;
+  if (scores && config.sampler.scores &&
+      std::find(readers_of_scores.begin(), readers_of_scores.end(), config.sampler.name) != readers_of_scores.end())
+    ESRUN_CHECK(std::filesystem::is_regular_file(*config.sampler.scores), c.where("sampler.scores"), ": scores file '",
+                *config.sampler.scores, "' does not exist; make it with esrun score --config CONFIG --method METHOD --out ",
+                *config.sampler.scores);
   const torch::Device device = resolve_device(config.device, c.where("device"));
   ESRUN_CHECK(config.precision != Precision::Fp16 || device.is_cuda(), c.where("precision"), ": fp16 needs a CUDA device (device ",
               config.device, " resolved to ", device.str(), "); use bf16 or fp32");

@@ -243,6 +243,21 @@ struct SamplerOptions {
   int64_t period = 1;                     // ucb, epsilon_greedy
   double ucb_c = 1.0, epsilon = 0.1;      // ucb, epsilon_greedy
   double hide_fraction = 0.3, confidence = 0.7;  // ka
+  std::optional<std::string> scores;      // static_prune, rho_loss: the scores file
+  std::string score_keep = "high";        // static_prune: high | low | stratified
+  int64_t strata = 50;                    // static_prune, stratified
+  double hard_cutoff = 0.0;               // static_prune, stratified
+  double holdout_fraction = 0.5;          // rho_loss, esrun score --method irreducible_loss
+  KeyWhere where = key_only;
+};
+
+// esrun score (scoring/score.h).
+struct ScoreOptions {
+  std::optional<std::string> method;
+  int64_t epoch = 0;                      // resolved: score.epoch, else train.epochs
+  int64_t repeats = 1;
+  std::optional<std::string> checkpoint;
+  int64_t batch = 500;
 };
 
 struct TrainOptions {
@@ -290,6 +305,7 @@ struct RunConfig {
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   SamplerOptions sampler;
+  ScoreOptions score;
   CheckpointOptions checkpoint;
   ProgressOptions progress;
   DistributedOptions distributed;
@@ -304,6 +320,7 @@ RunConfig load_run_config(const ResolvedConfig& resolved);
 
 // The checks against this machine, before any data is loaded: the dataset folder exists and the
 // device is available.
-void check_environment(const RunConfig& config);
+// `scores`: also that the sampler's scores file exists (not for esrun score, which may write it).
+void check_environment(const RunConfig& config, bool scores = true);
 
 }  // namespace esrun

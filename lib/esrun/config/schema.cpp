@@ -19,7 +19,7 @@ const char* to_string(ValueType type) {
 
 namespace {
 // Policies that train on b of each meta-batch of B.
-const std::vector<std::string> kBatchLevel = {"es", "eswp", "loss", "order", "adaselection", "selective_backprop", "omission"};
+const std::vector<std::string> kBatchLevel = {"es", "eswp", "loss", "order", "adaselection", "selective_backprop", "omission", "rho_loss"};
 
 KeySpec spec(std::string path, ValueType type, std::string default_yaml, std::string help, bool nullable = false,
              std::vector<std::string> choices = {}, std::vector<std::string> used_by = {}) {
@@ -49,6 +49,7 @@ const std::vector<KeySpec>& config_schema() {
        "training files relative to root; null = the official layout (all must exist)", true, {}, {"cifar10", "cifar100"}),
       spec("data.test_files", T::StringList, "null",
        "test files relative to root; null = the official layout (all must exist)", true, {}, {"cifar10", "cifar100"}),
+      spec("data.seed", T::Int, "null", "seed of every data draw (subsets, synthetic data, splits, label noise); null = the run seed. esrun score's repeats vary the seed with this fixed", true),
       spec("data.train_subset", T::Int, "null", "train on a seeded random N of the training split; null = all", true),
       spec("data.test_subset", T::Int, "null", "evaluate on a seeded random N of the test split; null = all", true),
       spec("data.synthetic.train_size", T::Int, "5000", "synthetic_shapes: training images", false, {}, {"synthetic_shapes"}),
@@ -182,7 +183,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.beta1", T::Float, "null", "ES: weight of the score in w = beta1*s + (1-beta1)*loss (null = 0.2); omission: EMA factor of SCORE (null = 0.9)", true, {}, {"es", "eswp", "omission"}),
       spec("sampler.beta2", T::Float, "null", "ES: EMA factor of the score s (null = 0.9 es, 0.8 eswp); omission: EMA factor of the scale G (null = 0.99); infobatch with ema: EMA factor of H (null = 0.9)", true, {}, {"es", "eswp", "omission", "infobatch"}),
       spec("sampler.anneal_epochs", T::Int, "null", "ES: epochs without selection at each end of training; null = round(0.05 * epochs)", true, {}, {"es", "eswp"}),
-      spec("sampler.prune_ratio", T::Float, "null", "fraction r pruned per epoch; null = 0.2 (eswp), 0.5 (infobatch), 0.3 (ucb, epsilon_greedy, random_prune, reduced_epochs: the fraction of epochs dropped)", true, {}, {"eswp", "infobatch", "ucb", "epsilon_greedy", "random_prune", "reduced_epochs"}),
+      spec("sampler.prune_ratio", T::Float, "null", "fraction r pruned per epoch (static_prune: once, before training); null = 0.2 (eswp), 0.5 (infobatch), 0.3 (ucb, epsilon_greedy, random_prune, static_prune, reduced_epochs: the fraction of epochs dropped)", true, {}, {"eswp", "infobatch", "ucb", "epsilon_greedy", "random_prune", "static_prune", "reduced_epochs"}),
       spec("sampler.delta", T::Float, "0.875", "infobatch: prune in epochs e < delta * epochs, then train on everything", false, {}, {"infobatch"}),
       spec("sampler.rescale", T::Bool, "true", "infobatch: weight kept well-learned samples by 1/(1-r) (false: InfoBatch's 'soft pruning' ablation)", false, {}, {"infobatch"}),
       spec("sampler.ema", T::Bool, "false", "infobatch: H <- beta2*H + (1-beta2)*loss instead of H = loss", false, {}, {"infobatch"}),
@@ -203,6 +204,17 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.confidence", T::Float, "0.7", "ka: a candidate is hidden only if last predicted correctly with this softmax confidence", false, {}, {"ka"}),
       spec("sampler.unbiased", T::Bool, "false", "loss: weight each chosen sample by 1/(B p_i), normalised to mean 1", false, {}, {"loss"}),
       spec("sampler.adaptive_q", T::Bool, "false", "order: train on b/2, b/4, b/8 once the previous epoch's train accuracy reaches 80/90/95%", false, {}, {"order"}),
+      spec("sampler.scores", T::String, "null", "static_prune, rho_loss: the scores file esrun score wrote (docs/scoring.md)", true, {}, {"static_prune", "rho_loss"}),
+      spec("sampler.score_keep", T::String, "high", "static_prune: keep the highest scores (the hardest), the lowest, or stratified (CCS: strata of equal score width, the hardest hard_cutoff pruned first)", false, {"high", "low", "stratified"}, {"static_prune"}),
+      spec("sampler.strata", T::Int, "50", "static_prune with score_keep stratified: number of equal-width score strata", false, {}, {"static_prune"}),
+      spec("sampler.hard_cutoff", T::Float, "0.0", "static_prune with score_keep stratified: fraction of the data with the highest scores pruned before the strata are filled (CCS's beta)", false, {}, {"static_prune"}),
+      spec("sampler.holdout_fraction", T::Float, "0.5", "rho_loss (and esrun score --method irreducible_loss): fraction of the training split held out to train the irreducible-loss model and never trained on; 0 = no holdout: two models, each trained on one half, score the other half", false, {}, {"rho_loss"}),
+
+      spec("score.method", T::String, "null", "esrun score: the scoring method (esrun list scorers); --method sets it", true),
+      spec("score.epoch", T::Int, "null", "esrun score: train the scoring model this many epochs (the LR schedule still spans train.epochs) and score it then; null = train.epochs; 0 = at initialisation", true),
+      spec("score.repeats", T::Int, "1", "esrun score: independently initialised scoring models (seed, seed+1, ...; the data as with the first) whose scores are averaged (Paul et al.: 10)"),
+      spec("score.checkpoint", T::String, "null", "esrun score: score the model of this run checkpoint (checkpoints/last.pt or best.pt of a run of the same model and data) instead of training one", true),
+      spec("score.batch", T::Int, "500", "esrun score: rows per forward when scoring"),
   };
   return keys;
 }

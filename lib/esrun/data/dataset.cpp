@@ -1,5 +1,7 @@
 #include "esrun/data/dataset.h"
 
+#include <spdlog/fmt/fmt.h>
+
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/data/label_noise.h"
@@ -90,6 +92,16 @@ void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, 
   const auto m = pixels.mean(1), s = pixels.std(1);
   mean.assign(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
   std.assign(s.data_ptr<double>(), s.data_ptr<double>() + s.numel());
+}
+
+DataIdentity identify(const Dataset& data) {
+  const auto bytes = [](const torch::Tensor& t) {
+    if (!t.defined()) return std::string();
+    const auto c = t.cpu().contiguous();
+    return std::string(static_cast<const char*>(c.data_ptr()), static_cast<size_t>(c.nbytes()));
+  };
+  return DataIdentity{data.name, data.train.size(),
+                      fmt::format("{:016x}", fnv1a64(bytes(data.train.source_index) + bytes(data.train.targets)))};
 }
 
 Dataset load_dataset(const RunConfig& config) {

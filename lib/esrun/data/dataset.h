@@ -45,6 +45,16 @@ struct Dataset {
   torch::Tensor clean_labels;     // int64 [N_train]: the labels before noise
 };
 
+// What identifies a training split for the files made from it (esrun score's scores files): the
+// dataset, its size and a checksum of which source records it holds with which labels (so another
+// subset, data seed or label noise differs).
+struct DataIdentity {
+  std::string dataset;
+  int64_t train_size = 0;
+  std::string checksum;  // FNV-1a 64 of the split's source indices and targets, hex
+};
+DataIdentity identify(const Dataset& data);
+
 using DatasetRegistry = Registry<Dataset, const DataOptions&>;
 DatasetRegistry& datasets();
 

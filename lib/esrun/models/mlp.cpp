@@ -46,6 +46,13 @@ class Mlp final : public Model {
 
   torch::Tensor forward(torch::Tensor x) override { return layers_->forward(x.flatten(1)); }
 
+  bool has_embedding() const override { return true; }
+  torch::Tensor embed(torch::Tensor x) override {
+    x = x.flatten(1);
+    for (auto layer = layers_->begin(); layer + 1 != layers_->end(); ++layer) x = layer->forward(x);
+    return x;
+  }
+
  private:
   torch::nn::Sequential layers_;
 };

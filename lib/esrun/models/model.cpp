@@ -9,6 +9,10 @@ ModelRegistry& models() {
   return registry;
 }
 
+torch::Tensor Model::embed(torch::Tensor /*x*/) {
+  ESRUN_FAIL("this model gives no penultimate-layer embedding (esrun's resnet, small_cnn, mlp, vit and transformer do)");
+}
+
 std::string input_kind(const ModelOptions& options) {
   if (options.vocab_size > 0) return "token ids (text); use model.name: transformer";
   if (options.input_shape.size() == 3) return "images [C, H, W]";

@@ -26,6 +26,10 @@ class Model : public torch::nn::Module {
   // The learning rate of a parameter (by name) over the schedule's: an imported model's new head
   // may train faster than its pretrained body (model.torchscript.head_lr_scale).
   virtual double lr_scale(const std::string& /*parameter*/) const { return 1.0; }
+  // The penultimate-layer features [N, D] of inputs x, the input of the output layer (the
+  // geometry-based scores of esrun score read them). has_embedding() is false for models without.
+  virtual bool has_embedding() const { return false; }
+  virtual torch::Tensor embed(torch::Tensor x);
 };
 
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;

@@ -81,11 +81,14 @@ class ResNet final : public Model {
     fc_ = register_module("fc", torch::nn::Linear(in, o.outputs));
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
+  torch::Tensor forward(torch::Tensor x) override { return fc_->forward(embed(x)); }
+
+  bool has_embedding() const override { return true; }
+  torch::Tensor embed(torch::Tensor x) override {
     x = torch::relu(stem_bn_->forward(stem_conv_->forward(x)));
     if (imagenet_stem_) x = torch::max_pool2d(x, 3, 2, 1);
     for (auto& block : blocks_) x = block->forward(x);
-    return fc_->forward(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
+    return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
   }
 
  private:

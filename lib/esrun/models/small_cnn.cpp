@@ -22,9 +22,11 @@ class SmallCnn final : public Model {
     classifier_ = register_module("classifier", torch::nn::Linear(channels, classes));
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
-    x = features_->forward(x);
-    return classifier_->forward(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));
+  torch::Tensor forward(torch::Tensor x) override { return classifier_->forward(embed(x)); }
+
+  bool has_embedding() const override { return true; }
+  torch::Tensor embed(torch::Tensor x) override {
+    return torch::adaptive_avg_pool2d(features_->forward(x), {1, 1}).flatten(1);
   }
 
  private:

@@ -136,6 +136,12 @@ class Transformer final : public Model {
   }
 
   torch::Tensor forward(torch::Tensor x) override {
+    return head_->forward(torch::dropout(embed(x), head_dropout_, is_training()));
+  }
+
+  // The pooled [CLS] state, the classification head's input.
+  bool has_embedding() const override { return true; }
+  torch::Tensor embed(torch::Tensor x) override {
     ESRUN_CHECK(x.dim() == 3 && x.size(1) == 2, "transformer: expected token ids [N, 2, L], got ", x.sizes());
     // Per-batch padding: the batch is cut to its longest example (one host read).
     const int64_t length = x.select(1, 1).gt(0).sum(1).max().item<int64_t>();
@@ -152,8 +158,7 @@ class Transformer final : public Model {
     for (int64_t i = 0; i < depth_; ++i)
       h = layers_->ptr<Layer>(layers_->size() == 1 ? 0 : static_cast<size_t>(i))->forward(h, attention_mask);
     if (final_norm_) h = final_norm_->forward(h);
-    const auto pooled = torch::tanh(pooler_->forward(h.select(1, 0)));
-    return head_->forward(torch::dropout(pooled, head_dropout_, is_training()));
+    return torch::tanh(pooler_->forward(h.select(1, 0)));
   }
 
   bool default_no_decay() const override { return true; }

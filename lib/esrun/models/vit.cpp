@@ -116,13 +116,16 @@ class VisionTransformer final : public Model {
     init_weights();
   }
 
-  torch::Tensor forward(torch::Tensor x) override {
+  torch::Tensor forward(torch::Tensor x) override { return head_->forward(embed(x)); }
+
+  bool has_embedding() const override { return true; }
+  torch::Tensor embed(torch::Tensor x) override {
     x = patch_embed_->forward(x).flatten(2).transpose(1, 2);  // [N, D, H/p, W/p] -> [N, T, D]
     if (cls_token_.defined()) x = torch::cat({cls_token_.expand({x.size(0), -1, -1}), x}, 1);
     x = torch::dropout(x + pos_embed_, dropout_, is_training());
     for (const auto& block : *blocks_) x = block->as<Block>()->forward(x);
     x = norm_->forward(x);
-    return head_->forward(cls_token_.defined() ? x.select(1, 0) : x.mean(1));
+    return cls_token_.defined() ? x.select(1, 0) : x.mean(1);
   }
 
   bool default_no_decay() const override { return true; }

@@ -9,12 +9,14 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
+#include "esrun/data/dataset.h"
 
 namespace esrun {
 
@@ -66,7 +68,12 @@ struct PolicyContext {
   int64_t num_classes = 0;
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;        // the policy stream's seed
+  DataIdentity data;        // the training split (files made from it are checked against it)
 };
+
+class SelectionPolicy;
+// Makes the run's policy instead of sampler.name's (esrun score trains its scoring model so).
+using PolicyFactory = std::function<std::unique_ptr<SelectionPolicy>(const PolicyContext&)>;
 
 class SelectionPolicy {
  public:
@@ -86,6 +93,9 @@ class SelectionPolicy {
   virtual double lr_scale(int64_t /*epoch*/) const { return 1.0; }
   // How many epochs to train when train.epochs is `configured`; the LR schedule spans them.
   virtual int64_t epochs(int64_t configured) const { return configured; }
+  // Seconds spent before training on the policy's behalf (the scoring run behind a scores file),
+  // reported as the run's extra cost.
+  virtual double extra_cost_s() const { return 0.0; }
   // The policy's state in a checkpoint: its random stream, then what save_state() adds.
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive);

@@ -61,7 +61,8 @@ torch::Tensor combine_weights(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group)
+Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group,
+                 const PolicyFactory& make_policy)
     : config_(config),
       data_(std::move(data)),
       device_(device),
@@ -113,8 +114,9 @@ Trainer::Trainer(const RunConfig& config, Dataset data, torch::Device device, st
   optimizer_ = make_optimizer(config_.optimizer, config_.resolved.where("optimizer.name"), *model_);
   lr_scales_ = group_lr_scales(*optimizer_, *model_);
   const PolicyContext context{data_.train.size(), config_.train.epochs, data_.num_classes, device_,
-                              derive_seed(config_.seed, "policy")};
-  policy_ = samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
+                              derive_seed(config_.seed, "policy"), identify(data_)};
+  policy_ = make_policy ? make_policy(context)
+                        : samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
   epochs_ = policy_->epochs(config_.train.epochs);
   schedule_ = schedules().create(config_.schedule.name, config_.resolved.where("schedule.name"), config_.schedule,
                                  config_.optimizer.lr, static_cast<double>(epochs_));
@@ -532,6 +534,12 @@ Batch Trainer::make_batch(const torch::Tensor& indices, uint64_t seed) {
   }
   return Batch{to_device_async(indices, device_), inputs,
                to_device_async(data_.train.targets.index_select(0, indices), device_)};
+}
+
+torch::Tensor Trainer::plain_inputs(const torch::Tensor& indices) const {
+  ESRUN_CHECK(data_.train.in_memory(), data_.name, "'s training images are decoded from files with the training "
+              "augmentation; scoring needs an in-memory training split");
+  return normalize_(data_.train.inputs.index_select(0, indices.to(data_device_)));
 }
 
 std::vector<std::pair<int64_t, int64_t>> Trainer::micro_batches(int64_t local, int64_t total) const {

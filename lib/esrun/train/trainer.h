@@ -33,7 +33,9 @@ class Trainer {
  public:
   // With a process group the trainer is one replica of a data-parallel run (data_parallel.h);
   // every rank constructs it alike, and rank 0's initial weights are broadcast.
-  Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group = nullptr);
+  // `make_policy`, when given, makes the policy instead of sampler.name (esrun score's).
+  Trainer(const RunConfig& config, Dataset data, torch::Device device, std::shared_ptr<ProcessGroup> group = nullptr,
+          const PolicyFactory& make_policy = {});
   ~Trainer();
 
   // Trains epochs first_epoch .. epochs() - 1. Returns false when it stopped early: either
@@ -58,6 +60,9 @@ class Trainer {
   // Gather (or decode) + augment; the augmentation is drawn from `seed` alone.
   Batch make_batch(const torch::Tensor& indices, uint64_t seed);
   Scores score(const Batch& batch);                // no gradient, BatchNorm statistics kept
+  // Training rows as the model sees them at test time: normalised, not augmented, on the device
+  // (in-memory splits; esrun score measures them).
+  torch::Tensor plain_inputs(const torch::Tensor& indices) const;
   struct StepOutput {
     Observation rows;      // per-sample losses, logit-gradient norms, "correct", confidence of the forward
     torch::Tensor loss;    // the reduced loss (undefined when a non-finite step was skipped)

@@ -1,0 +1,54 @@
+// irreducible_loss (RHO-LOSS, Mindermann et al. 2022): a model trained on a holdout split scores
+// every other training sample with its loss on the un-augmented sample in eval mode (computed once,
+// as the authors' code precomputes it). sampler.holdout_fraction f > 0: a seeded random f of the
+// training split is the holdout (the authors' CIFAR runs hold out half); those rows are marked
+// excluded, and rho_loss never trains on them. f = 0 (no holdout): two models, each trained on one
+// half, score the other half, and no row is excluded. With score.repeats, each part is repeated
+// with another seed and the losses averaged. Any task: the loss is the task's per-sample loss.
+#include "esrun/core/rng.h"
+#include "esrun/scoring/scorer.h"
+#include "esrun/train/trainer.h"
+
+namespace esrun {
+namespace {
+
+class IrreducibleLoss final : public Scorer {
+ public:
+  using Scorer::Scorer;
+
+  std::vector<ScoringPart> parts(int64_t n) const override {
+    auto gen = make_generator(config().data.seed, "holdout");
+    const auto order = torch::randperm(n, gen, torch::kLong);
+    const double f = config().sampler.holdout_fraction;
+    const auto sorted = [](const torch::Tensor& rows) { return std::get<0>(rows.sort()); };
+    std::vector<ScoringPart> out;
+    if (f > 0) {
+      const auto held = static_cast<int64_t>(std::llround(f * static_cast<double>(n)));
+      ESRUN_CHECK(held >= 1 && held < n, context().where("sampler.holdout_fraction"), ": ", f, " of ", n,
+                  " training samples holds out ", held, "; expected at least one sample on each side");
+      const auto holdout = sorted(order.narrow(0, 0, held)), rest = sorted(order.narrow(0, held, n - held));
+      for (int64_t r = 0; r < config().score.repeats; ++r) out.push_back(ScoringPart{r, holdout, rest});
+    } else {
+      ESRUN_CHECK(n >= 2, "irreducible_loss without a holdout needs at least 2 training samples, got ", n);
+      const auto first = sorted(order.narrow(0, 0, n / 2)), second = sorted(order.narrow(0, n / 2, n - n / 2));
+      for (int64_t r = 0; r < config().score.repeats; ++r) {
+        out.push_back(ScoringPart{r, first, second});
+        out.push_back(ScoringPart{r, second, first});
+      }
+    }
+    return out;
+  }
+
+  torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
+    const RowOutputs r = forward_rows(trainer, rows, config().score.batch, false);
+    torch::NoGradGuard no_grad;
+    return trainer.task().loss(r.outputs, r.targets).to(torch::kCPU, torch::kDouble);
+  }
+};
+
+const bool registered = scorers().add(
+    "irreducible_loss", "RHO-LOSS's irreducible loss: the loss of a model trained on a holdout (sampler.holdout_fraction)",
+    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<IrreducibleLoss>(c); });
+
+}  // namespace
+}  // namespace esrun
