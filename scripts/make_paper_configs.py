@@ -281,6 +281,38 @@ def main():
                       config_text(f"infobatch_t1_{key}_{method}_r{int(prune * 100)}",
                                   f"InfoBatch Table 1: {key}, {method}, prune ratio {prune} (SGD in place of LARS).",
                                   setting, method, setting["lr"]["uniform"], 200, sampler_extra={"prune_ratio": prune}))
+    # InfoBatch Table 1, the static rows esrun runs: a scoring config per (dataset, method) writes
+    # scores/infobatch_table1/<key>_<method>.pt (esrun score --config it), then static_prune
+    # trains 200 epochs on the kept 1 - r of the data. The scoring models train as uniform does
+    # with the same LR. EL2N at epoch 20 of the 200-epoch schedule and GraNd at initialisation,
+    # each averaged over 10 models (Paul et al. 2021); forgetting events over a whole 200-epoch
+    # training (Toneva et al. 2019); least confidence, margin, herding and k-center on a model
+    # trained 40 epochs (DeepCore's default selection_epochs); random needs no model.
+    static = {"random": dict(epochs=200), "el2n": dict(epochs=200, epoch=20, repeats=10),
+              "grand": dict(epochs=200, epoch=0, repeats=10), "forgetting": dict(epochs=200),
+              "least_confidence": dict(epochs=40), "margin": dict(epochs=40), "herding": dict(epochs=40),
+              "k_center": dict(epochs=40)}
+    for key in ("cifar10_r18", "cifar100_r18"):
+        setting = SETTINGS[key]
+        lr = setting["lr"]["uniform"]
+        for method, how in static.items():
+            scores = f"scores/infobatch_table1/{key}_{method}.pt"
+            score = f"score:\n  method: {method}\n  out: {scores}\n"
+            for field in ("epoch", "repeats"):
+                if field in how:
+                    score += f"  {field}: {how[field]}\n"
+            write(f"configs/paper/infobatch_table1/scoring/{key}_{method}.yaml",
+                  config_text(f"infobatch_t1_score_{key}_{method}",
+                              f"InfoBatch Table 1: the {method} scores of {key} for static pruning "
+                              f"(esrun score --config this file; docs/scoring.md).", setting, "uniform", lr,
+                              how["epochs"]) + score)
+            for prune in (0.3, 0.5, 0.7):
+                write(f"configs/paper/infobatch_table1/{key}_static_{method}_r{int(prune * 100)}.yaml",
+                      config_text(f"infobatch_t1_{key}_static_{method}_r{int(prune * 100)}",
+                                  f"InfoBatch Table 1: {key}, static pruning by {method} scores, prune ratio {prune} "
+                                  f"(first: esrun score --config configs/paper/infobatch_table1/scoring/{key}_{method}.yaml).",
+                                  setting, "static_prune", lr, 200,
+                                  sampler_extra={"scores": scores, "prune_ratio": prune}))
     # InfoBatch Table 3: ablation of soft pruning, rescaling and annealing at r = 0.5 on CIFAR-100.
     ablation = {"random_prune": ("random_prune", {"prune_ratio": 0.5}),
                 "soft_pruning": ("infobatch", {"rescale": "false", "delta": 1.0}),

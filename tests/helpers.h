@@ -167,7 +167,8 @@ inline void with_scores(std::vector<std::string>& sets, const std::string& sampl
   std::vector<std::string> scoring = sets;
   scoring.push_back(sampler == "rho_loss" ? "score.method=irreducible_loss" : "score.method=random");
   scoring.push_back("score.epoch=1");
-  esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, scoring, std::nullopt}, file});
+  if (!esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, scoring, std::nullopt}, file}).finished)
+    throw std::runtime_error("esrun score did not finish " + file);
 }
 
 }  // namespace esrun::testing

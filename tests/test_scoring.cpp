@@ -220,13 +220,12 @@ TEST_CASE("RHO-LOSS trains on the b samples with the largest training minus irre
   auto excluded = torch::zeros({n}, torch::kBool);
   excluded[0] = true;
   const auto irreducible = torch::tensor({0.0, 0.1, 2.0, 0.1, 0.5, 0.0, 3.0, 0.2}, torch::kDouble);
-  const auto file = write_scores(dir, "il.pt", irreducible, {{"method", "irreducible_loss"}, {"holdout_fraction", 0.5}}, excluded);
+  const auto file = write_scores(dir, "il.pt", irreducible, {{"method", "irreducible_loss"}}, excluded);
   esrun::SamplerOptions o;
   o.name = "rho_loss";
   o.scores = file;
   o.meta_batch = 4;
   o.resolved_mini_batch = 2;
-  o.holdout_fraction = 0.5;
   auto rho = esrun::samplers().create("rho_loss", "sampler.name", o, context_of(n));
   CHECK(torch::equal(plan(*rho, 0), torch::arange(1, n, torch::kLong)));
   CHECK(rho->needs_scores(0));
@@ -237,9 +236,6 @@ TEST_CASE("RHO-LOSS trains on the b samples with the largest training minus irre
   const auto chosen = std::get<0>(rho->select(batch, scores).positions.sort());
   CHECK(torch::equal(chosen, torch::tensor({0, 3}, torch::kLong)));  // rows 2 and 7, not the largest losses 6 and 2
 
-  o.holdout_fraction = 0.2;
-  REQUIRE_THROWS_WITH(esrun::samplers().create("rho_loss", "sampler.name", o, context_of(n)),
-                      Contains("sampler.holdout_fraction") && Contains("scored with a holdout fraction of 0.5"));
   o.scores = write_scores(dir, "el2n.pt", irreducible);
   REQUIRE_THROWS_WITH(esrun::samplers().create("rho_loss", "sampler.name", o, context_of(n)),
                       Contains("holds el2n scores; rho_loss needs irreducible losses"));
@@ -279,7 +275,7 @@ TEST_CASE("An interrupted esrun score resumes to the scores of an uninterrupted 
   const auto whole = esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, sets, std::nullopt}, dir / "whole.pt"});
   REQUIRE(whole.finished);
   esrun::RunRequest interrupted{{}, sets, std::nullopt};
-  interrupted.stop_after_steps = 3;  // mid-epoch 2 (2 steps per epoch)
+  interrupted.stop_after_steps = 17;  // mid-epoch 3 (7 steps per epoch): forgetting counts must survive the checkpoint
   const auto first = esrun::score(esrun::ScoreRequest{interrupted, dir / "split.pt"});
   REQUIRE_FALSE(first.finished);
   CHECK_FALSE(std::filesystem::exists(dir / "split.pt"));
@@ -292,10 +288,10 @@ TEST_CASE("An interrupted esrun score resumes to the scores of an uninterrupted 
   CHECK(a.scores.max().item<double>() > 0);
 }
 
-TEST_CASE("irreducible_loss holds out sampler.holdout_fraction of the data, or scores each half with the other's model",
+TEST_CASE("irreducible_loss holds out score.holdout_fraction of the data, or scores each half with the other's model",
           "[scoring]") {
   TempDir dir;
-  const auto config = config_of(dir, {"sampler.holdout_fraction=0.25", "score.repeats=2"});
+  const auto config = config_of(dir, {"score.holdout_fraction=0.25", "score.repeats=2"});
   const auto parts = scorer("irreducible_loss", config)->parts(40);
   REQUIRE(parts.size() == 2);
   CHECK(parts[0].train_rows.numel() == 10);
@@ -303,16 +299,50 @@ TEST_CASE("irreducible_loss holds out sampler.holdout_fraction of the data, or s
   CHECK(torch::equal(parts[1].train_rows, parts[0].train_rows));
   CHECK(parts[1].repeat == 1);
   CHECK(torch::equal(std::get<0>(torch::cat({parts[0].train_rows, parts[0].scored_rows}).sort()), torch::arange(40, torch::kLong)));
-  const auto halves = scorer("irreducible_loss", config_of(dir, {"sampler.holdout_fraction=0"}))->parts(40);
+  const auto halves = scorer("irreducible_loss", config_of(dir, {"score.holdout_fraction=0"}))->parts(40);
   REQUIRE(halves.size() == 2);
   CHECK(torch::equal(halves[0].train_rows, halves[1].scored_rows));
   CHECK(torch::equal(halves[1].train_rows, halves[0].scored_rows));
 
   // End to end: the holdout is excluded in the file, and rho_loss trains on the rest only.
-  const auto sets = tiny(dir, {"score.method=irreducible_loss", "sampler.holdout_fraction=0.25",
+  const auto sets = tiny(dir, {"score.method=irreducible_loss", "score.holdout_fraction=0.25",
                                "sampler={name: rho_loss, meta_batch: 10}", "sampler.scores=" + (dir / "il.pt")});
   REQUIRE(esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, sets, std::nullopt}, dir / "il.pt"}).finished);
   const auto run = esrun::run(esrun::RunRequest{{}, sets, dir / "rho"});
   CHECK(run.summary["samples_backward_total"].get<int64_t>() == 2 * 15);  // 150 of 200 rows: 15 meta-batches of 10, b = 1
   CHECK(run.summary["extra_cost_s"].get<double>() > 0);
+}
+
+TEST_CASE("A scoring part without training epochs resumes when it was stopped before its scores were written",
+          "[scoring][checkpoint]") {
+  TempDir dir;
+  const auto sets = tiny(dir, {"score.method=grand"});  // GraNd: at initialisation by default
+  const auto whole = esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, sets, std::nullopt}, dir / "grand.pt"});
+  REQUIRE(whole.finished);
+  const auto data = esrun::identify(esrun::load_dataset(config_of(dir)));
+  const auto first = esrun::read_scores(dir / "grand.pt", "a", data);
+  CHECK(first.meta["epoch"] == 0);
+  // As if killed while scoring: the part's run is done, its scores and the file are not written.
+  std::filesystem::remove(whole.folder / "part-0.pt");
+  std::filesystem::remove(dir / "grand.pt");
+  esrun::RunRequest resume;
+  resume.resume = whole.folder.string();
+  REQUIRE(esrun::score(esrun::ScoreRequest{resume, std::nullopt}).finished);
+  CHECK(torch::allclose(esrun::read_scores(dir / "grand.pt", "b", data).scores, first.scores));
+  // A resumed scoring may not change its plan.
+  esrun::RunRequest changed = resume;
+  changed.sets = {"train.epochs=3"};  // a resumed run may grow train.epochs, a resumed scoring may not
+  REQUIRE_THROWS_WITH(esrun::score(esrun::ScoreRequest{changed, std::nullopt}), Contains("keep train.epochs, score.epoch"));
+}
+
+TEST_CASE("A method's needs are checked before its scoring model trains", "[scoring][errors]") {
+  TempDir dir;
+  const std::vector<std::string> sets = {"data={name: linear_synthetic, linear: {train_size: 64, test_size: 16}}",
+                                         "model={name: mlp, hidden: [8]}", "train.epochs=2", "progress.mode=off",
+                                         "score.method=el2n"};
+  REQUIRE_THROWS_WITH(esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, sets, std::nullopt}, dir / "e.pt"}),
+                      Contains("score.method") && Contains("el2n scores class predictions") && Contains("regression"));
+  // Before any epoch: no metrics line was written.
+  const auto metrics = dir.path() / "e-runs" / "part-0" / "metrics.jsonl";
+  CHECK((!std::filesystem::exists(metrics) || esrun::testing::read_file(metrics.string()).empty()));
 }

@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   auto* score = app.add_subcommand("score", "write one score per training sample (static_prune, rho_loss read them)");
   std::string method, scores_out;
   score->add_option("-m,--method", method, "scoring method (esrun list scorers); default score.method");
-  score->add_option("-o,--out", scores_out, "the scores file to write; the scoring runs go to <file without extension>-runs/");
+  score->add_option("-o,--out", scores_out, "the scores file to write (default score.out); the scoring runs go to <file without extension>-runs/");
   for (auto* sub : {run, validate, print, list, bench, score}) sub->fallthrough();
   app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);

@@ -238,6 +238,7 @@ RunResult run(const RunRequest& request) {
   Trainer trainer(config, std::move(data), device, group, request.stage ? request.stage->policy : PolicyFactory{});
   // A stage's run ends after its epochs; a plain run trains the policy's.
   const int64_t until = request.stage ? std::min(request.stage->epochs, trainer.epochs()) : trainer.epochs();
+  if (request.stage && request.stage->start) request.stage->start(trainer);
   if (request.resume) trainer.load(resumed_state);
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, device.str(), threads,
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
@@ -283,6 +284,8 @@ RunResult run(const RunRequest& request) {
     return !stopping && !last;
   };
   const std::filesystem::path run_dir = dir ? dir->path() : std::filesystem::path();
+  // A stage that trains no epoch still leaves a checkpoint, so that it resumes like any run.
+  if (first_epoch >= until && !request.resume) write_checkpoint(dir, "last.pt", trainer, first_epoch, hash, records);
   // fit() reports a stop when on_epoch ends a stage's training before the policy's last epoch.
   const bool finished = first_epoch >= until || trainer.fit(first_epoch, hooks) ||
                         (!trainer.open_epoch() && static_cast<int64_t>(records.size()) >= until);

@@ -15,11 +15,13 @@ namespace esrun {
 
 class Trainer;
 
-// What `esrun score` adds to a run (scoring/score.h): the policy its scoring model trains with, the
-// epoch after which training ends (the LR schedule still spans the policy's epochs), and what is
-// done with the trained model then (after summary.json is written, which it is given).
+// What `esrun score` adds to a run (scoring/score.h): the policy its scoring model trains with, a
+// check of the trainer before training, the epoch after which training ends (the LR schedule still
+// spans the policy's epochs), and what is done with the trained model then (after summary.json is
+// written, which it is given).
 struct RunStage {
   PolicyFactory policy;
+  std::function<void(Trainer&)> start;
   int64_t epochs = 0;
   std::function<void(Trainer&, const nlohmann::json& summary)> finish;
 };

@@ -14,6 +14,9 @@ Sweep YAML:
     variants:                         # optional; each is crossed with the grid
       - {label: b0.25, set: {sampler.ratio: 0.25}}
     seeds: [0, 1]
+    score: [../paper/infobatch_table1/scoring/*.yaml]  # optional: esrun score configs (globs allowed),
+                                      # run to completion before the training jobs; each writes the
+                                      # scores file its score.out names (the sweep's `set` applies too)
 
 Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
 (<job folder>.log).
@@ -57,6 +60,10 @@ class Job:
     def log(self):
         return self.run_dir + ".log"
 
+    @property
+    def title(self):
+        return f"{self.name}/s{self.seed}"
+
     def overrides(self, configs):
         """What defines this job beyond its seed, recorded beside the run (sweep_job.json)."""
         return {"configs": list(configs) + ([self.config] if self.config else []),
@@ -94,6 +101,49 @@ class Job:
         return cmd
 
 
+class ScoreJob(Job):
+    """esrun score with one scoring config: it writes the file its score.out names, its scoring runs
+    beside it in <file without extension>-runs/ (that folder is the job's)."""
+
+    def __init__(self, config, sets):
+        try:
+            with open(config) as f:
+                spec = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise SweepError(f"{config}: cannot read the scoring config: {e}")
+        out = (spec.get("score") or {}).get("out")
+        if not isinstance(out, str) or not out:
+            raise SweepError(f"{config}: score.out: a sweep's scoring config names the scores file it writes")
+        self.file = os.path.abspath(out)
+        super().__init__(os.path.splitext(os.path.basename(config))[0], None, sets,
+                         os.path.splitext(self.file)[0] + "-runs", config)
+
+    @property
+    def title(self):
+        return f"score {self.name}"
+
+    def overrides(self, configs):
+        return {"configs": [self.config], "set": [[k, yaml_value(v)] for k, v in self.sets]}
+
+    def status(self):
+        try:
+            with open(os.path.join(self.run_dir, "score.json")) as f:
+                done = json.load(f).get("done")
+        except (OSError, ValueError):
+            return "new"
+        return "finished" if done and os.path.exists(self.file) else "interrupted"
+
+    def command(self, esrun, configs, extra_sets=()):
+        cmd = [esrun, "score"]
+        if self.status() == "interrupted":
+            cmd += ["--resume", self.run_dir]
+        else:
+            cmd += ["--config", self.config]
+        for key, value in list(self.sets) + list(extra_sets):
+            cmd += ["--set", f"{key}={yaml_value(value)}"]
+        return cmd
+
+
 class Sweep:
     def __init__(self, path, out=None, extra_sets=()):
         self.path = os.path.abspath(path)
@@ -104,7 +154,7 @@ class Sweep:
             raise SweepError(f"{path}: cannot read the sweep file: {e.strerror}")
         except yaml.YAMLError as e:
             raise SweepError(f"{path}: not valid YAML: {e}")
-        known = {"name", "out", "configs", "set", "grid", "variants", "seeds"}
+        known = {"name", "out", "configs", "set", "grid", "variants", "seeds", "score"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise SweepError(f"{path}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -136,6 +186,12 @@ class Sweep:
                 raise SweepError(f"{path}: variants[{i}]: expected {{label: ..., set: {{key: value}}}}")
             self.variants.append((str(variant["label"]), list((variant.get("set") or {}).items())))
         self.seeds = self._list(spec, "seeds", int) or [0]
+        self.score_configs = []
+        for pattern in self._list(spec, "score", str):
+            matched = sorted(glob.glob(os.path.join(here, pattern)))
+            if not matched:
+                raise SweepError(f"{path}: score: '{pattern}' matches no file")
+            self.score_configs += [os.path.normpath(m) for m in matched]
         root = out or spec.get("out") or os.path.join("runs", "sweeps")
         self.root = os.path.abspath(os.path.join(root, self.name))
 
@@ -150,6 +206,14 @@ class Sweep:
         if not isinstance(value, dict):
             raise SweepError(f"{self.path}: {key}: expected a mapping of key.path: value, got {value!r}")
         return value
+
+    def score_jobs(self):
+        """The scoring jobs, run before the training jobs (the sweep's `set` applies to them too)."""
+        jobs = [ScoreJob(config, self.sets) for config in self.score_configs]
+        files = [j.file for j in jobs]
+        if len(set(files)) != len(files):
+            raise SweepError(f"{self.path}: score: two scoring configs write the same score.out")
+        return jobs
 
     def jobs(self):
         """Grid x variants x seeds, in a stable order."""
@@ -187,7 +251,7 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
         raise SweepError(f"{len(stale)} job folder(s) hold runs made with other configs or overrides than this sweep now "
                          f"gives, e.g. {stale[0].run_dir} (see its sweep_job.json); use another --out, or remove them")
     todo = [j for j in jobs if j.status() != "finished"]
-    outcome = {f"{j.name}/s{j.seed}": "skipped (finished)" for j in jobs if j.status() == "finished"}
+    outcome = {j.title: "skipped (finished)" for j in jobs if j.status() == "finished"}
     print(f"sweep {sweep.name}: {len(jobs)} jobs, {len(jobs) - len(todo)} finished, "
           f"{sum(j.status() == 'interrupted' for j in todo)} to resume, {len(todo)} to run with {workers} workers "
           f"x {threads} threads -> {sweep.root}", flush=True)
@@ -229,12 +293,11 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                     log.flush()
                     process = subprocess.Popen(command, stdout=log,
                                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                print(f"[{time.time() - started:7.1f}s] {'resume' if resuming else 'start '} {job.name}/s{job.seed}",
-                      flush=True)
+                print(f"[{time.time() - started:7.1f}s] {'resume' if resuming else 'start '} {job.title}", flush=True)
                 running.append((process, job, slot))
             if queue and stop["signal"] is not None:
                 for job in queue:
-                    outcome[f"{job.name}/s{job.seed}"] = "not started (stopped)"
+                    outcome[job.title] = "not started (stopped)"
                 queue = []
             time.sleep(0.2)
             for entry in list(running):
@@ -246,8 +309,8 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                 free.append(slot)
                 free.sort()
                 result = {0: "finished", INTERRUPTED: "interrupted (checkpointed)"}.get(code, f"failed (exit {code})")
-                outcome[f"{job.name}/s{job.seed}"] = result
-                print(f"[{time.time() - started:7.1f}s] {result:<10} {job.name}/s{job.seed}"
+                outcome[job.title] = result
+                print(f"[{time.time() - started:7.1f}s] {result:<10} {job.title}"
                       + ("" if code in (0, INTERRUPTED) else f"  (see {job.log})"), flush=True)
     finally:
         for s, handler in previous.items():
@@ -345,6 +408,8 @@ def main(argv=None):
     parser.add_argument("--esrun", default=default_esrun(), help="the esrun binary (default build/esrun)")
     parser.add_argument("--list", action="store_true", help="print the jobs with their status and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the commands that would run")
+    parser.add_argument("--scores-only", action="store_true",
+                        help="run only the sweep's scoring jobs (`score`), e.g. before submitting the training array to Slurm")
     parser.add_argument("--workers", type=int, default=1, help="local jobs at a time")
     parser.add_argument("--threads", type=int, help="threads per job (default: cores / workers)")
     parser.add_argument("--devices", help="comma-separated devices handed to workers in turn, e.g. cuda:0,cuda:1")
@@ -377,10 +442,13 @@ def main(argv=None):
             extra.append((key, yaml.safe_load(value)))
         sweep = Sweep(args.sweep, args.out, extra)
         jobs = sweep.jobs()
+        scoring = sweep.score_jobs()
         threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.workers))
         if args.workers < 1:
             raise SweepError(f"--workers: expected at least 1, got {args.workers}")
         if args.list:
+            for job in scoring:
+                print(f"   -  {job.status():<11}  {job.title} -> {job.file}")
             for i, job in enumerate(jobs):
                 print(f"{i:4d}  {job.status():<11}  {job.name}/s{job.seed}")
             return 0
@@ -393,7 +461,12 @@ def main(argv=None):
                              "node and no negative GPU count")
         if args.gpus and (args.nodes > 1 or args.gpus_per_node):
             raise SweepError("--gpus is for single-process jobs; a multi-process job takes --nodes and --gpus-per-node")
-        if args.slurm:
+        waiting = [j for j in scoring if j.status() != "finished"]
+        if args.slurm and waiting and not args.scores_only:
+            raise SweepError(f"{len(waiting)} scoring job(s) of `score` have not written their scores files (e.g. "
+                             f"{waiting[0].file}), which the training jobs read: run scripts/sweep {args.sweep} "
+                             "--scores-only first")
+        if args.slurm and not args.scores_only:
             os.makedirs(os.path.join(sweep.root, "logs"), exist_ok=True)
             path = os.path.join(sweep.root, "sweep.sbatch")
             with open(path, "w") as f:
@@ -401,7 +474,12 @@ def main(argv=None):
             print(f"wrote {path} ({len(jobs)} array tasks); submit with: sbatch {path}")
             return 0
         devices = args.devices.split(",") if args.devices else []
-        outcome = run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run)
+        outcome = {}
+        if scoring:
+            outcome = run_local(sweep, scoring, args.workers, threads, args.esrun, devices, args.dry_run)
+        scored = not any(v.startswith(("failed", "interrupted", "not started")) for v in outcome.values())
+        if not args.scores_only and scored:
+            outcome.update(run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run))
         failed = [k for k, v in outcome.items() if v.startswith("failed")]
         stopped = [k for k, v in outcome.items() if v.startswith(("interrupted", "not started"))]
         if failed:

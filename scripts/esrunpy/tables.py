@@ -3,7 +3,8 @@
 For each row (default: the sampling method) and column (default: the dataset), a test metric as
 mean ± std over seeds, its difference to the baseline (default: uniform) in the same column, and
 the training time saved against that baseline, from summary.json's train_time_s (evaluation
-excluded). Other config keys that vary between runs of one cell are added to the row label, so
+excluded) plus its extra_cost_s (the scoring run behind static pruning's or RHO-LOSS's scores file,
+InfoBatch's Table 2 "extra cost"), shown in its own column when a run of the table has one. Other config keys that vary between runs of one cell are added to the row label, so
 different experiments are never averaged together. Cells without finished runs say "missing".
 
 The default metric (--value task) is each run's own headline metric, summary.json's "metric"
@@ -69,6 +70,8 @@ class Cell:
             raise SystemExit(2)
         self.value = mean_std([scale * v for v in values]) if finished else None
         self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
+        # The scoring run behind a scores file (summaries before esrun scored have none).
+        self.extra = mean_std([r.summary.get("extra_cost_s", 0.0) for r in finished]) if finished else None
         self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
         # Micro-batch backward passes (train.accumulate); summaries before esrun counted them have none.
         passes = [r.summary.get("backward_passes_total") for r in finished]
@@ -119,32 +122,37 @@ def delta(cell, base):
 
 
 def saved(cell, base):
-    if cell.time is None or base is None or base.time[0] <= 0:
+    """Against the baseline's train time, each with its extra cost (scoring) added."""
+    if cell.time is None or base is None or base.time[0] + base.extra[0] <= 0:
         return None
-    return 100.0 * (1.0 - cell.time[0] / base.time[0])
+    return 100.0 * (1.0 - (cell.time[0] + cell.extra[0]) / (base.time[0] + base.extra[0]))
 
 
 def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
     head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
     per_column = column_metrics(rows, cols, table)
+    extra = any(cell.extra and cell.extra[0] > 0 for cell in table.values())
     for c in cols:
         name, value = label(col_keys, c), per_column[c]
         # A column whose cells report different metrics names the metric in each cell.
-        head += [f"{name} {value}{unit(value)}" if value else f"{name} metric", f"{name} Δ vs {baseline}",
-                 f"{name} time saved"]
+        head += [f"{name} {value}{unit(value)}" if value else f"{name} metric", f"{name} Δ vs {baseline}"]
+        head += [f"{name} extra cost (s)"] if extra else []
+        head += [f"{name} time saved"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         out = [label(row_keys, r)]
         for c in cols:
             cell, b = table[(r, c)], base[(r, c)]
             if cell.value is None:
-                out += [MISSING, MISSING, MISSING]
+                out += [MISSING] * (4 if extra else 3)
                 continue
             spread = f" ± {cell.value[1]:.2f}" if cell.value[1] is not None else ""
             named = "" if per_column[c] else f"{cell.metric}{unit(cell.metric)} "
             shown = f"{named}{cell.value[0]:.2f}{spread} (n={cell.n})"
             d, s = delta(cell, b), saved(cell, b)
-            out += [shown, MISSING if d is None else f"{d:+.2f}", MISSING if s is None else f"{s:.1f}%"]
+            out += [shown, MISSING if d is None else f"{d:+.2f}"]
+            out += [f"{cell.extra[0]:.1f}"] if extra else []
+            out += [MISSING if s is None else f"{s:.1f}%"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
     metrics = shown_metrics(table.values())
@@ -156,8 +164,11 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
                 (f"; {', '.join(scaled)} x100" if scaled else ""))
     notes = [f"{what}, mean ± sample std over seeds (n = seeds; no std for one). "
              f"Δ and time saved: against {baseline} on the same data, model and training length (data.*, model.*, "
-             f"train.* equal), time saved = 1 − train time / {baseline}'s train time (evaluation excluded); "
+             f"train.* equal), time saved = 1 − (train time + extra cost) / {baseline}'s (evaluation excluded); "
              "missing where no such baseline finished."]
+    if extra:
+        notes.append("Extra cost: the wall time of the scoring run behind a scores file (esrun score: static pruning's "
+                     "scores, RHO-LOSS's irreducible-loss model), as InfoBatch's Table 2 counts it.")
     if unfinished:
         notes.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
@@ -165,15 +176,15 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
 
 def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
     """value TASK: the columns are value_mean, value_std, delta_value and a column `metric`. The last
-    column is the mean number of backward passes (micro-batches with train.accumulate), empty for runs
-    whose summary.json does not count them."""
+    column but one is the mean number of backward passes (micro-batches with train.accumulate), empty
+    for runs whose summary.json does not count them; the last the mean extra cost (scoring) in seconds."""
     name = "value" if value == TASK else value
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{name}_mean", f"{name}_std", f"delta_{name}",
                                            "train_time_s_mean", "train_time_s_std", "time_saved_pct",
                                            "samples_backward_mean"] + (["metric"] if value == TASK else []) +
-                    ["backward_passes_mean"])
+                    ["backward_passes_mean", "extra_cost_s_mean"])
     blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
     for r in rows:
         for c in cols:
@@ -182,7 +193,8 @@ def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
                 cell.n, cell.unfinished, blank(cell.value and cell.value[0]), blank(cell.value and cell.value[1]),
                 blank(delta(cell, b)), blank(cell.time and cell.time[0]), blank(cell.time and cell.time[1]),
                 blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")] +
-                ([cell.metric or ""] if value == TASK else []) + [blank(cell.passes, "{:.0f}")])
+                ([cell.metric or ""] if value == TASK else []) + [blank(cell.passes, "{:.0f}"),
+                                                                  blank(cell.extra and cell.extra[0], "{:.2f}")])
     return out.getvalue()
 
 

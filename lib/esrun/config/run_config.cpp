@@ -356,9 +356,11 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   ScoreOptions& score = r.score;
   score.method = c.get_optional_string("score.method");
   if (score.method) scorers().require(*score.method, c.where("score.method"));
-  score.epoch = check.optional_int_at_least("score.epoch", 0).value_or(t.epochs);
-  ESRUN_CHECK(score.epoch <= t.epochs, c.where("score.epoch"), ": expected at most train.epochs = ", t.epochs, ", got ",
-              score.epoch);
+  score.out = c.get_optional_string("score.out");
+  score.epoch = check.optional_int_at_least("score.epoch", 0);
+  ESRUN_CHECK(!score.epoch || *score.epoch <= t.epochs, c.where("score.epoch"), ": expected at most train.epochs = ",
+              t.epochs, ", got ", score.epoch.value_or(0));
+  score.holdout_fraction = check.float_in("score.holdout_fraction", 0.0, 1.0, false);
   score.repeats = check.int_at_least("score.repeats", 1);
   score.checkpoint = c.get_optional_string("score.checkpoint");
   score.batch = check.int_at_least("score.batch", 1);
@@ -463,7 +465,6 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   p.score_keep = c.get_string("sampler.score_keep");
   p.strata = check.int_at_least("sampler.strata", 1);
   p.hard_cutoff = check.float_in("sampler.hard_cutoff", 0.0, 1.0, false);
-  p.holdout_fraction = check.float_in("sampler.holdout_fraction", 0.0, 1.0, false);
   check.warn_ignored("sampler", p.name);
   ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
               ": set one of them, not both");

@@ -247,14 +247,15 @@ struct SamplerOptions {
   std::string score_keep = "high";        // static_prune: high | low | stratified
   int64_t strata = 50;                    // static_prune, stratified
   double hard_cutoff = 0.0;               // static_prune, stratified
-  double holdout_fraction = 0.5;          // rho_loss, esrun score --method irreducible_loss
   KeyWhere where = key_only;
 };
 
 // esrun score (scoring/score.h).
 struct ScoreOptions {
   std::optional<std::string> method;
-  int64_t epoch = 0;                      // resolved: score.epoch, else train.epochs
+  std::optional<std::string> out;         // the scores file
+  std::optional<int64_t> epoch;           // null: the method's default (Scorer::default_epoch)
+  double holdout_fraction = 0.5;          // irreducible_loss
   int64_t repeats = 1;
   std::optional<std::string> checkpoint;
   int64_t batch = 500;

@@ -208,10 +208,11 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.score_keep", T::String, "high", "static_prune: keep the highest scores (the hardest), the lowest, or stratified (CCS: strata of equal score width, the hardest hard_cutoff pruned first)", false, {"high", "low", "stratified"}, {"static_prune"}),
       spec("sampler.strata", T::Int, "50", "static_prune with score_keep stratified: number of equal-width score strata", false, {}, {"static_prune"}),
       spec("sampler.hard_cutoff", T::Float, "0.0", "static_prune with score_keep stratified: fraction of the data with the highest scores pruned before the strata are filled (CCS's beta)", false, {}, {"static_prune"}),
-      spec("sampler.holdout_fraction", T::Float, "0.5", "rho_loss (and esrun score --method irreducible_loss): fraction of the training split held out to train the irreducible-loss model and never trained on; 0 = no holdout: two models, each trained on one half, score the other half", false, {}, {"rho_loss"}),
 
       spec("score.method", T::String, "null", "esrun score: the scoring method (esrun list scorers); --method sets it", true),
-      spec("score.epoch", T::Int, "null", "esrun score: train the scoring model this many epochs (the LR schedule still spans train.epochs) and score it then; null = train.epochs; 0 = at initialisation", true),
+      spec("score.out", T::String, "null", "esrun score: the scores file to write (--out overrides); its scoring runs go to <file without extension>-runs/", true),
+      spec("score.epoch", T::Int, "null", "esrun score: train the scoring model this many epochs (the LR schedule still spans train.epochs) and score it then; null = the method's default: 0 (at initialisation) for grand, train.epochs for the others", true),
+      spec("score.holdout_fraction", T::Float, "0.5", "esrun score --method irreducible_loss (RHO-LOSS): fraction of the training split held out to train the irreducible-loss model, excluded from training (rho_loss never trains on it); 0 = no holdout: two models, each trained on one half, score the other half"),
       spec("score.repeats", T::Int, "1", "esrun score: independently initialised scoring models (seed, seed+1, ...; the data as with the first) whose scores are averaged (Paul et al.: 10)"),
       spec("score.checkpoint", T::String, "null", "esrun score: score the model of this run checkpoint (checkpoints/last.pt or best.pt of a run of the same model and data) instead of training one", true),
       spec("score.batch", T::Int, "500", "esrun score: rows per forward when scoring"),

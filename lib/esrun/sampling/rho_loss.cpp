@@ -1,5 +1,6 @@
 // rho_loss (RHO-LOSS, Mindermann et al. 2022): every epoch runs over the training samples the
-// scores file does not exclude (the irreducible-loss model's holdout); each meta-batch of B is
+// scores file does not exclude (the irreducible-loss model's holdout, score.holdout_fraction of the
+// scoring config); each meta-batch of B is
 // scored with the trainer's scoring forward and the b = ratio * B samples with the largest
 // reducible loss, training loss - irreducible loss (esrun score --method irreducible_loss), are
 // trained on with a plain mean (the authors' code: top-k, no reweighting; b/B = 0.1). The
@@ -20,9 +21,6 @@ class RhoLoss final : public SelectionPolicy {
     const std::string method = file.meta.value("method", "");
     ESRUN_CHECK(method == "irreducible_loss", where, ": '", *options.scores, "' holds ", method,
                 " scores; rho_loss needs irreducible losses (esrun score --method irreducible_loss)");
-    const double fraction = file.meta.value("holdout_fraction", -1.0);
-    ESRUN_CHECK(std::abs(fraction - options.holdout_fraction) < 1e-12, options.where("sampler.holdout_fraction"), ": ",
-                options.holdout_fraction, ", but '", *options.scores, "' was scored with a holdout fraction of ", fraction);
     irreducible_ = file.scores.to(context.device, torch::kFloat);
     rows_ = torch::nonzero(~file.excluded).flatten().to(context.device);
     extra_cost_s_ = file.meta.value("wall_time_s", 0.0);

@@ -13,10 +13,10 @@ class El2n final : public Scorer {
   using Scorer::Scorer;
 
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "el2n");
     const RowOutputs r = forward_rows(trainer, rows, config().score.batch, false);
+    if (!r.outputs.defined()) return {};  // stopped
     const auto p = torch::softmax(r.outputs, 1);
-    const auto y = torch::one_hot(r.targets, p.size(1)).to(p.scalar_type());
+    const auto y = torch::one_hot(r.targets.to(p.device()), p.size(1)).to(p.scalar_type());
     return (p - y).norm(2, 1).to(torch::kCPU, torch::kDouble);
   }
 };

@@ -11,9 +11,8 @@ class Entropy final : public Scorer {
   using Scorer::Scorer;
 
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "entropy");
-    const auto log_p = torch::log_softmax(forward_rows(trainer, rows, config().score.batch, false).outputs, 1);
-    return -(log_p.exp() * log_p).sum(1).to(torch::kCPU, torch::kDouble);
+    const auto p = probabilities(trainer, rows, config().score.batch);
+    return p.defined() ? -(p * p.clamp_min(1e-30).log()).sum(1).to(torch::kCPU, torch::kDouble) : p;
   }
 };
 

@@ -14,6 +14,7 @@ class Forgetting final : public Scorer {
   using Scorer::Scorer;
 
   bool counts_training() const override { return true; }
+  ScorerNeeds needs() const override { return ScorerNeeds{true, false, false}; }
 
   void start(int64_t train_size, torch::Device device) override {
     events_ = torch::zeros({train_size}, torch::TensorOptions(torch::kLong).device(device));
@@ -30,8 +31,7 @@ class Forgetting final : public Scorer {
     learned_.index_put_({rows}, learned_.index_select(0, rows) | correct);
   }
 
-  torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "forgetting");
+  torch::Tensor score(Trainer& /*trainer*/, const torch::Tensor& rows) override {
     const auto all = rows.to(torch::kCPU, torch::kLong);
     const auto events = events_.cpu().index_select(0, all).to(torch::kDouble);
     const auto learned = learned_.cpu().index_select(0, all);

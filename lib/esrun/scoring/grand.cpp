@@ -1,7 +1,10 @@
 // grand (Paul et al. 2021): the norm of the per-sample loss gradient over every trained parameter,
 // ||d loss(f(x), y) / d w||_2, of the model after score.epoch epochs (the paper: at initialisation,
-// score.epoch 0) on the un-augmented sample in eval mode, averaged over score.repeats models. One
-// backward pass per sample: exact, and as costly as InfoBatch's Table 2 says. High = hard.
+// score.epoch 0, the default here) on the un-augmented sample in eval mode, averaged over
+// score.repeats models. The loss is the run's per-sample loss (cross-entropy, with
+// train.label_smoothing when set). One backward pass per sample: exact, and as costly as InfoBatch's
+// Table 2 says. High = hard.
+#include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/train/trainer.h"
 
@@ -12,8 +15,9 @@ class GraNd final : public Scorer {
  public:
   using Scorer::Scorer;
 
+  int64_t default_epoch(int64_t /*train_epochs*/) const override { return 0; }  // at initialisation
+
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "grand");
     Model& model = trainer.model();
     std::vector<torch::Tensor> parameters;
     for (const auto& p : model.parameters())
@@ -23,6 +27,7 @@ class GraNd final : public Scorer {
     const auto& targets = trainer.data().train.targets;
     std::vector<torch::Tensor> norms;
     for (int64_t i = 0; i < all.size(0); ++i) {
+      if (i % 64 == 0 && stop_signal() != 0) break;
       const auto row = all.narrow(0, i, 1);
       const auto inputs = trainer.plain_inputs(row);
       const auto target = targets.index_select(0, row.to(targets.device())).to(inputs.device());
@@ -34,6 +39,7 @@ class GraNd final : public Scorer {
       norms.push_back(squared.sqrt());
     }
     model.train();
+    if (stop_signal() != 0) return {};
     return norms.empty() ? torch::zeros({0}, torch::kDouble) : torch::stack(norms).cpu();
   }
 };

@@ -4,6 +4,7 @@
 // x_t = argmin over unpicked x of || (t+1) mu - (sum of picked) - x ||. The score is the pick
 // order within the class (1 - place / class size), so keeping the highest scores keeps each
 // class's first picks. (DeepCore's code takes the argmax of that distance; we follow the papers.)
+#include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/train/trainer.h"
 
@@ -19,6 +20,7 @@ torch::Tensor herding_order(const torch::Tensor& x_in) {
   auto taken = torch::zeros({m}, x.options().dtype(torch::kBool));
   auto order = torch::empty({m}, torch::kLong);
   for (int64_t t = 0; t < m; ++t) {
+    if (t % 256 == 0 && stop_signal() != 0) return {};
     const auto residual = static_cast<double>(t + 1) * mu - picked_sum;
     // ||r - x||^2 = ||r||^2 - 2 r.x + ||x||^2; ||r||^2 is the same for every candidate.
     const auto distance = (squared - 2.0 * x.matmul(residual)).masked_fill(taken, std::numeric_limits<double>::infinity());
@@ -36,11 +38,11 @@ class Herding final : public Scorer {
  public:
   using Scorer::Scorer;
 
+  ScorerNeeds needs() const override { return ScorerNeeds{true, true, true}; }
+
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "herding");
-    ESRUN_CHECK(trainer.model().has_embedding(), context().where("model.name"), ": ", config().model.name,
-                " gives no penultimate-layer embedding, which herding needs");
-    return per_class_pick_order(forward_rows(trainer, rows, config().score.batch, true), herding_order);
+    const RowOutputs embedded = forward_rows(trainer, rows, config().score.batch, true);
+    return embedded.embeddings.defined() ? per_class_pick_order(embedded, herding_order) : torch::Tensor();
   }
 };
 

@@ -4,6 +4,7 @@
 // farthest (Euclidean) from every picked one. The score is the pick order within the class
 // (1 - place / class size): keeping the highest scores keeps the greedy k-center cover.
 #include "esrun/core/rng.h"
+#include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/train/trainer.h"
 
@@ -17,6 +18,7 @@ torch::Tensor k_center_order(const torch::Tensor& x_in, int64_t first) {
   auto nearest = torch::full({m}, std::numeric_limits<double>::infinity(), x.options());
   int64_t pick = first;
   for (int64_t t = 0; t < m; ++t) {
+    if (t % 256 == 0 && stop_signal() != 0) return {};
     order[t] = pick;
     nearest = torch::minimum(nearest, (x - x[pick]).pow(2).sum(1));
     nearest[pick] = -1.0;  // picked: never again
@@ -31,12 +33,13 @@ class KCenter final : public Scorer {
  public:
   using Scorer::Scorer;
 
+  ScorerNeeds needs() const override { return ScorerNeeds{true, true, true}; }
+
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "k_center");
-    ESRUN_CHECK(trainer.model().has_embedding(), context().where("model.name"), ": ", config().model.name,
-                " gives no penultimate-layer embedding, which k_center needs");
-    auto gen = make_generator(config().seed, "k_center");
-    return per_class_pick_order(forward_rows(trainer, rows, config().score.batch, true), [&](const torch::Tensor& x) {
+    auto gen = make_generator(context().seed, "k_center");
+    const RowOutputs embedded = forward_rows(trainer, rows, config().score.batch, true);
+    if (!embedded.embeddings.defined()) return {};  // stopped
+    return per_class_pick_order(embedded, [&](const torch::Tensor& x) {
       return k_center_order(x, torch::randint(x.size(0), {1}, gen, torch::kLong).item<int64_t>());
     });
   }

@@ -12,9 +12,8 @@ class LeastConfidence final : public Scorer {
   using Scorer::Scorer;
 
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "least_confidence");
-    const auto p = torch::softmax(forward_rows(trainer, rows, config().score.batch, false).outputs, 1);
-    return (1.0 - std::get<0>(p.max(1))).to(torch::kCPU, torch::kDouble);
+    const auto p = probabilities(trainer, rows, config().score.batch);
+    return p.defined() ? (1.0 - std::get<0>(p.max(1))).to(torch::kCPU, torch::kDouble) : p;
   }
 };
 

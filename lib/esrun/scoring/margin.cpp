@@ -12,8 +12,8 @@ class Margin final : public Scorer {
   using Scorer::Scorer;
 
   torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) override {
-    require_classification(trainer, "margin");
-    const auto p = torch::softmax(forward_rows(trainer, rows, config().score.batch, false).outputs, 1);
+    const auto p = probabilities(trainer, rows, config().score.batch);
+    if (!p.defined()) return p;  // stopped
     const auto top = std::get<0>(p.topk(std::min<int64_t>(2, p.size(1)), 1));
     const auto gap = top.size(1) > 1 ? top.select(1, 0) - top.select(1, 1) : top.select(1, 0);
     return (1.0 - gap).to(torch::kCPU, torch::kDouble);

@@ -12,9 +12,10 @@ class RandomScores final : public Scorer {
 
   std::vector<ScoringPart> parts(int64_t /*n*/) const override { return {ScoringPart{}}; }
   bool trains() const override { return false; }
+  ScorerNeeds needs() const override { return ScorerNeeds{false, false, false}; }
 
   torch::Tensor score(Trainer& /*trainer*/, const torch::Tensor& rows) override {
-    auto gen = make_generator(config().seed, "random_scores");
+    auto gen = make_generator(context().seed, "random_scores");
     return torch::rand({rows.size(0)}, gen, torch::kDouble);
   }
 };

@@ -8,6 +8,7 @@
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/train/trainer.h"
 
@@ -66,21 +67,29 @@ ScoreResult score(const ScoreRequest& request) {
   const auto wall_start = std::chrono::steady_clock::now();
   ESRUN_CHECK(!launch_environment().distributed(), "esrun score runs in one process; start it without torchrun, "
               "srun or scripts/launch (its runs train one scoring model at a time)");
-  RunConfig config = load_config(request.run);
   fs::path folder;
   std::string out;
   double wall_before = 0;
+  nlohmann::json saved;  // score.json of the scoring being resumed
   if (request.run.resume) {
     folder = *request.run.resume;
     ESRUN_CHECK(fs::is_regular_file(folder / "score.json"), "--resume ", folder.string(),
                 ": not a scoring folder of esrun score (no score.json)");
-    const auto state = nlohmann::json::parse(read_file(folder / "score.json"));
-    out = request.out.value_or(state.at("out").get<std::string>());
-    wall_before = state.value("wall_time_s", 0.0);
+    try {
+      saved = nlohmann::json::parse(read_file(folder / "score.json"));
+      out = request.out.value_or(saved.at("out").get<std::string>());
+      wall_before = saved.value("wall_time_s", 0.0);
+    } catch (const nlohmann::json::exception& e) {
+      ESRUN_FAIL("--resume ", folder.string(), ": unreadable score.json (", e.what(), ")");
+    }
+  }
+  RunConfig config = load_config(request.run);
+  if (request.run.resume) {
     check_resumable(resolve_config({(folder / "config.resolved.yaml").string()}, {}), config.resolved, folder.string());
   } else {
-    ESRUN_CHECK(request.out.has_value(), "esrun score needs --out FILE: where to write the scores file");
-    out = *request.out;
+    ESRUN_CHECK(request.out || config.score.out, config.resolved.where("score.out"),
+                ": esrun score needs the scores file to write: --out FILE or score.out");
+    out = request.out.value_or(config.score.out.value_or(""));
     const fs::path file(out);
     folder = file.parent_path() / (file.stem().string() + "-runs");
     ESRUN_CHECK(!fs::exists(folder / "score.json"), "esrun score: '", folder.string(), "' holds an earlier scoring of '",
@@ -91,17 +100,9 @@ ScoreResult score(const ScoreRequest& request) {
               "(esrun list scorers)");
   const std::string method = *config.score.method;
   check_environment(config, /*scores=*/false);  // the file the sampler reads may be the one written here
-  fs::create_directories(folder);
-  write_file_atomic(folder / "config.resolved.yaml", config.resolved.to_yaml());
-  const auto save_state = [&](bool done) {
-    write_file_atomic(folder / "score.json", nlohmann::json{{"out", out}, {"method", method}, {"done", done},
-                                                            {"wall_time_s", wall_before + seconds_since(wall_start)}}
-                                                 .dump(2) + "\n");
-  };
-  save_state(false);
-
-  const ScorerContext context{method, &config, [&config](const std::string& key) { return config.resolved.where(key); }};
-  std::unique_ptr<Scorer> scorer = scorers().create(method, where, context);
+  const KeyWhere key_where = [&config](const std::string& key) { return config.resolved.where(key); };
+  const auto context_of = [&](uint64_t seed) { return ScorerContext{method, &config, key_where, seed}; };
+  std::unique_ptr<Scorer> scorer = scorers().create(method, where, context_of(config.seed));
   const auto& checkpoint = config.score.checkpoint;
   const std::string checkpoint_where = config.resolved.where("score.checkpoint");
   ESRUN_CHECK(!checkpoint || !scorer->counts_training(), checkpoint_where, ": ", method, " counts events during the "
@@ -112,7 +113,21 @@ ScoreResult score(const ScoreRequest& request) {
   const std::vector<ScoringPart> parts = scorer->parts(n);
   // The repeats vary the model's seed; the data (subset, noise, holdout) stays the first's.
   const int64_t data_seed = config.resolved.get_optional_int("data.seed").value_or(static_cast<int64_t>(config.seed));
-  const int64_t epochs = checkpoint || !scorer->trains() ? 0 : config.score.epoch;
+  const int64_t epochs =
+      checkpoint || !scorer->trains() ? 0 : config.score.epoch.value_or(scorer->default_epoch(config.train.epochs));
+  // A resumed scoring finishes its parts alike: their count and epochs may not change.
+  const nlohmann::json plan = {{"parts", parts.size()}, {"epoch", epochs}, {"train_epochs", config.train.epochs}};
+  ESRUN_CHECK(saved.is_null() || saved.value("plan", plan) == plan, "--resume ", folder.string(), ": the scoring "
+              "began with ", saved.value("plan", plan).dump(), " and would now continue with ", plan.dump(),
+              "; keep train.epochs, score.epoch and score.repeats as they were");
+  fs::create_directories(folder);
+  write_file_atomic(folder / "config.resolved.yaml", config.resolved.to_yaml());
+  const auto save_state = [&](bool done) {
+    write_file_atomic(folder / "score.json", nlohmann::json{{"out", out}, {"method", method}, {"done", done}, {"plan", plan},
+                                                            {"wall_time_s", wall_before + seconds_since(wall_start)}}
+                                                 .dump(2) + "\n");
+  };
+  save_state(false);
   spdlog::info("esrun score: {} over {} training samples, {} scoring model(s) of {} epoch(s) -> {}", method, n,
                parts.size(), epochs, out);
 
@@ -124,9 +139,10 @@ ScoreResult score(const ScoreRequest& request) {
     const fs::path part_dir = folder / fmt::format("part-{}", i), part_file = folder / fmt::format("part-{}.pt", i);
     if (!fs::exists(part_file)) {
       if (i > 0 || parts.size() > 1) spdlog::info("scoring model {}/{} (seed {})", i + 1, parts.size(), config.seed + part.repeat);
+      const ScorerContext context = context_of(config.seed + static_cast<uint64_t>(part.repeat));
       scorer = scorers().create(method, where, context);
       RunRequest run;
-      if (fs::exists(part_dir / "checkpoints" / "last.pt") || fs::exists(part_dir / "summary.json")) {
+      if (fs::exists(part_dir / "checkpoints" / "last.pt")) {
         run.resume = part_dir.string();
         run.sets = request.run.sets;
       } else {
@@ -139,12 +155,19 @@ ScoreResult score(const ScoreRequest& request) {
       run.stop_after_steps = request.run.stop_after_steps;
       RunStage stage;
       stage.epochs = epochs;
+      stage.start = [&](Trainer& trainer) { check_needs(trainer, scorer->needs(), context); };
+      bool stopped = false;  // by a signal while scoring
       stage.policy = [&](const PolicyContext& c) { return std::make_unique<ScoringPolicy>(c, *scorer, part.train_rows); };
       stage.finish = [&](Trainer& trainer, const nlohmann::json& summary) {
         const auto start = std::chrono::steady_clock::now();
         if (checkpoint) load_checkpoint_model(trainer, *checkpoint, checkpoint_where);
         const auto rows = part.scored_rows.defined() ? part.scored_rows : torch::arange(n, torch::kLong);
-        const auto scores = scorer->score(trainer, rows).to(torch::kCPU, torch::kDouble);
+        auto scores = scorer->score(trainer, rows);
+        if (!scores.defined()) {
+          stopped = true;
+          return;
+        }
+        scores = scores.to(torch::kCPU, torch::kDouble);
         ESRUN_CHECK(scores.sizes() == rows.sizes(), method, " scored ", scores.numel(), " of ", rows.numel(), " rows");
         auto full = torch::zeros({n}, torch::kDouble), scored = torch::zeros({n}, torch::kBool);
         full.index_put_({rows}, scores);
@@ -162,20 +185,26 @@ ScoreResult score(const ScoreRequest& request) {
       };
       run.stage = std::move(stage);
       const RunResult result = esrun::run(run);
-      if (!result.finished) {
+      if (!result.finished || stopped || stop_signal() != 0) {
         save_state(false);
-        spdlog::info("scoring stopped; continue with: esrun score --resume {}", folder.string());
-        return ScoreResult{out, folder, false, result.stop_signal};
+        spdlog::warn("scoring stopped{}; continue with: esrun score --resume {}",
+                     stop_signal() != 0 ? std::string(" by ") + signal_name(stop_signal()) : std::string(), folder.string());
+        return ScoreResult{out, folder, false, result.stop_signal != 0 ? result.stop_signal : stop_signal()};
       }
     }
-    torch::serialize::InputArchive archive;
-    archive.load_from((folder / fmt::format("part-{}.pt", i)).string());
     torch::Tensor scores, scored;
-    c10::IValue meta_text;
-    archive.read("scores", scores);
-    archive.read("scored", scored);
-    archive.read("meta", meta_text);
-    const auto meta = nlohmann::json::parse(meta_text.toStringRef());
+    nlohmann::json meta;
+    try {
+      torch::serialize::InputArchive archive;
+      archive.load_from(part_file.string());
+      c10::IValue meta_text;
+      archive.read("scores", scores);
+      archive.read("scored", scored);
+      archive.read("meta", meta_text);
+      meta = nlohmann::json::parse(meta_text.toStringRef());
+    } catch (const std::exception& e) {
+      ESRUN_FAIL("'", part_file.string(), "' is unreadable (", e.what(), "); remove it to score that part again");
+    }
     sum += scores.where(scored, torch::zeros_like(scores));
     count += scored.to(torch::kDouble);
     train_seconds += meta.value("train_time_s", 0.0);
@@ -198,7 +227,7 @@ ScoreResult score(const ScoreRequest& request) {
                {"repeats", config.score.repeats},
                {"parts", parts.size()},
                {"checkpoint", checkpoint ? nlohmann::json(*checkpoint) : nlohmann::json(nullptr)},
-               {"holdout_fraction", method == "irreducible_loss" ? nlohmann::json(config.sampler.holdout_fraction)
+               {"holdout_fraction", method == "irreducible_loss" ? nlohmann::json(config.score.holdout_fraction)
                                                                 : nlohmann::json(nullptr)},
                {"excluded", file.excluded.sum().item<int64_t>()},
                {"train_time_s", train_seconds},

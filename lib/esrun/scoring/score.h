@@ -15,7 +15,7 @@ namespace esrun {
 
 struct ScoreRequest {
   RunRequest run;                  // configs and sets; run.resume: the scoring folder to continue
-  std::optional<std::string> out;  // the scores file (on resume: the folder's unless given)
+  std::optional<std::string> out;  // the scores file, else score.out (on resume: the folder's unless given)
 };
 
 struct ScoreResult {

@@ -6,6 +6,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/core/stop.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -55,11 +56,16 @@ ScoresFile read_scores(const std::string& file, const std::string& where, const 
   } catch (const nlohmann::json::exception& e) {
     ESRUN_FAIL(where, ": '", file, "' has unreadable metadata (", e.what(), ")");
   }
-  ESRUN_CHECK(out.meta.value("format", "") == kFormat, where, ": '", file, "' is not an esrun scores file (format '",
-              out.meta.value("format", ""), "', expected ", kFormat, ")");
-  const auto& made = out.meta["data"];
-  const std::string made_for = fmt::format("{} with {} training samples (checksum {})", made.value("dataset", "?"),
-                                           made.value("train_size", int64_t{-1}), made.value("checksum", "?"));
+  std::string made_for;
+  try {
+    ESRUN_CHECK(out.meta.value("format", "") == kFormat, where, ": '", file, "' is not an esrun scores file (format '",
+                out.meta.value("format", ""), "', expected ", kFormat, ")");
+    const auto& made = out.meta.at("data");
+    made_for = fmt::format("{} with {} training samples (checksum {})", made.at("dataset").get<std::string>(),
+                           made.at("train_size").get<int64_t>(), made.at("checksum").get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    ESRUN_FAIL(where, ": '", file, "' has incomplete metadata (", e.what(), ")");
+  }
   const std::string runs_on =
       fmt::format("{} with {} training samples (checksum {})", data.dataset, data.train_size, data.checksum);
   ESRUN_CHECK(made_for == runs_on, where, ": '", file, "' was made for ", made_for, ", but this run trains on ", runs_on,
@@ -78,24 +84,37 @@ RowOutputs forward_rows(Trainer& trainer, const torch::Tensor& rows, int64_t bat
   Model& model = trainer.model();
   torch::NoGradGuard no_grad;
   model.eval();
-  std::vector<torch::Tensor> outputs, features;
+  std::vector<torch::Tensor> outputs;
   const auto all = rows.to(torch::kCPU, torch::kLong);
-  for (int64_t begin = 0; begin < all.size(0); begin += batch) {
+  for (int64_t begin = 0; begin < all.size(0) && stop_signal() == 0; begin += batch) {
     const auto inputs = trainer.plain_inputs(all.narrow(0, begin, std::min(batch, all.size(0) - begin)));
-    if (embeddings) features.push_back(model.embed(inputs).to(torch::kFloat));
-    outputs.push_back(model.forward(inputs).to(torch::kFloat));
+    outputs.push_back((embeddings ? model.embed(inputs) : model.forward(inputs)).to(torch::kFloat));
   }
   model.train();
   RowOutputs out;
-  out.outputs = outputs.empty() ? torch::zeros({0}) : torch::cat(outputs);
-  if (embeddings) out.embeddings = features.empty() ? torch::zeros({0}) : torch::cat(features);
-  out.targets = trainer.data().train.targets.index_select(0, all.to(trainer.data().train.targets.device())).to(out.outputs.device());
+  if (stop_signal() != 0) return out;
+  (embeddings ? out.embeddings : out.outputs) = outputs.empty() ? torch::zeros({0, 1}) : torch::cat(outputs);
+  const auto& targets = trainer.data().train.targets;
+  out.targets = targets.index_select(0, all.to(targets.device()));
   return out;
 }
 
-void require_classification(const Trainer& trainer, const std::string& method) {
-  ESRUN_CHECK(trainer.data().task == "classification", "score.method: ", method, " scores class predictions, but the run's "
-              "task is ", trainer.data().task, "; irreducible_loss and random score any task");
+torch::Tensor probabilities(Trainer& trainer, const torch::Tensor& rows, int64_t batch) {
+  const auto outputs = forward_rows(trainer, rows, batch, false).outputs;
+  return outputs.defined() ? torch::softmax(outputs, 1) : outputs;
+}
+
+void check_needs(Trainer& trainer, const ScorerNeeds& needs, const ScorerContext& context) {
+  const std::string method = context.where("score.method");
+  ESRUN_CHECK(!needs.classification || trainer.data().task == "classification", method, ": ", context.method,
+              " scores class predictions, but the run's task is ", trainer.data().task,
+              "; irreducible_loss and random score any task");
+  ESRUN_CHECK(!needs.plain_inputs || trainer.data().train.in_memory(), method, ": ", context.method, " scores the "
+              "un-augmented training rows, but ", trainer.data().name, " decodes its training images from files with "
+              "the training augmentation; score an in-memory dataset");
+  ESRUN_CHECK(!needs.embedding || trainer.model().has_embedding(), method, ": ", context.method,
+              " works on penultimate-layer embeddings, which ", context.where("model.name"), " (",
+              context.config->model.name, ") does not give (resnet, small_cnn, mlp, vit and transformer do)");
 }
 
 torch::Tensor per_class_pick_order(const RowOutputs& rows, const std::function<torch::Tensor(const torch::Tensor&)>& pick) {
@@ -103,7 +122,9 @@ torch::Tensor per_class_pick_order(const RowOutputs& rows, const std::function<t
   auto scores = torch::zeros({targets.size(0)}, torch::kDouble);
   for (const auto& label : std::get<0>(torch::_unique(targets)).unbind(0)) {
     const auto members = torch::nonzero(targets == label).flatten();
-    const auto order = pick(rows.embeddings.index_select(0, members.to(rows.embeddings.device()))).cpu();
+    const auto picked = pick(rows.embeddings.index_select(0, members.to(rows.embeddings.device())));
+    if (!picked.defined()) return {};
+    const auto order = picked.cpu();
     const auto size = static_cast<double>(members.size(0));
     const auto place = torch::arange(members.size(0), torch::kDouble);
     scores.index_put_({members.index_select(0, order)}, 1.0 - place / size);

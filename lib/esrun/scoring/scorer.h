@@ -45,6 +45,14 @@ struct ScorerContext {
   std::string method;
   const RunConfig* config = nullptr;
   KeyWhere where = key_only;
+  uint64_t seed = 0;  // the scoring model's (the run seed + its repeat)
+};
+
+// What a method needs of the run, checked before its scoring model trains.
+struct ScorerNeeds {
+  bool classification = true;  // softmax outputs over classes
+  bool plain_inputs = true;    // un-augmented training rows (an in-memory training split)
+  bool embedding = false;      // the model's penultimate-layer features
 };
 
 class Scorer {
@@ -55,6 +63,9 @@ class Scorer {
   // The scoring models to train for a training split of n rows: score.repeats of them on every row
   // unless the method holds rows out (irreducible_loss, from the data seed).
   virtual std::vector<ScoringPart> parts(int64_t n) const;
+  virtual ScorerNeeds needs() const { return {}; }
+  // score.epoch when it is null: the epochs the scoring model trains before it scores.
+  virtual int64_t default_epoch(int64_t train_epochs) const { return train_epochs; }
   // false: no model is trained, the scores need none (random).
   virtual bool trains() const { return true; }
   // true: the scores are counted during training, so a checkpoint cannot stand in for it (forgetting).
@@ -63,7 +74,8 @@ class Scorer {
   virtual void start(int64_t /*train_size*/, torch::Device /*device*/) {}
   // Each training step's observation (the trained rows' forward).
   virtual void observe(const Observation& /*observation*/) {}
-  // The scores (double [m]) of `rows` (int64 [m]) from the trained model.
+  // The scores (double [m]) of `rows` (int64 [m]) from the trained model; undefined when a stop
+  // signal arrived meanwhile (esrun score then stops, and scores the part again when resumed).
   virtual torch::Tensor score(Trainer& trainer, const torch::Tensor& rows) = 0;
   // What observe() counted, for a scoring run resumed mid-way.
   virtual void save(torch::serialize::OutputArchive& /*archive*/) const {}
@@ -86,15 +98,21 @@ struct RowOutputs {
   torch::Tensor embeddings;  // float [m, D]: penultimate-layer features (when asked for)
   torch::Tensor targets;     // int64 [m]
 };
+// The model's logits, or (with `embeddings`) only its penultimate-layer features; undefined when a
+// stop signal arrived.
 RowOutputs forward_rows(Trainer& trainer, const torch::Tensor& rows, int64_t batch, bool embeddings);
-// Errors unless the run's task is classification (the softmax-based scores), naming the method.
-void require_classification(const Trainer& trainer, const std::string& method);
+// The softmax of the logits (forward_rows), undefined when a stop signal arrived.
+torch::Tensor probabilities(Trainer& trainer, const torch::Tensor& rows, int64_t batch);
+// Errors, naming the method and the keys, unless the run gives what `needs` asks for.
+void check_needs(Trainer& trainer, const ScorerNeeds& needs, const ScorerContext& context);
 // Greedy picks within each class (herding, k_center): `pick(members' embeddings)` orders a class's
 // rows; a row's score is 1 - (its place in its class's order) / (the class's size), so keeping the
 // highest fraction keeps each class's first picks.
 // The greedy orders of the rows of embeddings x [m, D] (herding.cpp, k_center.cpp).
+// Both return an undefined tensor when a stop signal arrives midway.
 torch::Tensor herding_order(const torch::Tensor& x);
 torch::Tensor k_center_order(const torch::Tensor& x, int64_t first);
+// An undefined order from `pick` (a stop signal) makes the result undefined.
 torch::Tensor per_class_pick_order(const RowOutputs& rows, const std::function<torch::Tensor(const torch::Tensor&)>& pick);
 
 }  // namespace esrun
