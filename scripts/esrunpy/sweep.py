@@ -15,8 +15,8 @@ Sweep YAML:
       - {label: b0.25, set: {sampler.ratio: 0.25}}
     seeds: [0, 1]
     score: [../paper/infobatch_table1/scoring/*.yaml]  # optional: esrun score configs (globs allowed),
-                                      # run to completion before the training jobs; each writes the
-                                      # scores file its score.out names (the sweep's `set` applies too)
+                                      # applied after `configs` and `set`, run to completion before the
+                                      # training jobs; each writes the scores file its score.out names
 
 Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
 (<job folder>.log).
@@ -123,7 +123,7 @@ class ScoreJob(Job):
         return f"score {self.name}"
 
     def overrides(self, configs):
-        return {"configs": [self.config], "set": [[k, yaml_value(v)] for k, v in self.sets]}
+        return {"configs": list(configs) + [self.config], "set": [[k, yaml_value(v)] for k, v in self.sets]}
 
     def status(self):
         try:
@@ -138,7 +138,8 @@ class ScoreJob(Job):
         if self.status() == "interrupted":
             cmd += ["--resume", self.run_dir]
         else:
-            cmd += ["--config", self.config]
+            for config in list(configs) + [self.config]:
+                cmd += ["--config", config]
         for key, value in list(self.sets) + list(extra_sets):
             cmd += ["--set", f"{key}={yaml_value(value)}"]
         return cmd

@@ -198,6 +198,59 @@ class SweepExpansion(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertIn("1 finished", out)
 
+    def test_scoring_jobs_run_to_completion_before_the_training_jobs(self):
+        write(os.path.join(self.dir.name, "scoring", "el2n.yaml"), f"score: {{method: el2n, out: {self.dir.name}/s/el2n.pt}}\n")
+        path = self.sweep_file("configs: [base.yaml]\nset: {train.epochs: 2}\nscore: [scoring/*.yaml]\n"
+                               "grid: {sampler.name: [uniform, static_prune]}\nseeds: [0]\n")
+        s = sweep.Sweep(path, out=self.dir.name)
+        (job,) = s.score_jobs()
+        self.assertEqual(job.file, os.path.join(self.dir.name, "s", "el2n.pt"))
+        self.assertEqual(job.run_dir, os.path.join(self.dir.name, "s", "el2n-runs"))
+        self.assertEqual(job.command("esrun", s.configs)[:4], ["esrun", "score", "--config", s.configs[0]])
+        self.assertIn("train.epochs=2", job.command("esrun", s.configs))
+        # The Slurm array waits for the scores files.
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", sys.executable, "--slurm"])
+        self.assertEqual(code, 2)
+        self.assertIn("--scores-only first", out)
+        # A stand-in esrun: `score` writes its folder's score.json and the file; a run its summary.
+        calls = os.path.join(self.dir.name, "calls.txt")
+        fake = write(os.path.join(self.dir.name, "fake_esrun"), textwrap.dedent(f"""\
+            #!{sys.executable}
+            import json, os, sys
+            args = sys.argv[1:]
+            with open({calls!r}, "a") as f:
+                f.write(" ".join(args) + "\\n")
+            if args[0] == "score":
+                folder = {job.run_dir!r}
+                os.makedirs(folder, exist_ok=True)
+                open({job.file!r}, "w").write("scores")
+                json.dump({{"done": True}}, open(os.path.join(folder, "score.json"), "w"))
+            else:
+                run_dir = args[args.index("--out") + 1]
+                os.makedirs(run_dir, exist_ok=True)
+                open(os.path.join(run_dir, "summary.json"), "w").write("{{}}")
+            """))
+        os.chmod(fake, 0o755)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake, "--scores-only"])
+        self.assertEqual(code, 0, out)
+        with open(calls) as f:
+            self.assertEqual([line.split()[0] for line in f.read().splitlines()], ["score"])
+        self.assertEqual(job.status(), "finished")
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake])
+        self.assertEqual(code, 0, out)
+        with open(calls) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(len(lines), 3)  # the finished scoring is skipped, then the two runs
+        # A scoring that failed keeps the training jobs from starting.
+        failing = write(os.path.join(self.dir.name, "failing"), f"#!{sys.executable}\nimport sys\nsys.exit(2)\n")
+        os.chmod(failing, 0o755)
+        os.remove(job.file)
+        os.remove(os.path.join(job.run_dir, "score.json"))
+        code, out = quiet(sweep.main, [path, "--out", os.path.join(self.dir.name, "other"), "--esrun", failing])
+        self.assertEqual(code, 1)
+        self.assertIn("failed (exit 2) score el2n", out)
+        self.assertNotIn("start  uniform", out)
+
     def test_a_failing_job_is_reported_and_the_sweep_exits_non_zero(self):
         path = self.sweep_file("configs: [base.yaml]\nseeds: [0]\n")
         fake = write(os.path.join(self.dir.name, "failing"), f"#!{sys.executable}\nimport sys\nsys.exit(2)\n")
@@ -277,6 +330,7 @@ class Tables(unittest.TestCase):
         self.assertIn("1 run(s) without summary.json (unfinished) are left out.", out)
         self.assertIn("es,cifar10,2,1,92.0000,1.4142,1.0000,60.0000,0.0000,40.00,200", out)
         self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200", out)
+        self.assertNotIn("extra cost (s)", out)  # no run of the table has one
 
     def test_the_csv_ends_with_mean_backward_passes_where_summaries_count_them(self):
         root = self.dir.name
@@ -284,9 +338,23 @@ class Tables(unittest.TestCase):
         make_run(root, "p1", "es", 1, 0.90, 30.0, data="svhn", summary={"backward_passes_total": 80})
         code, out = quiet(tables.main, [root, "--csv", "-"])
         self.assertEqual(code, 0, out)
-        self.assertIn("samples_backward_mean,metric,backward_passes_mean\n", out)
-        self.assertIn("es,svhn,2,0,90.0000,0.0000,,30.0000,0.0000,,200,acc,70\n", out)
-        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200,acc,\n", out)  # an older summary: no count
+        self.assertIn("samples_backward_mean,metric,backward_passes_mean,extra_cost_s_mean\n", out)
+        self.assertIn("es,svhn,2,0,90.0000,0.0000,,30.0000,0.0000,,200,acc,70,0.00\n", out)
+        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200,acc,,0.00\n", out)  # an older summary: no count
+
+    def test_the_scoring_cost_is_an_extra_cost_column_and_counts_in_time_saved(self):
+        root = self.dir.name
+        for seed in (0, 1):
+            make_run(root, f"s{seed}", "static_prune", seed, 0.89, 50.0, extra={"sampler.scores": "el2n.pt"},
+                     summary={"extra_cost_s": 30.0})
+        code, out = quiet(tables.main, [root, "--csv", "-"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | cifar10 acc (%) | cifar10 Δ vs uniform | cifar10 extra cost (s) | cifar10 time saved |", out)
+        # 1 - (50 + 30) / (100 + 0) = 20%
+        self.assertIn("| static_prune | 89.00 ± 0.00 (n=2) | -2.00 | 30.0 | 20.0% |", out)
+        self.assertIn("| uniform | 91.00 ± 1.41 (n=2) | +0.00 | 0.0 | 0.0% |", out)
+        self.assertIn("Extra cost: the wall time of the scoring run", out)
+        self.assertIn("static_prune,cifar10,2,0,89.0000,0.0000,-2.0000,50.0000,0.0000,20.00,200,acc,,30.00\n", out)
 
     def test_keys_that_differ_within_a_cell_split_the_row(self):
         make_run(self.dir.name, "long", "es", 0, 0.95, 120.0, extra={"train.epochs": 4})
@@ -630,6 +698,32 @@ class RealSweep(unittest.TestCase):
             code, out = quiet(plot.main, [os.path.join(root, "tiny"), "--out", os.path.join(root, "plots")])
             self.assertEqual(code, 0, out)
             png_size(os.path.join(root, "plots", "acc_vs_time.png"))
+
+    def test_a_sweep_scores_then_trains_static_pruning_and_the_table_shows_the_extra_cost(self):
+        with tempfile.TemporaryDirectory() as root:
+            write_tiny_cifar10(os.path.join(root, "cifar"))
+            scores = os.path.join(root, "scores", "forgetting.pt")
+            write(os.path.join(root, "scoring.yaml"), f"score: {{method: forgetting, out: {scores}}}\n")
+            path = write(os.path.join(root, "sweep.yaml"), textwrap.dedent(f"""
+                name: static
+                set:
+                  data: {{name: cifar10, root: {os.path.join(root, 'cifar')}}}
+                  model: {{name: small_cnn, width: 4}}
+                  train.epochs: 2
+                  sampler.meta_batch: 32
+                score: [scoring.yaml]
+                variants:
+                  - {{label: uniform, set: {{sampler.name: uniform}}}}
+                  - {{label: forgetting_r50, set: {{sampler.name: static_prune, sampler.scores: {scores}, sampler.prune_ratio: 0.5}}}}
+                seeds: [0]
+                """))
+            code, out = quiet(sweep.main, [path, "--out", root, "--esrun", os.environ["ESRUN_BINARY"]])
+            self.assertEqual(code, 0, out)
+            self.assertTrue(os.path.exists(scores))
+            code, out = quiet(tables.main, [os.path.join(root, "static")])
+            self.assertEqual(code, 0, out)
+            self.assertIn("extra cost (s)", out)
+            self.assertRegex(out, r"\| static_prune, .*forgetting\.pt.* \| \d+\.\d\d \(n=1\) \| [+-]\d+\.\d\d \| [1-9]\d*\.\d \|")
 
 
 if __name__ == "__main__":
