@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -723,7 +724,11 @@ class RealSweep(unittest.TestCase):
             code, out = quiet(tables.main, [os.path.join(root, "static")])
             self.assertEqual(code, 0, out)
             self.assertIn("extra cost (s)", out)
-            self.assertRegex(out, r"\| static_prune, .*forgetting\.pt.* \| \d+\.\d\d \(n=1\) \| [+-]\d+\.\d\d \| [1-9]\d*\.\d \|")
+            row = re.search(r"\| static_prune \| \d+\.\d\d \(n=1\) \| [+-]\d+\.\d\d \| (\d+\.\d) \| -?\d+\.\d% \|", out)
+            self.assertIsNotNone(row, out)
+            with open(os.path.join(root, "static", "forgetting_r50", "s0", "summary.json")) as f:
+                self.assertGreater(json.load(f)["extra_cost_s"], 0)
+            self.assertIn("| uniform | ", out)
 
 
 if __name__ == "__main__":
