@@ -345,4 +345,11 @@ TEST_CASE("A method's needs are checked before its scoring model trains", "[scor
   // Before any epoch: no metrics line was written.
   const auto metrics = dir.path() / "e-runs" / "part-0" / "metrics.jsonl";
   CHECK((!std::filesystem::exists(metrics) || esrun::testing::read_file(metrics.string()).empty()));
+  // Nothing trained, so the corrected config starts afresh in the same folder (irreducible losses
+  // score any task).
+  auto fixed = sets;
+  fixed.back() = "score.method=irreducible_loss";
+  CHECK(esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, fixed, std::nullopt}, dir / "e.pt"}).finished);
+  REQUIRE_THROWS_WITH(esrun::score(esrun::ScoreRequest{esrun::RunRequest{{}, fixed, std::nullopt}, dir / "e.pt"}),
+                      Contains("esrun score --resume"));
 }

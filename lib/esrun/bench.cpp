@@ -65,6 +65,9 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   };
   nlohmann::json bookkeeping;
   if (options.policy_n > 0) {
+    ESRUN_CHECK(!config.sampler.scores, "--policy-n: ", config.sampler.name, " reads the scores file of the run's "
+                "training split, which a synthetic set of ", options.policy_n, " samples does not match; bench it "
+                "without --policy-n");
     // The configured sampler on a synthetic training set of policy_n samples: per meta-batch,
     // select() on random scores and observe() of the chosen rows, as in a selecting epoch.
     const PolicyContext context{options.policy_n, config.train.epochs, trainer.data().num_classes, device,

@@ -47,7 +47,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
                                                    "train.eval_batch", "train.on_nan", "checkpoint.every",
                                                    "checkpoint.best", "train.epochs", "progress.mode",
                                                    "progress.every", "distributed.backend", "distributed.timeout_s",
-                                                   "distributed.check_sync"};
+                                                   "distributed.check_sync", "score.batch"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -58,7 +58,7 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
               "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, distributed.backend, "
-              "distributed.timeout_s, distributed.check_sync)");
+              "distributed.timeout_s, distributed.check_sync, score.batch)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
 }

@@ -15,8 +15,8 @@ Sweep YAML:
       - {label: b0.25, set: {sampler.ratio: 0.25}}
     seeds: [0, 1]
     score: [../paper/infobatch_table1/scoring/*.yaml]  # optional: esrun score configs (globs allowed),
-                                      # applied after `configs` and `set`, run to completion before the
-                                      # training jobs; each writes the scores file its score.out names
+                                      # applied after `configs` (then `set` and --set), run to completion
+                                      # before the training jobs; each writes the file its score.out names
 
 Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
 (<job folder>.log).
@@ -126,12 +126,17 @@ class ScoreJob(Job):
         return {"configs": list(configs) + [self.config], "set": [[k, yaml_value(v)] for k, v in self.sets]}
 
     def status(self):
+        """As esrun score sees it: a folder without a trained part (its checks failed) starts afresh."""
         try:
             with open(os.path.join(self.run_dir, "score.json")) as f:
                 done = json.load(f).get("done")
         except (OSError, ValueError):
-            return "new"
-        return "finished" if done and os.path.exists(self.file) else "interrupted"
+            done = None
+        if done and os.path.exists(self.file):
+            return "finished"
+        parts = glob.glob(os.path.join(self.run_dir, "part-*.pt")) + \
+            glob.glob(os.path.join(self.run_dir, "part-*", "checkpoints", "last.pt"))
+        return "interrupted" if done is not None and parts else "new"
 
     def command(self, esrun, configs, extra_sets=()):
         cmd = [esrun, "score"]

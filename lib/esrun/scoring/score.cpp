@@ -57,6 +57,21 @@ nlohmann::json to_json(const DataIdentity& data) {
   return {{"dataset", data.dataset}, {"train_size", data.train_size}, {"checksum", data.checksum}};
 }
 
+// Whether `folder` holds a scoring that finished, or began a part's run (checkpoints/last.pt) or scores.
+bool scoring_started(const fs::path& folder) {
+  if (!fs::is_directory(folder)) return false;
+  try {
+    if (nlohmann::json::parse(read_file(folder / "score.json")).value("done", false)) return true;
+  } catch (const std::exception&) {  // none, or unreadable: look at the parts
+  }
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("part-", 0) == 0 && (entry.path().extension() == ".pt" || fs::exists(entry.path() / "checkpoints" / "last.pt")))
+      return true;
+  }
+  return false;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -89,11 +104,13 @@ ScoreResult score(const ScoreRequest& request) {
   } else {
     ESRUN_CHECK(request.out || config.score.out, config.resolved.where("score.out"),
                 ": esrun score needs the scores file to write: --out FILE or score.out");
-    out = request.out.value_or(config.score.out.value_or(""));
+    out = fs::absolute(request.out.value_or(config.score.out.value_or(""))).string();
     const fs::path file(out);
     folder = file.parent_path() / (file.stem().string() + "-runs");
-    ESRUN_CHECK(!fs::exists(folder / "score.json"), "esrun score: '", folder.string(), "' holds an earlier scoring of '",
-                out, "'; continue it with esrun score --resume ", folder.string(), ", or remove it");
+    // A scoring that never trained a part (it failed its checks) may start afresh; one that did
+    // continues with --resume, so that no part of another config is ever averaged in.
+    ESRUN_CHECK(!scoring_started(folder), "esrun score: '", folder.string(), "' holds an earlier scoring of '", out,
+                "'; continue it with esrun score --resume ", folder.string(), ", or remove that folder");
   }
   const std::string where = config.resolved.where("score.method");
   ESRUN_CHECK(config.score.method.has_value(), where, ": esrun score needs a method: --method M or score.method "
