@@ -735,6 +735,31 @@ if __name__ == "__main__":
     unittest.main()
 
 
+class StandsOnItsOwn(unittest.TestCase):
+    def test_no_tracked_file_outside_tests_and_ci_names_the_team_folder(self):
+        """A clone has no ../shared: docs, configs, scripts and code name only what the repository holds
+        (the test data tier and CI name it through ESRUN_DATA_DIR)."""
+        root = os.path.abspath(os.path.join(SCRIPTS, ".."))
+        try:
+            listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            self.skipTest("not a git checkout")
+        offenders = []
+        for name in listed.decode().split("\0"):
+            if not name or name.startswith(("tests/", ".ci/")):
+                continue
+            try:
+                with open(os.path.join(root, name), encoding="utf-8") as f:
+                    text = f.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if "../shared" in text or "/work/shared" in text:
+                offenders.append(name)
+        self.assertEqual(offenders, [], "tracked files that name the team's shared folder")
+        for page in ("docs/methods.md", "docs/data.md"):
+            self.assertTrue(os.path.exists(os.path.join(root, page)), page)
+
+
 class Launch(unittest.TestCase):
     LAUNCH = os.path.join(SCRIPTS, "launch")
 

@@ -68,7 +68,7 @@ class Checker {
   const ResolvedConfig& c_;
 };
 
-// The papers' defaults for sampler keys left null (METHODS.md): b/B = 0.25 for the batch-level
+// The papers' defaults for sampler keys left null (docs/methods.md): b/B = 0.25 for the batch-level
 // methods (0.5 = keep for omission, 1 for selective backprop: it trains on full batches of kept
 // samples); ES (beta1, beta2) = (0.2, 0.9), ESWP (0.2, 0.8) with r = 0.2; omission (0.9, 0.99);
 // InfoBatch r = 0.5; UCB, epsilon-greedy 0.3 (Raju et al.); Random*, reduced epochs and static

@@ -224,7 +224,7 @@ struct SamplerOptions {
   bool drop_last = false;
   bool unbiased = false;                  // loss
   bool adaptive_q = false;                // order
-  // Resolved: the user's value, else the policy's paper default (METHODS.md).
+  // Resolved: the user's value, else the policy's paper default (docs/methods.md).
   int64_t resolved_mini_batch = 128;      // b
   double beta1 = 0.2, beta2 = 0.9;        // es, eswp
   int64_t anneal_epochs = 0;              // es, eswp: E_a

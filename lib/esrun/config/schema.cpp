@@ -101,7 +101,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("data.image_folder.min_scale", T::Float, "0.08", "image_folder: smallest area fraction of the random resized crop (torchvision's scale=(min_scale, 1))", false, {}, {"image_folder"}),
       spec("data.loader.workers", T::Int, "0", "threads decoding file-backed datasets; 0 = as many as the run's threads", false, {}, {"image_folder"}),
       spec("data.loader.prefetch", T::Int, "4", "batches decoded ahead of the training loop (bounds the loader's memory)", false, {}, {"image_folder"}),
-      spec("data.label_noise.kind", T::String, "none", "label noise on the training split (METHODS.md)", false, {"none", "uniform", "flip"}),
+      spec("data.label_noise.kind", T::String, "none", "label noise on the training split (docs/methods.md)", false, {"none", "uniform", "flip"}),
       spec("data.label_noise.ratio", T::Float, "0.0", "fraction of training samples whose label is corrupted, in [0, 1)"),
       spec("data.label_noise.seed", T::Int, "null", "seed of the noise draw; null = derived from the run seed", true),
 

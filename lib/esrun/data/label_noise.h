@@ -1,4 +1,4 @@
-// Label noise on the training split (ES paper Section 4.2, METHODS.md): round(ratio * n) samples
+// Label noise on the training split (ES paper Section 4.2, docs/methods.md): round(ratio * n) samples
 // chosen uniformly without replacement; `uniform` gives each a label drawn uniformly from the
 // other K - 1 classes, `flip` maps class c to (c + 1) mod K.
 #pragma once

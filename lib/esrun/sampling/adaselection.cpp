@@ -1,4 +1,4 @@
-// adaselection: AdaSelection (Zhang et al. 2023, METHODS.md). Per meta-batch every candidate method
+// adaselection: AdaSelection (Zhang et al. 2023, docs/methods.md). Per meta-batch every candidate method
 // m gives importances alpha_i^m from the batch's losses:
 //   big_loss softmax(l), small_loss softmax(-l), uniform 1/B, grad_norm softmax(g), adaboost
 //   1/2 log((1 + l') / (1 - l')) with l' = l / (max l (1 + 1e-6)), coreset1 1 for the top and bottom
@@ -8,7 +8,7 @@
 // makes w_t from this iteration's losses), w^m_t = w^m_{t-1} exp(beta |L^m_t - L^m_{t-1}| / L^m_{t-1}),
 // normalised, where L^m_t is the mean loss of the k samples method m alone would pick from this
 // meta-batch. (The paper's L_t is "the average loss across all the samples in the mini-batch",
-// which would not depend on m and so, after normalising, never move the weights; METHODS.md.)
+// which would not depend on m and so, after normalising, never move the weights; docs/methods.md.)
 // Training, by default as the paper's Algorithm 2 ("biggest losers"): the k chosen rows of each
 // meta-batch join a set C, and one step is taken on B rows whenever C holds B, so an epoch takes
 // about ratio * n / B full-sized steps. C persists across epochs, as Algorithm 2 initialises it once;

@@ -1,4 +1,4 @@
-// Evolved Sampling, ES and ESWP (ES paper, Algorithm 1; METHODS.md "es and eswp").
+// Evolved Sampling, ES and ESWP (ES paper, Algorithm 1; docs/methods.md "es and eswp").
 // Per-sample score s_i (initially 1/n) is a decoupled EMA of the losses. For each meta-batch with
 // current losses l_i:
 //   w_i = beta1 * s_i + (1 - beta1) * l_i      (Algorithm 1: w uses the score before this update)

@@ -1,4 +1,4 @@
-// infobatch: InfoBatch (Qin et al. 2024), with the authors' code's behaviour (METHODS.md).
+// infobatch: InfoBatch (Qin et al. 2024), with the authors' code's behaviour (docs/methods.md).
 // Scores H_i start at 1. In epochs e < delta * E, the well-learned set W = {i : H_i < mean(H)} is
 // thinned: exactly floor((1 - r) |W|) of W are kept, chosen uniformly without replacement, each with
 // loss weight 1 / (1 - r); every other sample is kept with weight 1. From epoch ceil(delta * E) on,

@@ -1,4 +1,4 @@
-// ka: KAKURENBO (Thao Nguyen et al. 2023, METHODS.md). Each epoch the hide budget is
+// ka: KAKURENBO (Thao Nguyen et al. 2023, docs/methods.md). Each epoch the hide budget is
 // F_e = F * {1.0, 0.8, 0.6, 0.4} over the 0-30%, 30-60%, 60-80%, 80-100% parts of training (the
 // authors' 60/120/160 of 200 epochs). Candidates are the F_e n samples with the lowest last loss;
 // a candidate is hidden only if its last prediction was correct with a largest softmax probability

@@ -1,4 +1,4 @@
-// omission: optimal-inspired historical weighted Bernoulli sampling (METHODS.md "omission").
+// omission: optimal-inspired historical weighted Bernoulli sampling (docs/methods.md "omission").
 // Per trained sample g_i^2 = ||dl/dz||^2 at the logits (the step's own observation, so no scoring
 // forward). A global scale G is an EMA over steps of the batch mean of g^2 (beta2 = 0.99; the first
 // step sets it); SCORE_i <- beta1 SCORE_i + (1 - beta1) g_i^2 / G (beta1 = 0.9) only when sample i is

@@ -1,4 +1,4 @@
-// selective_backprop: Selective Backprop (Jiang et al. 2019, METHODS.md). Every meta-batch is
+// selective_backprop: Selective Backprop (Jiang et al. 2019, docs/methods.md). Every meta-batch is
 // scored; the losses join a history of the last 1024 (sampler.history); each sample is kept with
 // probability max(p_min, CDF(l_i)^beta), CDF its percentile in that history (beta = 3, p_min = 0);
 // the batch's own losses join the history before the percentiles are taken, as the authors' code

@@ -1,4 +1,4 @@
-// ucb and epsilon_greedy (Raju et al. 2021, METHODS.md). Per sample an EMA of the loss mu_i and of
+// ucb and epsilon_greedy (Raju et al. 2021, docs/methods.md). Per sample an EMA of the loss mu_i and of
 // its squared deviation sigma_i^2 (factor 0.9), updated when the sample is trained. Every `period`
 // epochs the kept set is chosen anew: ucb keeps the (1 - r) n samples with the highest
 // mu_i + c sigma_i; epsilon_greedy keeps (1 - r) n of which a fraction epsilon is uniform at random

@@ -16,7 +16,7 @@ namespace esrun {
 torch::Tensor sample_without_replacement(const torch::Tensor& weights, int64_t k, at::Generator& gen);
 
 // The mini-batch for a meta-batch of `size` rows: b for a full one, max(1, round(b * size / B))
-// for the last, smaller one (METHODS.md, es).
+// for the last, smaller one (docs/methods.md, es).
 int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch);
 
 }  // namespace esrun
