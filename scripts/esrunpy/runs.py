@@ -1,9 +1,10 @@
 """Reading esrun run directories: config.resolved.yaml, metrics.jsonl and summary.json.
 
-A run is found by its config.resolved.yaml. Runs are grouped into table rows and columns by config
-keys; keys that never change what is trained (seed, paths, threads, logging) are ignored, and any
-other key that varies inside a group is added to the row label, so that different experiments are
-never averaged together.
+A run is found by its config.resolved.yaml; a finished run's config also takes the sampler's
+effective settings from summary.json ("sampler": {"beta1": 0.2, ...} is sampler.beta1: 0.2). Runs
+are grouped into table rows and columns by config keys; keys that never change what is trained
+(seed, paths, threads, logging) are ignored, and any other key that varies inside a group is added
+to the row label, so that different experiments are never averaged together.
 """
 import argparse
 import json
@@ -15,7 +16,7 @@ import yaml
 # Keys that do not define the experiment: where and how it ran, and how it was logged.
 IGNORED = ("seed", "name", "out_root", "threads", "device", "data.root", "data.label_noise.seed",
            "train.eval_every", "train.eval_batch", "train.on_nan")
-IGNORED_PREFIXES = ("checkpoint.", "progress.")
+IGNORED_PREFIXES = ("checkpoint.", "progress.", "logging.")
 
 
 def flatten(tree, prefix=""):
@@ -52,6 +53,9 @@ class Run:
         if os.path.exists(summary):
             with open(summary) as f:
                 self.summary = json.load(f)
+            # The sampler's effective settings (summaries before esrun wrote them have none): a run
+            # that relied on a policy's default and one that spelled it out then have one config.
+            self.config.update(flatten({"sampler": self.summary.get("sampler") or {}}))
 
     @property
     def finished(self):
