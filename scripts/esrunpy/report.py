@@ -25,8 +25,18 @@ extra_cost_s, as scripts/tables counts it), beside the paper's time saved; and a
     not runnable       esrun cannot run it (the table says why)
     not published      the paper prints no number there (the table's note says why)
 
-A cell's config is compared where it sets a key (the keys that never change what is trained, and
-paths, aside); a finished run's sampler settings include the policy's defaults, from summary.json.
+A cell's config is compared as esrun resolves it (`esrun print-config`: every key, the sampler's
+policy defaults included; --esrun, default build/esrun), so a run that differs from the paper's config
+in a key the config leaves to its default (InfoBatch's prune_ratio, ES's beta1 or annealing) is a
+different setting. Not compared: the keys that never change what is trained (seed, threads, device,
+logging, checkpoints, esrun score's settings, the ranks' backend and timeout, precision and other
+execution settings) and paths. Without the esrun binary only the keys the cell's config file sets
+are compared (a warning says so, as does the report). A finished run's sampler settings include the
+policy's defaults, from summary.json; runs written before esrun recorded them have null sampler
+settings, which are taken as unknown, not different, and named in the cell's details ("not recorded
+by this run"), as are keys a run's config lacks (written by an older esrun). Such a run still goes
+to a cell whose `match` names a sampler key it left null when the cell's config leaves that key to
+the policy's default as well (InfoBatch Table 3's prune_ratio).
 Runs of one cell that differ in another key are refused (never averaged), except that a cell whose
 config is a glob (a published mean over several configs: AdaSelection's sampling rates) takes one
 experiment per config and shows the mean over them. Figures: the metric against time saved (the
@@ -40,6 +50,7 @@ number dotted), one panel per column.
 """
 import argparse
 import base64
+import concurrent.futures
 import datetime
 import html
 import math
@@ -55,13 +66,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .plot import curve, epoch_number  # noqa: E402
-from .published import config_mismatches, config_paths, load_table  # noqa: E402
+from .published import config_mismatches, config_paths, load_table, resolved_config  # noqa: E402
 from .runs import check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # a cell's config is relative to it
 # Keys naming files or folders: where the data, weights or scores lie on this machine.
 PATHS = ("data.root", "data.tokenizer.model", "model.torchscript.path", "sampler.scores", "score.out",
          "score.checkpoint")
+# Keys that never change what a run trains, beyond runs.IGNORED: esrun score's settings (a scoring
+# run's; the scores a run reads are sampler.scores), how the ranks of a multi-process run talk
+# (distributed.sync_bn changes training and is compared) and how fast a run executes, as device and
+# threads (precision too: docs/reproducing.md runs the configs' fp32 in bf16 on GPUs, as the papers'
+# mixed precision).
+EXECUTION = ("distributed.backend", "distributed.timeout_s", "distributed.check_sync", "precision",
+             "channels_last", "cudnn_benchmark", "timing", "data.on_device", "data.loader.workers",
+             "data.loader.prefetch")
+EXECUTION_PREFIXES = ("score.",)
+RESOLVED = ("resolved: every key of `{} print-config` of the cell's config, policy defaults included "
+            "(keys that never change what is trained, and paths, aside)")
+RAW = ("raw: only the keys a cell's config file sets, without esrun to resolve it (a run that differs in a key the "
+       "config leaves to its default is not noticed)")
 VERDICTS = ("reproduced", "exceeds", "not reproduced", "different setting", "not run", "not runnable",
             "not published")
 COLOURS = {"reproduced": "#1a7f37", "exceeds": "#0969da", "not reproduced": "#cf222e",
@@ -92,6 +116,8 @@ class Entry:
         self.ours = None  # (mean, std or None)
         self.time = None  # mean train_time_s + extra_cost_s
         self.differences = []  # [(key, ours, the paper's)]
+        self.unrecorded = {}  # {key the config sets: paths of our runs that did not record it (an older esrun's)}
+        self.defaulted = set()  # the sampler keys of `match` its configs leave to the policy's default
         self.delta = self.saved = self.verdict = None
 
     @property
@@ -110,22 +136,88 @@ def plain_config(config):
     return {k: plain(v) for k, v in config.items()}
 
 
+def defines_experiment(key):
+    return not ignored(key) and key not in PATHS and key not in EXECUTION and not key.startswith(EXECUTION_PREFIXES)
+
+
 def experiment(config):
-    """A flat config without the keys that do not define the experiment (where it ran, logging, paths)."""
-    return {k: plain(v) for k, v in config.items() if not ignored(k) and k not in PATHS}
+    """A flat config without the keys that do not define the experiment (where and how it ran, logging, paths)."""
+    return {k: plain(v) for k, v in config.items() if defines_experiment(k)}
 
 
-def matches(config, cell, loose):
-    wanted = {k: plain(v) for k, v in cell["match"].items() if k not in loose}
+def default_esrun():
+    return os.path.join(ROOT, "build", "esrun")
+
+
+def shown(path):
+    """A path as the user would type it: relative to the repository when inside it."""
+    inside = os.path.relpath(os.path.abspath(path), ROOT)
+    return path if inside.startswith(os.pardir) else inside
+
+
+class Configs:
+    """The experiment-defining settings of the configs cells name, each config read once: resolved by
+    `esrun print-config` (esrun: the binary), or as its file sets them (esrun None)."""
+
+    def __init__(self, esrun=None):
+        self.esrun, self.cache = esrun, {}
+
+    def prefetch(self, paths):
+        """Resolves the configs not yet read, a few print-configs at a time (each starts the binary)."""
+        paths = sorted(set(paths) - set(self.cache))
+        if not self.esrun or not paths:
+            return
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
+            for path, settings in zip(paths, pool.map(self.resolve, paths)):
+                self.cache[path] = settings
+
+    def resolve(self, path):
+        try:
+            return experiment(resolved_config(self.esrun, path, cwd=ROOT))
+        except (OSError, ValueError) as error:
+            raise ReportError(f"cannot resolve {path} with {self.esrun}: {error}") from None
+
+    def raw(self, path):
+        with open(os.path.join(ROOT, path)) as f:
+            return experiment(flatten(yaml.safe_load(f) or {}))
+
+    def settings(self, path):
+        if path not in self.cache:
+            self.cache[path] = self.resolve(path) if self.esrun else self.raw(path)
+        return self.cache[path]
+
+    def describe(self):
+        return RESOLVED.format(shown(self.esrun)) if self.esrun else RAW
+
+
+def file_keys(path):
+    """The keys a config file sets, flattened."""
+    with open(os.path.join(ROOT, path)) as f:
+        return flatten(yaml.safe_load(f) or {})
+
+
+def defaulted(cell):
+    """The sampler keys of the cell's `match` that each of its config files leaves to the policy's default
+    (`match` gives the value esrun resolves). A run that did not record such a key (null: runs before esrun
+    wrote the policy's defaults) left it to the same policy's default, so it is not told apart by it."""
+    files = [file_keys(path) for path in config_paths(cell, ROOT)]
+    return {k for k in cell["match"] if k.startswith("sampler.") and files and all(f.get(k) is None for f in files)}
+
+
+def matches(config, entry, loose):
+    wanted = {k: plain(v) for k, v in entry.cell["match"].items()
+              if k not in loose and not (k in entry.defaulted and config.get(k) is None)}
     return not config_mismatches({"match": wanted}, config)
 
 
 def place(runs, entries, loose):
     """Puts each run in the entry whose match it has; returns the runs of no entry."""
     unmatched = []
+    for entry in entries:
+        entry.defaulted = defaulted(entry.cell) if entry.cell["match"] else set()
     for run in runs:
         config = plain_config(run.config)
-        hits = [e for e in entries if e.cell["match"] and matches(config, e.cell, loose)]
+        hits = [e for e in entries if e.cell["match"] and matches(config, e, loose)]
         if len(hits) > 1:
             raise ReportError(f"run {run.path} matches several cells ({', '.join(e.name for e in hits)}); "
                               "their `match` keys must tell them apart (fewer --loose keys)")
@@ -134,9 +226,11 @@ def place(runs, entries, loose):
 
 
 def first_difference(a, b):
-    """(key, a's value, b's value) of the first experiment-defining key where two runs differ, or None."""
+    """(key, a's value, b's value) of the first experiment-defining key where two runs differ, or None; a
+    key one of them did not record (unrecorded()) is no difference."""
     a, b = experiment(a.config), experiment(b.config)
     found = config_mismatches({"match": a}, b) + [(k, x, y) for k, y, x in config_mismatches({"match": b}, a)]
+    found = [(k, x, y) for k, x, y in found if not unrecorded(k, a) and not unrecorded(k, b)]
     return found[0] if found else None
 
 
@@ -152,31 +246,51 @@ def by_experiment(runs):
     return groups
 
 
-def config_settings(table, entry):
-    """[(path, the experiment-defining keys it sets)] for each config the cell names (a path or a
-    glob); [(None, {})] for a cell without one."""
+def cell_paths(table, entry):
+    """The config files the cell names (a path or a glob); [None] for a cell without one."""
     if not entry.cell["config"]:
-        return [(None, {})]
+        return [None]
     paths = config_paths(entry.cell, ROOT)
     if not paths:
         raise ReportError(f"{table['path']}: cell {entry.name}: config {entry.cell['config']} names no file")
-    settings = []
-    for path in paths:
-        with open(os.path.join(ROOT, path)) as f:
-            settings.append((path, experiment(flatten(yaml.safe_load(f) or {}))))
-    return settings
+    return paths
 
 
-def assign(table, entry, loose):
+def config_settings(table, entry, configs):
+    """[(path, its experiment-defining keys)] for each config the cell names: resolved by esrun, or
+    the keys the file sets (configs: Configs); [(None, {})] for a cell without one."""
+    return [(path, configs.settings(path) if path else {}) for path in cell_paths(table, entry)]
+
+
+def unrecorded(key, config):
+    """Whether a run's config does not say what it ran with: a null sampler key (runs before esrun wrote the
+    policy's defaults into config.resolved.yaml and summary.json) or a key an older esrun did not have."""
+    return key not in config or (key.startswith("sampler.") and config[key] is None)
+
+
+def compare(wanted, group):
+    """([(key, wanted, a run's)] where runs of the group differ, {key: the runs that did not record it})."""
+    differ, unknown = [], {}
+    for run in group:
+        config = plain_config(run.config)
+        for key, expected, got in config_mismatches({"match": wanted}, config):
+            if unrecorded(key, config):
+                unknown.setdefault(key, []).append(run)
+            elif key not in {k for k, _, _ in differ}:
+                differ.append((key, expected, got))
+    return differ, unknown
+
+
+def assign(table, entry, loose, configs):
     """Maps each experiment of the entry to the config it differs least from, one experiment a config
-    (two on one config are different experiments, never averaged); fills groups, differences and missing."""
-    settings, placed = config_settings(table, entry), {}
+    (two on one config are different experiments, never averaged); fills groups, differences, unrecorded
+    and missing."""
+    settings, placed = config_settings(table, entry, configs), {}
     loosened = {k: plain(v) for k, v in entry.cell["match"].items() if k in loose}
     for group in by_experiment(entry.finished):
         check_distinct_seeds({entry.name: group})
-        config = plain_config(group[0].config)
-        path, differ = min(((path, config_mismatches({"match": {**wanted, **loosened}}, config))
-                            for path, wanted in settings), key=lambda found: len(found[1]))
+        path, (differ, unknown) = min(((path, compare({**wanted, **loosened}, group)) for path, wanted in settings),
+                                      key=lambda found: len(found[1][0]))
         if path in placed:
             other = placed[path][0]
             key, a, b = first_difference(other, group[0])
@@ -187,6 +301,8 @@ def assign(table, entry, loose):
         entry.groups.append(group)
         known = {key for key, _, _ in entry.differences}
         entry.differences += [(key, got, expected) for key, expected, got in differ if key not in known]
+        for key, runs in unknown.items():
+            entry.unrecorded.setdefault(key, set()).update(run.path for run in runs)
     entry.missing = [path for path, _ in settings if path not in placed]
 
 
@@ -251,14 +367,18 @@ def judge(entry):
     return "exceeds" if better else "not reproduced"
 
 
-def build(runs, table, loose=()):
-    """Returns (entries in the table's order, the runs of no cell)."""
+def build(runs, table, loose=(), esrun=None):
+    """Returns (entries in the table's order, the runs of no cell). esrun: the binary whose print-config
+    resolves the cells' configs; None compares only the keys the config files set."""
     entries = [Entry(row, cell) for row in table["rows"] for cell in row["cells"]]
     unmatched = place(runs, entries, set(loose))
+    configs = Configs(esrun)
     for entry in entries:
         entry.finished = [run for run in entry.runs if run.finished]
+    configs.prefetch(path for entry in entries if entry.finished for path in cell_paths(table, entry) if path)
+    for entry in entries:
         if entry.finished:
-            assign(table, entry, set(loose))
+            assign(table, entry, set(loose), configs)
             measure(entry)
     bases = [e for e in entries if e.row["id"] == table["baseline"]]
     for entry in entries:
@@ -293,6 +413,12 @@ def details(entry, cited):
     if entry.differences:
         parts.append(", ".join(f"{key} {format_value(ours)} ({'paper ' if i == 0 else ''}{format_value(paper)})"
                                for i, (key, ours, paper) in enumerate(entry.differences)))
+    if entry.unrecorded:
+        keys = list(entry.unrecorded)
+        keys = keys if len(keys) <= 8 else keys[:6] + [f"{len(keys) - 6} more keys"]
+        lacking, total = len(set.union(*entry.unrecorded.values())), len(entry.finished)
+        runs = "this run" if total == 1 else "these runs" if lacking == total else f"{lacking} of the {total} runs"
+        parts.append(f"{', '.join(keys)}: not recorded by {runs}")
     if entry.missing:
         parts.append(f"no runs of {', '.join(os.path.basename(path) for path in entry.missing)}")
     if len(entry.groups) > 1:
@@ -462,7 +588,7 @@ def verdict_counts(entries):
                      if any(e.verdict == v for e in entries))
 
 
-def header(table, entries, folders, runs):
+def header(table, entries, folders, runs, esrun=None):
     """[(name, text)] for the top of the report."""
     settings = "; ".join(f"{k}: {format_value(v)}" for k, v in flatten(table["settings"]).items())
     finished = sum(run.finished for run in runs)
@@ -477,6 +603,7 @@ def header(table, entries, folders, runs):
             ("paper settings", settings or NONE),
             ("metric", metric),
             ("time saved", f"against our runs of {baseline}" if baseline else "no baseline row"),
+            ("configs compared", Configs(esrun).describe()),
             ("runs", f"{', '.join(folders)} ({len(runs)} runs, {finished} finished)"),
             ("date", datetime.datetime.now().strftime("%Y-%m-%d %H:%M")),
             ("verdicts", verdict_counts(entries))]
@@ -484,6 +611,10 @@ def header(table, entries, folders, runs):
 
 def notes(table, loose):
     out = [table["notes"]] + [f"{row['label']}: {row['note']}" for row in table["rows"] if row["note"]]
+    out.append("Configs compared: a sampler setting a run left null (runs before esrun recorded the policy's "
+               "defaults) or a key its config lacks (an older esrun) is unknown, not a difference, and named in the "
+               "details (not recorded). Such a run is placed in a cell whose `match` names that sampler key only "
+               "when the cell's config leaves it to the policy's default too.")
     out.append("Ours: mean ± sample std over seeds of the finished runs (n runs; no std for one), in the paper's "
                "units (summary.json's metric times the scale, as the metric line says). Where the paper's number "
                "is a mean over several configs (a glob), ours is the mean over those configs' runs, its std over "
@@ -567,12 +698,12 @@ def html_page(title, meta, entries, drawn, note_lines, unmatched):
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
-def write_report(runs, table, folders, out, title=None, loose=()):
-    """Writes <out>.md, <out>.html and <out>-files/; returns the entries."""
-    entries, unmatched = build(runs, table, loose)
+def write_report(runs, table, folders, out, title=None, loose=(), esrun=None):
+    """Writes <out>.md, <out>.html and <out>-files/; returns the entries. esrun: as build()."""
+    entries, unmatched = build(runs, table, loose, esrun)
     title = title or f"{table['table']} of {table['title']}: published and ours"
     drawn = figures(table, entries, out + "-files")
-    meta, note_lines = header(table, entries, folders, runs), notes(table, loose)
+    meta, note_lines = header(table, entries, folders, runs, esrun), notes(table, loose)
     with open(out + ".md", "w") as f:
         f.write(markdown(title, meta, entries, drawn, note_lines, unmatched, os.path.basename(out) + "-files"))
     with open(out + ".html", "w") as f:
@@ -590,6 +721,9 @@ def main(argv=None):
     parser.add_argument("--loose", default="", help="comma-separated match keys to ignore when placing runs "
                                                     "(e.g. model.name for a CPU-sized sweep); such cells read "
                                                     "'different setting'")
+    parser.add_argument("--esrun", default=default_esrun(),
+                        help="the esrun binary that resolves the cells' configs (default build/esrun); without it "
+                             "only the keys a config file sets are compared")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
@@ -605,9 +739,13 @@ def main(argv=None):
         runs += [run for run in found if run.path not in {r.path for r in runs}]
     if os.path.dirname(args.out):
         os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    esrun = os.path.abspath(args.esrun) if os.path.isfile(args.esrun) and os.access(args.esrun, os.X_OK) else None
+    if esrun is None:
+        print(f"warning: without esrun ({shown(args.esrun)}), only the keys a cell's config sets are compared",
+              file=sys.stderr)
     try:
         entries = write_report(sorted(runs, key=lambda r: r.path), table, args.runs, args.out, args.title,
-                               [k for k in args.loose.split(",") if k])
+                               [k for k in args.loose.split(",") if k], esrun)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -1,7 +1,10 @@
 """Tests of scripts/report: a published table beside hand-made runs, as Markdown and HTML.
 
-The HTML is also rendered in headless Chromium when `chromium` is on PATH (skipped otherwise, or a
-failure with ESRUN_REQUIRE_BROWSER=1)."""
+The hand-made runs' config.resolved.yaml holds the keys of a repository config (as esrun wrote them
+before it resolved the sampler's defaults), and these reports compare them without esrun (only the
+keys a cell's config file sets). ESRUN_BINARY, when set, is the built esrun: then runs made from its
+`print-config` are reported with every resolved key compared. The HTML is also rendered in headless
+Chromium when `chromium` is on PATH (skipped otherwise, or a failure with ESRUN_REQUIRE_BROWSER=1)."""
 import contextlib
 import html.parser
 import io
@@ -29,6 +32,10 @@ C10 = "configs/paper/table2/cifar10_r18_{}.yaml"
 C100 = "configs/paper/table2/cifar100_r18_{}.yaml"
 ES_DEFAULTS = {"name": "es", "meta_batch": 128, "mini_batch": 32, "ratio": 0.25, "beta1": 0.2, "beta2": 0.9,
                "anneal_epochs": 1}
+IB3 = "configs/paper/infobatch_table3/cifar100_r18_{}.yaml"
+IB1 = "configs/paper/infobatch_table1/cifar100_r18_infobatch_r{}.yaml"
+PUBLISHED = os.path.join(REPO, "configs", "paper", "published")
+ESRUN = os.environ.get("ESRUN_BINARY")
 
 
 def write(path, text):
@@ -137,10 +144,13 @@ class ReportTest(unittest.TestCase):
         make_run(r, "es100/s0", C100.format("es"), 0, 0.78, 50.0)
         make_run(r, "svhn/s0", C10.format("uniform"), 0, 0.96, 100.0, sets={"data.name": "svhn"})
 
-    def report(self, *extra, out=None):
+    def report(self, *extra, out=None, esrun=None):
+        """Without esrun (a path where there is none): only the keys a cell's config file sets are compared."""
         out = out or os.path.join(self.dir.name, "out", "report")
-        code, text = quiet(report.main, [self.runs, "--table", self.table, "--out", out, *extra])
+        esrun = esrun or os.path.join(self.dir.name, "no-esrun")
+        code, text = quiet(report.main, [self.runs, "--table", self.table, "--out", out, "--esrun", esrun, *extra])
         self.assertEqual(code, 0, text)
+        self.stderr = text
         with open(out + ".md") as f:
             markdown = f.read()
         with open(out + ".html") as f:
@@ -263,6 +273,113 @@ class Verdicts(ReportTest):
         self.assertIn("No metric against time saved: no data.", markdown)
         self.assertIn("No learning curves: no data.", markdown)
         self.assertNotIn("<img", page)
+
+
+class OldRunsAndDefaults(ReportTest):
+    """Without esrun; the placement of runs that relied on a policy default."""
+
+    def test_without_esrun_a_warning_and_the_header_say_only_the_config_files_keys_are_compared(self):
+        make_run(self.runs, "u", C10.format("uniform"), 0, 0.95, 60.0)
+        _, markdown, page = self.report()
+        self.assertEqual(self.stderr.count("warning: without esrun ("), 1)
+        self.assertIn("), only the keys a cell's config sets are compared\n", self.stderr)
+        self.assertIn("- **configs compared:** raw: only the keys a cell's config file sets, without esrun", markdown)
+        self.assertIn("<dt>configs compared</dt><dd>raw: only the keys", page)
+
+    def test_a_table_1_ratio_is_not_placed_in_table_3s_infobatch_cell_but_a_run_that_left_it_null_is(self):
+        """Table 3's InfoBatch configs leave prune_ratio to the policy's default (0.5), and `match` names it: a
+        run of Table 1's r = 0.3 is not counted there, a run that did not record it (null, as esrun wrote runs
+        before it resolved the defaults) is, as its config left it to the same default."""
+        self.table = os.path.join(PUBLISHED, "infobatch_table3.yaml")
+        make_run(self.runs, "t1_r30", IB1.format(30), 0, 0.788, 60.0)
+        make_run(self.runs, "t3", IB3.format("infobatch"), 0, 0.789, 60.0, sets={"sampler.prune_ratio": None})
+        make_run(self.runs, "t3_r30", IB3.format("infobatch"), 1, 0.788, 60.0, sets={"sampler.prune_ratio": 0.3})
+        _, markdown, _ = self.report()
+        self.assertIn("| Soft Pruning + Rescaling + Annealing | R-18 | 78.80 | 78.90 | 1 | +0.10 | — | — | "
+                      "reproduced |", markdown)
+        self.assertIn("## Not in this table\n\n- " + os.path.join(self.runs, "t1_r30") + "\n- " +
+                      os.path.join(self.runs, "t3_r30") + "\n", markdown)
+
+
+def resolved_run(root, name, config, seed, acc, train_time, sets=None, old=False):
+    """A run as esrun writes it: config.resolved.yaml is `esrun print-config` of the config and `sets`, and
+    summary.json's "sampler" its sampler settings; old: as esrun wrote runs before it resolved the policy's
+    defaults (the keys print-config marks as a default or derived are null, and summary.json has no "sampler")."""
+    command = [ESRUN, "print-config", "--config", config, "--set", f"seed={seed}"]
+    for key, value in (sets or {}).items():
+        command += ["--set", f"{key}={json.dumps(value)}"]
+    text = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    if old:
+        text = re.sub(r"^(\s*\w+): \S+  # (default \(|derived: ).*$", r"\1: ~", text, flags=re.M)
+    settings = {k: v for k, v in yaml.safe_load(text)["sampler"].items() if v is not None}
+    path = make_run(root, name, config, seed, acc, train_time, sampler=None if old else settings)
+    write(os.path.join(path, "config.resolved.yaml"), text)
+    return path
+
+
+@unittest.skipUnless(ESRUN, "ESRUN_BINARY is not set: reports that compare configs as esrun resolves them are "
+                            "not tested (set ESRUN_BINARY=build/esrun)")
+class ResolvedConfigs(ReportTest):
+    """A key a cell's config leaves to the policy's default is compared, as esrun resolves it."""
+
+    def setUp(self):
+        super().setUp()
+        infobatch = {"sampler.name": "infobatch", "data.name": "cifar100", "model.name": "resnet18"}
+        # `match` without prune_ratio (unlike configs/paper/published/infobatch_table3.yaml): the comparison
+        # of the resolved configs alone must tell the runs apart.
+        self.table = self.write_table([
+            {"id": "infobatch", "label": "InfoBatch",
+             "cells": [cell("R-18", 78.8, IB3.format("infobatch"), infobatch)]},
+            {"id": "es", "label": "ES", "cells": [c10("es", 95.33)]}], baseline=None)
+
+    def test_a_run_that_differs_in_a_key_the_config_leaves_to_its_default_is_a_different_setting(self):
+        resolved_run(self.runs, "infobatch_r30", IB3.format("infobatch"), 0, 0.788, 60.0, {"sampler.prune_ratio": 0.3})
+        resolved_run(self.runs, "es_no_anneal", C10.format("es"), 0, 0.9533, 60.0, {"sampler.anneal_epochs": 0})
+        _, markdown, _ = self.report(esrun=ESRUN)
+        self.assertIn("| InfoBatch | R-18 | 78.80 | 78.80 | 1 | +0.00 | — | — | different setting | "
+                      "sampler.prune_ratio 0.3 (paper 0.5) |", markdown)
+        self.assertIn("| ES | CIFAR-10 | 95.33 | 95.33 | 1 | +0.00 | — | — | different setting | "
+                      "sampler.anneal_epochs 0 (paper 10) |", markdown)
+        self.assertIn("- **configs compared:** resolved: every key of `", markdown)
+        self.assertIn(" print-config` of the cell's config, policy defaults included", markdown)
+        self.assertNotIn("warning", self.stderr)
+        # Without esrun the defaults are not compared: the review's finding, "reproduced".
+        _, markdown, _ = self.report()
+        self.assertIn("| InfoBatch | R-18 | 78.80 | 78.80 | 1 | +0.00 | — | — | reproduced |  |", markdown)
+
+    def test_a_run_that_spelled_the_defaults_out_is_reproduced(self):
+        resolved_run(self.runs, "infobatch", IB3.format("infobatch"), 0, 0.788, 60.0, {"sampler.prune_ratio": 0.5})
+        resolved_run(self.runs, "es", C10.format("es"), 0, 0.9533, 60.0,
+                     {"sampler.beta1": 0.2, "sampler.beta2": 0.9, "sampler.anneal_epochs": 10, "device": "cuda",
+                      "precision": "bf16", "distributed.timeout_s": 60, "score.repeats": 3})
+        _, markdown, _ = self.report(esrun=ESRUN)
+        self.assertIn("| InfoBatch | R-18 | 78.80 | 78.80 | 1 | +0.00 | — | — | reproduced |  |", markdown)
+        self.assertIn("| ES | CIFAR-10 | 95.33 | 95.33 | 1 | +0.00 | — | — | reproduced |  |", markdown)
+
+    def test_an_old_run_without_the_policy_defaults_is_not_a_different_setting_but_noted(self):
+        resolved_run(self.runs, "infobatch", IB3.format("infobatch"), 0, 0.788, 60.0, old=True)
+        # One old run and one new of the ES config: one experiment, averaged.
+        resolved_run(self.runs, "es_old", C10.format("es"), 0, 0.9533, 60.0, old=True)
+        resolved_run(self.runs, "es_new", C10.format("es"), 1, 0.9533, 60.0)
+        self.assertIsNone(Run(os.path.join(self.runs, "es_old")).get("sampler.beta1"))
+        _, markdown, _ = self.report(esrun=ESRUN)
+        self.assertIn("| InfoBatch | R-18 | 78.80 | 78.80 | 1 | +0.00 | — | — | reproduced | "
+                      "sampler.beta2, sampler.prune_ratio: not recorded by this run |", markdown)
+        self.assertIn("| ES | CIFAR-10 | 95.33 | 95.33 ± 0.00 | 2 | +0.00 | — | — | reproduced | "
+                      "sampler.mini_batch, sampler.beta1, sampler.beta2, sampler.anneal_epochs: not recorded by 1 of "
+                      "the 2 runs |", markdown)
+
+    def test_the_published_infobatch_table_3_with_old_and_new_runs(self):
+        self.table = os.path.join(PUBLISHED, "infobatch_table3.yaml")
+        resolved_run(self.runs, "t3_old", IB3.format("infobatch"), 0, 0.788, 60.0, old=True)
+        resolved_run(self.runs, "t3_new", IB3.format("infobatch"), 1, 0.788, 60.0)
+        resolved_run(self.runs, "t1_r30", IB1.format(30), 0, 0.788, 60.0)
+        resolved_run(self.runs, "t1_r30_old", IB1.format(30), 1, 0.788, 60.0, old=True)
+        _, markdown, _ = self.report(esrun=ESRUN)
+        self.assertIn("| Soft Pruning + Rescaling + Annealing | R-18 | 78.80 | 78.80 ± 0.00 | 2 | +0.00 | — | — | "
+                      "reproduced | sampler.beta2, sampler.prune_ratio: not recorded by 1 of the 2 runs |", markdown)
+        self.assertIn("## Not in this table\n\n- " + os.path.join(self.runs, "t1_r30") + "\n- " +
+                      os.path.join(self.runs, "t1_r30_old") + "\n", markdown)
 
 
 ADA = "configs/paper/adaselection/{}.yaml"
