@@ -66,7 +66,8 @@ echo "== Debian packages of the build path"
 mkdir -p .gpu/debs
 apt-get update -qq
 (cd .gpu/debs && rm -f ./*.deb && apt-get -o APT::Sandbox::User=root download libyaml-cpp0.7 libyaml-cpp-dev libspdlog1.10 libspdlog-dev \
-  libfmt9 libfmt-dev libcli11-dev nlohmann-json3-dev catch2 libgloo-dev >/dev/null)
+  libfmt9 libfmt-dev libcli11-dev nlohmann-json3-dev catch2 libgloo-dev libprotobuf32 libprotobuf-lite32 libprotoc32 \
+  libprotobuf-dev protobuf-compiler libboost1.74-dev >/dev/null)
 
 echo "== CIFAR-10 subset from $data"
 mkdir -p .gpu/data/cifar-10-subset

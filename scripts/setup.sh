@@ -27,8 +27,12 @@ started=$SECONDS
 took() { echo "== $1 took $((SECONDS - started)) s"; started=$SECONDS; }
 
 packages=(cmake g++ ninja-build libyaml-cpp-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
-          libopencv-dev libmatio-dev libsentencepiece-dev pkg-config libopenblas0-pthread python3 python3-yaml python3-matplotlib)
+          libopencv-dev libmatio-dev libsentencepiece-dev pkg-config libopenblas0-pthread python3 python3-yaml python3-matplotlib
+          libprotobuf-dev protobuf-compiler libboost-dev)
 if [ "$flavour" = debian ]; then packages+=(libtorch-dev libgloo-dev); else packages+=(python3-venv libgloo-dev); fi
+# The tests also read TensorBoard files with an independent CRC-32C and render scripts/report's
+# HTML in a headless browser.
+if [ "$mode" = test ]; then packages+=(python3-crc32c chromium); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then

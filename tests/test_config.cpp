@@ -57,6 +57,132 @@ TEST_CASE("Ratio resolves the mini-batch and is kept apart from the raw setting"
   CHECK(load({}).sampler.resolved_mini_batch == 128);
 }
 
+TEST_CASE("Every policy's resolved config holds the values it runs with, its defaults marked", "[config][effective]") {
+  for (const auto& entry : esrun::samplers().entries()) {
+    const std::string& name = entry.name;
+    CAPTURE(name);
+    const auto config = load({}, {"sampler.name=" + name, "sampler.scores=s.pt"});
+    const auto& c = config.resolved;
+    const auto& p = config.sampler;
+    const auto reads = [&](const std::string& key) {
+      const auto& readers = esrun::find_key(key)->used_by;
+      return std::find(readers.begin(), readers.end(), name) != readers.end();
+    };
+    // The keys with policy defaults hold the typed options' values where the policy reads them.
+    if (reads("sampler.beta1")) CHECK(c.get_float("sampler.beta1") == p.beta1);
+    if (reads("sampler.beta2")) CHECK(c.get_float("sampler.beta2") == p.beta2);
+    if (reads("sampler.anneal_epochs")) CHECK(c.get_int("sampler.anneal_epochs") == p.anneal_epochs);
+    if (reads("sampler.prune_ratio")) CHECK(c.get_float("sampler.prune_ratio") == p.prune_ratio);
+    if (reads("sampler.mini_batch")) {
+      CHECK(c.get_int("sampler.mini_batch") == p.resolved_mini_batch);
+      CHECK(std::llround(c.get_float("sampler.ratio") * 128) == p.resolved_mini_batch);
+      CHECK(c.origin("sampler.mini_batch").note == "derived: round(ratio * meta_batch)");
+    }
+    // A key the policy does not read stays as written.
+    for (const char* key : {"sampler.beta1", "sampler.beta2", "sampler.anneal_epochs", "sampler.prune_ratio",
+                            "sampler.mini_batch", "sampler.ratio"})
+      CHECK(c.value(key).IsNull() == !reads(key));
+    // summary.json's "sampler" repeats them, and only the keys the policy reads.
+    const auto settings = esrun::sampler_settings(config);
+    CHECK(settings["name"] == name);
+    CHECK(settings["meta_batch"] == 128);
+    CHECK(settings.contains("beta1") == reads("sampler.beta1"));
+    if (reads("sampler.beta1")) CHECK(settings["beta1"].get<double>() == p.beta1);
+    if (reads("sampler.mini_batch")) CHECK(settings["mini_batch"] == p.resolved_mini_batch);
+    // Loading the resolved file back runs the same experiment, with the same notes.
+    TempDir dir;
+    const auto again = load({write_file(dir / "resolved.yaml", c.to_yaml(true))});
+    CHECK(again.resolved.to_yaml(true) == c.to_yaml(true));
+    CHECK(again.resolved.hash() == c.hash());
+    CHECK(again.sampler.resolved_mini_batch == p.resolved_mini_batch);
+  }
+}
+
+TEST_CASE("The resolved config marks each policy default with a comment", "[config][effective]") {
+  const auto es = load({}, {"sampler.name=es", "train.epochs=40", "sampler.beta2=0.7"}).resolved.to_yaml(true);
+  CHECK_THAT(es, Contains("  beta1: 0.2  # default (es)\n"));
+  CHECK_THAT(es, Contains("  beta2: 0.7\n"));  // the user's value has no note
+  CHECK_THAT(es, Contains("  anneal_epochs: 2  # default (es): round(0.05 * train.epochs)\n"));
+  CHECK_THAT(es, Contains("  ratio: 0.25  # default (es)\n"));
+  CHECK_THAT(es, Contains("  mini_batch: 32  # derived: round(ratio * meta_batch)\n"));
+  const auto eswp = load({}, {"sampler.name=eswp"}).resolved.to_yaml(true);
+  CHECK_THAT(eswp, Contains("  beta2: 0.8  # default (eswp)\n") && Contains("  prune_ratio: 0.2  # default (eswp)\n"));
+  const auto omission = load({}, {"sampler.name=omission", "sampler.keep=0.4"}).resolved.to_yaml(true);
+  CHECK_THAT(omission, Contains("  ratio: 0.4  # default (omission): keep\n") && Contains("  beta2: 0.99  # default (omission)\n"));
+  const auto by_b = load({}, {"sampler.name=loss", "sampler.mini_batch=50"}).resolved.to_yaml(true);
+  CHECK_THAT(by_b, Contains("  ratio: 0.390625  # derived: mini_batch / meta_batch\n"));
+  CHECK_THAT(load({}, {"sampler.name=infobatch"}).resolved.to_yaml(true), Contains("  prune_ratio: 0.5  # default (infobatch)\n"));
+  // The hash covers values only: the notes never change it.
+  const auto plain = load({}, {"sampler.name=es"}).resolved;
+  CHECK(plain.hash() == esrun::ResolvedConfig(plain).hash());
+  CHECK(plain.to_yaml().find('#') == std::string::npos);
+}
+
+TEST_CASE("A run that relied on policy defaults has the config of one that spelled them out", "[config][effective]") {
+  const auto defaulted = load({}, {"sampler.name=es", "train.epochs=40"}).resolved;
+  const auto spelled = load({}, {"sampler.name=es", "train.epochs=40", "sampler.beta1=0.2", "sampler.beta2=0.9",
+                                 "sampler.anneal_epochs=2", "sampler.mini_batch=32"}).resolved;
+  CHECK(defaulted.to_yaml() == spelled.to_yaml());
+  CHECK(defaulted.hash() == spelled.hash());
+  CHECK(load({}, {"sampler.name=es", "sampler.beta1=0.3"}).resolved.hash() != load({}, {"sampler.name=es"}).resolved.hash());
+}
+
+TEST_CASE("A saved config read back re-derives its derived values and drops another policy's defaults",
+          "[config][effective]") {
+  TempDir dir;
+  const std::string text = load({}, {"sampler.name=es", "train.epochs=40"}).resolved.to_yaml(true);
+  const auto saved = write_file(dir / "saved.yaml", text);
+  // Re-run with another policy: ESWP's beta2 and prune ratio, not ES's.
+  const auto eswp = load({saved}, {"sampler.name=eswp"});
+  CHECK(eswp.sampler.beta2 == 0.8);
+  CHECK(eswp.sampler.prune_ratio == 0.2);
+  CHECK(eswp.resolved.origin("sampler.beta2").note == "default (eswp)");
+  // Another B: b follows the recorded ratio, not the recorded b.
+  CHECK(load({saved}, {"sampler.meta_batch=256"}).sampler.resolved_mini_batch == 64);
+  // More epochs: the recorded annealing length stays, and its note no longer claims the formula.
+  const auto longer = load({saved}, {"train.epochs=80"});
+  CHECK(longer.sampler.anneal_epochs == 2);
+  CHECK_THAT(longer.resolved.to_yaml(true), Contains("  anneal_epochs: 2\n"));
+  // A value edited in the file is the user's: kept, without the note.
+  std::string edited = text;
+  edited.replace(edited.find("beta2: 0.9"), 10, "beta2: 0.5");
+  const auto mine = load({write_file(dir / "edited.yaml", edited)});
+  CHECK(mine.sampler.beta2 == 0.5);
+  CHECK_THAT(mine.resolved.to_yaml(true), Contains("  beta2: 0.5\n"));
+  // Only esrun's own note forms count: a user's comment is not one.
+  const auto user = load({write_file(dir / "user.yaml", "sampler:\n  name: es\n  beta1: 0.3  # default is 0.2 in the paper\n")});
+  CHECK(user.resolved.origin("sampler.beta1").note.empty());
+  CHECK(user.sampler.beta1 == 0.3);
+}
+
+TEST_CASE("mini_batch and ratio may both be set when they give the same b", "[config][effective]") {
+  CHECK(load({}, {"sampler.name=es", "sampler.ratio=0.25", "sampler.mini_batch=32"}).sampler.resolved_mini_batch == 32);
+  CHECK(load({}, {"sampler.name=es", "sampler.meta_batch=100", "sampler.ratio=0.333", "sampler.mini_batch=33"})
+            .sampler.resolved_mini_batch == 33);
+  // A saved config (both set) re-run with another B says which keys disagree.
+  REQUIRE_THROWS_WITH(load({}, {"sampler.name=es", "sampler.ratio=0.25", "sampler.mini_batch=32", "sampler.meta_batch=256"}),
+                      Contains("disagree: ratio * meta_batch 256 gives b = 64; set one of them and the other to null"));
+}
+
+TEST_CASE("Resume compares effective values, a saved null as the default it resolved to", "[config][effective][resume]") {
+  TempDir dir;
+  // A run directory written before esrun resolved defaults: null where es's defaults applied.
+  const auto raw = esrun::resolve_config({}, {"sampler.name=es", "train.epochs=40"});
+  CHECK(raw.value("sampler.beta1").IsNull());
+  write_file(dir / "config.resolved.yaml", raw.to_yaml());
+  esrun::check_resumable(load({}, {"sampler.name=es", "train.epochs=40"}).resolved, dir.path().string());
+  esrun::check_resumable(load({}, {"sampler.name=es", "train.epochs=40", "sampler.beta1=0.2"}).resolved,
+                         dir.path().string());
+  // More epochs would move the default annealing length (2 -> 4): a different experiment.
+  REQUIRE_THROWS_WITH(esrun::check_resumable(load({}, {"sampler.name=es", "train.epochs=80"}).resolved, dir.path().string()),
+                      Contains("sampler.anneal_epochs: 2 -> 4"));
+  // A run written now keeps its annealing length when epochs grow.
+  write_file(dir / "config.resolved.yaml", load({}, {"sampler.name=es", "train.epochs=40"}).resolved.to_yaml(true));
+  const auto grown = load({(dir / "config.resolved.yaml")}, {"train.epochs=80"});
+  CHECK(grown.sampler.anneal_epochs == 2);
+  esrun::check_resumable(grown.resolved, dir.path().string());
+}
+
 TEST_CASE("A missing config file is an error naming the file", "[config][errors]") {
   REQUIRE_THROWS_WITH(load({"/nonexistent/x.yaml"}),
                       Contains("cannot read config file '/nonexistent/x.yaml'") && Contains("no such file"));
@@ -104,7 +230,9 @@ TEST_CASE("Values out of range name the key and the rule", "[config][errors]") {
   REQUIRE_THROWS_WITH(load({}, {"data.label_noise.kind=uniform", "data.label_noise.ratio=1.0"}),
                       Contains("data.label_noise.ratio") && Contains("expected a number in [0, 1), got 1"));
   REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=1.5"}), Contains("sampler.ratio") && Contains("expected a number in (0, 1], got 1.5"));
-  REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=0.5", "sampler.mini_batch=10"}), Contains("set one of them, not both"));
+  REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=0.5", "sampler.mini_batch=10"}),
+                      Contains("sampler.mini_batch (--set sampler.mini_batch=10) = 10 and sampler.ratio (--set "
+                               "sampler.ratio=0.5) = 0.5 disagree: ratio * meta_batch 128 gives b = 64"));
   REQUIRE_THROWS_WITH(load({}, {"device=tpu"}), Contains("device (--set device=tpu): expected auto, cpu, cuda or cuda:N, got 'tpu'"));
   REQUIRE_THROWS_WITH(load({}, {"device=cuda:1x"}), Contains("got 'cuda:1x'"));
   REQUIRE_THROWS_WITH(load({}, {"schedule.name=step", "schedule.milestones=[5, 20]", "train.epochs=10"}),

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "train the configured experiment (the default)");
   auto* validate = app.add_subcommand("validate", "check a config without training");
-  auto* print = app.add_subcommand("print-config", "print the resolved config as YAML");
+  auto* print = app.add_subcommand(
+      "print-config", "print the config a run uses as YAML, policy defaults resolved and marked by a comment");
   bool defaults = false;
   std::string format = "yaml";
   print->add_flag("--defaults", defaults, "print every key with its default and help");
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
       if (defaults) {
         std::cout << (format == "markdown" ? esrun::defaults_markdown() : esrun::defaults_yaml());
       } else {
-        std::cout << esrun::load_config(request).resolved.to_yaml();
+        std::cout << esrun::load_config(request).resolved.to_yaml(/*notes=*/true);
       }
     } else if (*bench) {
       std::cout << esrun::bench_throughput(request, bench_options).dump(2) << "\n";

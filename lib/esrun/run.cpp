@@ -13,6 +13,7 @@
 #include "esrun/core/stop.h"
 #include "esrun/data/dataset.h"
 #include "esrun/metrics/run_directory.h"
+#include "esrun/metrics/tensorboard_log.h"
 #include "esrun/models/model.h"
 #include "esrun/optim/optimizer.h"
 #include "esrun/optim/schedule.h"
@@ -42,12 +43,16 @@ std::string format_record(const EpochRecord& r, const Task& task, int64_t epochs
 // Keys a resumed run may change: where and how fast it runs, how often it evaluates and saves, and
 // a longer training (train.epochs may grow). Anything else would make the continuation a different
 // experiment.
-void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, const std::string& run_dir) {
+void check_resumable(const ResolvedConfig& now, const std::string& run_dir) {
+  const ResolvedConfig saved =
+      load_run_config(resolve_config({(std::filesystem::path(run_dir) / "config.resolved.yaml").string()}, {}),
+                      /*warn=*/false).resolved;
   static const std::vector<std::string> allowed = {"threads", "device", "out_root", "train.eval_every",
                                                    "train.eval_batch", "train.on_nan", "checkpoint.every",
                                                    "checkpoint.best", "train.epochs", "progress.mode",
                                                    "progress.every", "distributed.backend", "distributed.timeout_s",
-                                                   "distributed.check_sync", "score.batch"};
+                                                   "distributed.check_sync", "score.batch", "logging.tensorboard",
+                                                   "logging.tensorboard_steps"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -56,8 +61,9 @@ void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, con
     changed += "\n  " + key.path + ": " + before + " -> " + after;
   }
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
-              "resumed run may not change:", changed, "\n(allowed: threads, device, out_root, train.epochs (to grow), "
-              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, distributed.backend, "
+              "resumed run may not change:", changed, "\n(set them as the run had them, e.g. --set sampler.anneal_epochs=N "
+              "for a default that moved with train.epochs; allowed: threads, device, out_root, train.epochs (to grow), "
+              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, logging.*, distributed.backend, "
               "distributed.timeout_s, distributed.check_sync, score.batch)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
@@ -72,6 +78,36 @@ RunConfig load_config(const RunRequest& request) {
 namespace {
 
 namespace fs = std::filesystem;
+
+nlohmann::json json_value(ValueType type, const YAML::Node& node) {
+  if (node.IsNull()) return nullptr;
+  switch (type) {
+    case ValueType::Int: return node.as<int64_t>();
+    case ValueType::Float: return node.as<double>();
+    case ValueType::Bool: return node.as<bool>();
+    case ValueType::String: return node.as<std::string>();
+    case ValueType::IntList: return node.as<std::vector<int64_t>>();
+    case ValueType::FloatList: return node.as<std::vector<double>>();
+    case ValueType::StringList: return node.as<std::vector<std::string>>();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+nlohmann::json sampler_settings(const RunConfig& config) {
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& key : config_schema()) {
+    if (key.path.rfind("sampler.", 0) != 0) continue;
+    if (!key.used_by.empty() &&
+        std::find(key.used_by.begin(), key.used_by.end(), config.sampler.name) == key.used_by.end())
+      continue;
+    settings[key.path.substr(8)] = json_value(key.type, config.resolved.value(key.path));
+  }
+  return settings;
+}
+
+namespace {
 
 // The test metrics of the last evaluation (final_test_*) and of the best one by the task's score
 // (best_test_*: the highest test_score, the task's headline metric), null where the task has none.
@@ -183,8 +219,7 @@ RunResult run(const RunRequest& request) {
   torch::serialize::InputArchive resumed_state;
   if (request.resume) {
     const fs::path from(*request.resume);
-    const auto saved = resolve_config({(from / "config.resolved.yaml").string()}, {});
-    check_resumable(saved, config.resolved, *request.resume);
+    check_resumable(config.resolved, *request.resume);
     const fs::path checkpoint = from / "checkpoints" / "last.pt";
     ESRUN_CHECK(fs::exists(checkpoint), "--resume ", *request.resume, ": no checkpoint at '", checkpoint.string(), "'");
     torch::serialize::InputArchive archive;
@@ -212,7 +247,7 @@ RunResult run(const RunRequest& request) {
               ? RunDirectory::resume(*request.resume, metrics_so_far)
               : (request.resume ? RunDirectory::resume(*request.out, metrics_so_far)
                                 : RunDirectory::create(config.out_root, config.name, config.seed, request.out));
-    dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml());
+    dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
     spdlog::info("run directory {}{}", dir->path().string(),
                  request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
   }
@@ -248,11 +283,15 @@ RunResult run(const RunRequest& request) {
   for (const auto& r : records)
     if (r.contains("test_score") && !r["test_score"].is_null()) best_score = std::max(best_score.value_or(r["test_score"].get<double>()), r["test_score"].get<double>());
   ProgressReporter progress(progress_mode(config.progress.mode), config.progress.every);
+  std::optional<TensorBoardLog> board;
+  if (dir && config.logging.tensorboard)
+    board.emplace(dir->path(), config.logging.tensorboard_steps, records, request.resume.has_value());
   int64_t epochs_this_run = 0, steps_this_run = 0;
   FitHooks hooks;
   hooks.on_step = [&](const StepProgress& step) {
     ++steps_this_run;
     progress.step(step);
+    if (board) board->step(step);
   };
   // A signal to any rank stops them all at the same step (the signal is the run's stop code).
   int stopped_by = 0;
@@ -266,6 +305,7 @@ RunResult run(const RunRequest& request) {
     progress.epoch_done(record.time.epoch_total);
     const auto json = to_json(record);
     if (dir) dir->append_metrics(json);
+    if (board) board->epoch(json);
     records.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
@@ -318,6 +358,8 @@ RunResult run(const RunRequest& request) {
       // The scoring run behind a scores file (static pruning, RHO-LOSS's irreducible-loss model).
       {"extra_cost_s", trainer.policy().extra_cost_s()},
   });
+  // A stage's run trains with the stage's policy, not the configured sampler's.
+  if (!request.stage) summary["sampler"] = sampler_settings(config);
   summary.update(to_json(build_info()));
   dir->write_atomic("summary.json", summary.dump(2) + "\n");
   if (request.stage && request.stage->finish) request.stage->finish(trainer, summary);

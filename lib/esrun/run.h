@@ -52,9 +52,14 @@ struct RunResult {
 // Resolves and validates the configuration (everything checked before any data is loaded).
 RunConfig load_config(const RunRequest& request);
 
-// Errors unless `now` differs from the `saved` config of the run (or scoring folder) `run_dir`
-// only in keys a resumed run may change.
-void check_resumable(const ResolvedConfig& saved, const ResolvedConfig& now, const std::string& run_dir);
+// Errors unless the effective values of `now` (load_run_config's) differ from those of the run's
+// (or scoring folder's) `run_dir`/config.resolved.yaml only in keys a resumed run may change. A
+// saved null is compared as the default it resolved to.
+void check_resumable(const ResolvedConfig& now, const std::string& run_dir);
+
+// The sampler keys the policy reads, as the run uses them (defaults resolved; summary.json's
+// "sampler"): {"name": "es", "meta_batch": 128, "mini_batch": 32, "ratio": 0.25, "beta1": 0.2, ...}.
+nlohmann::json sampler_settings(const RunConfig& config);
 
 // Trains the configured experiment and writes its run directory.
 RunResult run(const RunRequest& request);

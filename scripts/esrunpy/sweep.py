@@ -19,10 +19,15 @@ Sweep YAML:
                                       # before the training jobs; each writes the file its score.out names
 
 Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
-(<job folder>.log).
+(<job folder>.log). <out>/<name>/summary.csv has one row per training job (as timm's summary.csv has
+one per epoch), rewritten whenever a job ends: its status, the overrides that vary between jobs,
+the headline metric's final and best values, times, and the sampler's effective settings.
 """
 import argparse
+import csv
+import fcntl
 import glob
+import io
 import itertools
 import json
 import os
@@ -30,6 +35,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
@@ -250,6 +256,58 @@ def default_esrun():
     return os.path.join(REPO, "build", "esrun")
 
 
+SUMMARY_FIELDS = ("best_epoch", "epochs", "train_time_s", "extra_cost_s", "wall_time_s", "samples_backward_total",
+                  "config_hash")
+
+
+def summary_rows(jobs, root):
+    """One dict per job for summary.csv (see the module docstring)."""
+    varying = [k for k in dict.fromkeys(k for j in jobs for k, _ in j.sets)
+               if len({yaml_value(dict(j.sets).get(k)) for j in jobs}) > 1]
+    rows = []
+    for job in jobs:
+        sets = dict(job.sets)
+        row = {"job": job.name, "seed": job.seed, "status": job.status(), "run_dir": os.path.relpath(job.run_dir, root)}
+        row.update({k: yaml_value(sets[k]) if k in sets else "" for k in varying})
+        summary = {}
+        if row["status"] == "finished":
+            try:
+                with open(os.path.join(job.run_dir, "summary.json")) as f:
+                    summary = json.load(f)
+            except (OSError, ValueError):
+                row["status"] = "unreadable summary.json"
+        metric = summary.get("metric", "acc" if summary else "")
+        row.update({"metric": metric, "final_test": summary.get(f"final_test_{metric}", ""),
+                    "best_test": summary.get(f"best_test_{metric}", "")})
+        row.update({k: summary.get(k, "") for k in SUMMARY_FIELDS})
+        for key, value in summary.get("sampler", {}).items():
+            row["sampler." + key] = yaml_value(value) if isinstance(value, (list, bool)) else value
+        rows.append(row)
+    return rows
+
+
+def write_summary_csv(sweep, jobs):
+    """<sweep folder>/summary.csv, replaced atomically. Slurm tasks may end at once: each reads the
+    jobs' states and replaces the file under a lock, so the last writer saw every earlier end. A
+    failure to write it is a warning: the runs themselves are written."""
+    try:
+        os.makedirs(sweep.root, exist_ok=True)
+        with open(os.path.join(sweep.root, ".summary.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            rows = summary_rows(jobs, sweep.root)
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), restval="",
+                                    lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            handle, temporary = tempfile.mkstemp(dir=sweep.root, prefix=".summary.csv.")
+            with os.fdopen(handle, "w") as f:
+                f.write(text.getvalue())
+            os.replace(temporary, os.path.join(sweep.root, "summary.csv"))
+    except OSError as error:
+        print(f"sweep: warning: could not write {os.path.join(sweep.root, 'summary.csv')}: {error}", file=sys.stderr)
+
+
 def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
     """Runs the jobs that are not finished, `workers` at a time. Returns {job name/seed: outcome}."""
     stale = [j for j in jobs if j.status() != "new" and j.recorded() not in (None, j.overrides(sweep.configs))]
@@ -318,6 +376,8 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                 outcome[job.title] = result
                 print(f"[{time.time() - started:7.1f}s] {result:<10} {job.title}"
                       + ("" if code in (0, INTERRUPTED) else f"  (see {job.log})"), flush=True)
+                if not isinstance(job, ScoreJob):
+                    write_summary_csv(sweep, jobs)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -399,6 +459,7 @@ def run_index(sweep, jobs, index, threads, esrun, requeue, srun=False):
             break
         except InterruptedError:
             continue
+    write_summary_csv(sweep, jobs)
     if code == INTERRUPTED and requeue and os.environ.get("SLURM_ARRAY_JOB_ID"):
         task = f"{os.environ['SLURM_ARRAY_JOB_ID']}_{os.environ.get('SLURM_ARRAY_TASK_ID', index)}"
         print(f"interrupted: requeueing {task}", flush=True)
@@ -486,6 +547,8 @@ def main(argv=None):
         scored = not any(v.startswith(("failed", "interrupted", "not started")) for v in outcome.values())
         if not args.scores_only and scored:
             outcome.update(run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run))
+            if not args.dry_run:
+                write_summary_csv(sweep, jobs)
         failed = [k for k, v in outcome.items() if v.startswith("failed")]
         stopped = [k for k, v in outcome.items() if v.startswith(("interrupted", "not started"))]
         if failed:

@@ -3,6 +3,8 @@
 ESRUN_BINARY, when set, is the built esrun: then a real two-worker sweep runs on tiny CIFAR files
 these tests write."""
 import contextlib
+import csv
+import importlib.util
 import io
 import json
 import os
@@ -186,6 +188,10 @@ class SweepExpansion(unittest.TestCase):
         self.assertIn("3 finished", out)
         with open(calls) as f:
             self.assertEqual(len(f.read().splitlines()), 2)  # nothing ran again
+        with open(os.path.join(s.root, "summary.csv")) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual([(r["job"], r["status"], r["sampler.name"]) for r in rows],
+                         [(j.name, "finished", n) for j, n in zip(s.jobs(), ["uniform", "es", "eswp"])])
 
     def test_a_finished_run_made_with_other_overrides_is_not_taken_as_done(self):
         path = self.sweep_file("configs: [base.yaml]\nset: {train.epochs: 2}\nseeds: [0]\n")
@@ -692,6 +698,20 @@ class RealSweep(unittest.TestCase):
             self.assertIn("4 to run with 2 workers x", out)
             code, out = quiet(sweep.main, args)
             self.assertIn("4 finished", out)
+            # summary.csv: a row per run with its metric, times and the sampler's effective settings.
+            with open(os.path.join(root, "tiny", "summary.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual(sorted((r["sampler.name"], r["seed"]) for r in rows),
+                             [("es", "0"), ("es", "1"), ("uniform", "0"), ("uniform", "1")])
+            for row in rows:
+                self.assertEqual((row["status"], row["metric"], row["epochs"]), ("finished", "acc", "2"))
+                self.assertTrue(0.0 <= float(row["final_test"]) <= 1.0)
+                self.assertGreater(float(row["train_time_s"]), 0.0)
+                self.assertTrue(os.path.isfile(os.path.join(root, "tiny", row["run_dir"], "summary.json")))
+                es = row["sampler.name"] == "es"
+                # es's defaults as the runs used them: beta (0.2, 0.9), b = 0.25 * 32, no annealing in 2 epochs.
+                self.assertEqual((row["sampler.beta1"], row["sampler.beta2"], row["sampler.mini_batch"],
+                                  row["sampler.anneal_epochs"]), ("0.2", "0.9", "8", "0") if es else ("", "", "", ""))
             code, out = quiet(tables.main, [os.path.join(root, "tiny")])
             self.assertEqual(code, 0, out)
             self.assertRegex(out, r"\| uniform \| \d+\.\d\d ± \d+\.\d\d \(n=2\) \| \+0\.00 \| 0\.0% \|")
@@ -731,8 +751,40 @@ class RealSweep(unittest.TestCase):
             self.assertIn("| uniform | ", out)
 
 
-if __name__ == "__main__":
-    unittest.main()
+@unittest.skipUnless(os.environ.get("ESRUN_BINARY") and importlib.util.find_spec("crc32c"),
+                     "needs ESRUN_BINARY and Debian's python3-crc32c (scripts/setup.sh test installs it)")
+class TensorBoardFiles(unittest.TestCase):
+    def test_a_runs_event_files_pass_an_independent_crc32c_check_and_hold_every_epoch(self):
+        import tfevents
+        with tempfile.TemporaryDirectory() as root:
+            write_tiny_cifar10(os.path.join(root, "cifar"))
+            run_dir = os.path.join(root, "run")
+            done = subprocess.run([os.environ["ESRUN_BINARY"], "--set", f"data={{name: cifar10, root: {root}/cifar}}",
+                                   "--set", "model={name: small_cnn, width: 4}", "--set", "train.epochs=2",
+                                   "--set", "logging.tensorboard=true", "--set", "threads=2", "--out", run_dir],
+                                  capture_output=True, text=True)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            files = [f for f in os.listdir(run_dir) if f.startswith("events.out.tfevents.")]
+            self.assertEqual(len(files), 1)
+            events = tfevents.events(os.path.join(run_dir, files[0]))
+            self.assertEqual(events[0]["file_version"], "brain.Event:2")
+            self.assertEqual([e["step"] for e in events[1:]], [1, 2])
+            with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+                lines = [json.loads(line) for line in f]
+            for event, line in zip(events[1:], lines):
+                scalars = dict(event["scalars"])
+                self.assertAlmostEqual(scalars["train/loss"], line["train_loss"], places=5)
+                self.assertAlmostEqual(scalars["test/acc"], line["test_acc"], places=5)
+                self.assertIn("time/epoch_total", scalars)
+            # A flipped byte fails the independent check, naming the record's offset.
+            path = os.path.join(run_dir, files[0])
+            with open(path, "r+b") as f:
+                f.seek(60)
+                byte = f.read(1)
+                f.seek(60)
+                f.write(bytes([byte[0] ^ 0xFF]))
+            with self.assertRaisesRegex(tfevents.BadFile, "the record at byte 40 has a bad data CRC"):
+                tfevents.events(path)
 
 
 class StandsOnItsOwn(unittest.TestCase):
@@ -780,3 +832,7 @@ class Launch(unittest.TestCase):
                               capture_output=True, text=True)
         self.assertEqual(done.returncode, 5)
         self.assertIn("rank 1 exited with 5", done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

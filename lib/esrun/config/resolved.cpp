@@ -1,5 +1,6 @@
 #include "esrun/config/resolved.h"
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -71,6 +72,16 @@ bool scalar_is(ValueType type, const YAML::Node& node) {
   return false;
 }
 
+// The note of a key's line in a file esrun wrote ("beta1: 0.2  # default (es)", "mini_batch: 32  #
+// derived: ..."), else "".
+std::string note_on_line(const std::vector<std::string>& lines, int line) {
+  if (line < 1 || line > static_cast<int>(lines.size())) return "";
+  const std::string& text = lines[static_cast<size_t>(line - 1)];
+  for (const char* kind : {"  # default (", "  # derived: "})
+    if (const auto at = text.rfind(kind); at != std::string::npos) return text.substr(at + 4);
+  return "";
+}
+
 bool is_list(ValueType type) {
   return type == ValueType::IntList || type == ValueType::FloatList || type == ValueType::StringList;
 }
@@ -113,8 +124,14 @@ std::string flow_yaml(const YAML::Node& node) {
   return emitter.c_str();
 }
 
+YAML::Node yaml_number(double value) {
+  char text[32];
+  const auto end = std::to_chars(text, text + sizeof(text), value).ptr;
+  return YAML::Load(std::string(text, end));
+}
+
 std::string Origin::describe() const {
-  if (line <= 0) return source;
+  if (line <= 0) return source == "default" && !note.empty() ? note : source;
   return source + ":" + std::to_string(line);
 }
 
@@ -132,21 +149,23 @@ void ResolvedConfig::merge_file(const std::string& path, std::vector<std::string
   if (root.IsNull()) return;  // an empty file changes nothing
   ESRUN_CHECK(root.IsMap(), path, ":", root.Mark().line + 1,
               ": expected a mapping of configuration keys at the top level, got ", scalar_text(root));
-  merge_node("", root, Origin{path, 0, 0}, unknown);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(text, line);) lines.push_back(line);
+  merge_node("", root, Origin{path, 0, 0, ""}, lines, unknown);
 }
 
 void ResolvedConfig::merge_set(const std::string& assignment, std::vector<std::string>& unknown) {
   const auto eq = assignment.find('=');
   ESRUN_CHECK(eq != std::string::npos && eq > 0, "--set '", assignment, "': expected key.path=value");
   const std::string path = assignment.substr(0, eq);
-  const Origin origin{"--set " + assignment, 0, 0};
+  const Origin origin{"--set " + assignment, 0, 0, ""};
   const YAML::Node value = load_yaml_text(assignment.substr(eq + 1), "--set " + assignment);
   if (const KeySpec* key = find_key(path)) {
     assign(*key, value, origin);
   } else if (is_section(path)) {
     ESRUN_CHECK(value.IsMap(), "--set ", assignment, ": ", path, " is a section; expected a mapping such as ",
                 path, "={key: value}");
-    merge_node(path, value, origin, unknown);
+    merge_node(path, value, origin, {}, unknown);
   } else {
     const std::string hint = suggestion(path);
     unknown.push_back("'" + path + "' (--set)" + (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
@@ -154,7 +173,7 @@ void ResolvedConfig::merge_set(const std::string& assignment, std::vector<std::s
 }
 
 void ResolvedConfig::merge_node(const std::string& prefix, const YAML::Node& node, const Origin& origin,
-                                std::vector<std::string>& unknown) {
+                                const std::vector<std::string>& lines, std::vector<std::string>& unknown) {
   for (const auto& item : node) {
     const std::string path = join_path(prefix, item.first.Scalar());
     Origin here = origin;
@@ -163,12 +182,13 @@ void ResolvedConfig::merge_node(const std::string& prefix, const YAML::Node& nod
       here.column = item.first.Mark().column + 1;
     }
     if (const KeySpec* key = find_key(path)) {
+      here.note = note_on_line(lines, here.line);
       assign(*key, item.second, here);
     } else if (is_section(path)) {
       if (item.second.IsNull()) continue;
       ESRUN_CHECK(item.second.IsMap(), here.describe(), ": ", path, " is a section; expected a mapping, got ",
                   scalar_text(item.second));
-      merge_node(path, item.second, here, unknown);
+      merge_node(path, item.second, here, lines, unknown);
     } else {
       const std::string hint = suggestion(path);
       unknown.push_back("'" + path + "' (" + here.describe() + ")" +
@@ -199,6 +219,21 @@ void ResolvedConfig::assign(const KeySpec& key, const YAML::Node& node, const Or
   Leaf& leaf = leaves_[key.path];
   leaf.value.reset(YAML::Clone(node));
   leaf.origin = origin;
+}
+
+void ResolvedConfig::forget(const std::string& path) {
+  Leaf& leaf = leaves_.at(path);
+  leaf.value.reset(YAML::Load("null"));
+  leaf.origin = Origin{};
+}
+
+void ResolvedConfig::drop_note(const std::string& path) { leaves_.at(path).origin.note.clear(); }
+
+void ResolvedConfig::resolve_null(const std::string& path, const YAML::Node& value, const std::string& note) {
+  Leaf& leaf = leaves_.at(path);
+  ESRUN_CHECK(leaf.value.IsNull(), "internal: ", where(path), " is not null");
+  leaf.value.reset(YAML::Clone(value));
+  leaf.origin = Origin{"default", 0, 0, note};
 }
 
 const ResolvedConfig::Leaf& ResolvedConfig::leaf(const std::string& path) const {
@@ -259,9 +294,12 @@ std::optional<std::vector<int64_t>> ResolvedConfig::get_optional_ints(const std:
   return v.as<std::vector<int64_t>>();
 }
 
-std::string ResolvedConfig::to_yaml() const {
+std::string ResolvedConfig::to_yaml(bool notes) const {
   return emit_tree([this](const KeySpec& key) { return flow_yaml(value(key.path)); },
-                   [](const KeySpec&) { return std::string(); });
+                   [this, notes](const KeySpec& key) {
+                     const std::string& note = origin(key.path).note;
+                     return notes && !note.empty() ? "  # " + note : std::string();
+                   });
 }
 
 std::string ResolvedConfig::hash() const {

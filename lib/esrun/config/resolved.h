@@ -18,6 +18,9 @@ struct Origin {
   std::string source = "default";  // a file path, "--set ...", or "default"
   int line = 0;                    // 1-based; 0 when unknown
   int column = 0;
+  // Where a component chose the value of a key left null: "default (es)", "derived: ratio *
+  // meta_batch". Written as the key's comment in config.resolved.yaml and read back from it.
+  std::string note;
   std::string describe() const;    // "configs/x.yaml:7", "--set train.epochs=3", "default"
 };
 
@@ -29,6 +32,11 @@ class ResolvedConfig {
   // (one message per key, with its origin and a suggestion) so they can be reported together.
   void merge_file(const std::string& path, std::vector<std::string>& unknown);
   void merge_set(const std::string& assignment, std::vector<std::string>& unknown);
+  // Sets a null key to the value a component chose for it (a policy default), marked with `note`.
+  void resolve_null(const std::string& path, const YAML::Node& value, const std::string& note);
+  // Sets a nullable key back to null ("not set"), as if no layer had named it.
+  void forget(const std::string& path);
+  void drop_note(const std::string& path);
 
   const YAML::Node& value(const std::string& path) const;
   const Origin& origin(const std::string& path) const;
@@ -47,7 +55,8 @@ class ResolvedConfig {
   std::optional<std::vector<int64_t>> get_optional_ints(const std::string& path) const;
 
   // The resolved YAML in schema order; loading it back as a --config gives the same config.
-  std::string to_yaml() const;
+  // `notes`: each key's Origin::note as a comment (config.resolved.yaml, print-config).
+  std::string to_yaml(bool notes = false) const;
   // 16 hex digits identifying the resolved values (FNV-1a of to_yaml()).
   std::string hash() const;
 
@@ -56,8 +65,9 @@ class ResolvedConfig {
     YAML::Node value;
     Origin origin;
   };
+  // `lines`: the file's text, whose comments may carry notes; empty for --set.
   void merge_node(const std::string& prefix, const YAML::Node& node, const Origin& origin,
-                  std::vector<std::string>& unknown);
+                  const std::vector<std::string>& lines, std::vector<std::string>& unknown);
   void assign(const KeySpec& key, const YAML::Node& node, const Origin& origin);
   const Leaf& leaf(const std::string& path) const;
 
@@ -69,6 +79,8 @@ ResolvedConfig resolve_config(const std::vector<std::string>& files, const std::
 
 // A YAML value on one line in flow style ("[0.9, 0.999]", "{kind: flip}", "0.1").
 std::string flow_yaml(const YAML::Node& node);
+// A number as the shortest text that reads back as the same double ("0.25", "0.390625").
+YAML::Node yaml_number(double value);
 
 // `esrun print-config --defaults`: every key with its default and help, as commented YAML or as
 // the Markdown page docs/config.md.

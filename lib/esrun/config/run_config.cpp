@@ -24,7 +24,7 @@ namespace {
 // The validation helpers: one message grammar, "<key> (<origin>): expected <rule>, got <value>".
 class Checker {
  public:
-  explicit Checker(const ResolvedConfig& c) : c_(c) {}
+  Checker(const ResolvedConfig& c, bool warn) : c_(c), warn_(warn) {}
 
   int64_t int_at_least(const std::string& path, int64_t low) const {
     const int64_t v = c_.get_int(path);
@@ -55,6 +55,7 @@ class Checker {
   }
   // Keys the user set that the chosen component does not read: warn, never silently ignore.
   void warn_ignored(const std::string& section, const std::string& chosen) const {
+    if (!warn_) return;
     for (const auto& key : config_schema()) {
       if (key.used_by.empty() || key.path.rfind(section + ".", 0) != 0 || !c_.user_set(key.path)) continue;
       // A resolved config written back as --config sets every key; only a changed value is news.
@@ -66,6 +67,7 @@ class Checker {
 
  private:
   const ResolvedConfig& c_;
+  bool warn_;
 };
 
 // The papers' defaults for sampler keys left null (docs/methods.md): b/B = 0.25 for the batch-level
@@ -93,6 +95,51 @@ SamplerDefaults sampler_defaults(const std::string& name) {
   return it == table.end() ? SamplerDefaults{} : it->second;
 }
 
+// Writes the values the policy chose for the sampler keys it reads and the user left null into the
+// config, each with a note saying so: config.resolved.yaml, print-config and the hash then record
+// the beta, the annealing length and the b a run used, and a run that relied on a default has the
+// same config as one that spelled it out.
+// A value recorded with a note (default or derived) keeps it only while it is that default; one
+// the user changed in a saved file is the user's.
+void resolve_sampler_nulls(ResolvedConfig& c, const SamplerOptions& p, const SamplerDefaults& defaults, double ratio,
+                           int64_t epochs) {
+  const std::string policy_default = "default (" + p.name + ")";
+  const auto fill = [&](const std::string& path, const YAML::Node& value, const YAML::Node& default_value,
+                        const std::string& note) {
+    const auto& readers = find_key(path)->used_by;
+    if (std::find(readers.begin(), readers.end(), p.name) == readers.end()) return;
+    if (c.value(path).IsNull()) c.resolve_null(path, value, note);
+    else if (!c.origin(path).note.empty() && flow_yaml(c.value(path)) != flow_yaml(default_value)) c.drop_note(path);
+  };
+  const YAML::Node b(p.resolved_mini_batch);
+  const YAML::Node default_ratio = yaml_number(p.name == "omission" ? p.keep : defaults.ratio);
+  fill("sampler.beta1", yaml_number(p.beta1), yaml_number(defaults.beta1), policy_default);
+  fill("sampler.beta2", yaml_number(p.beta2), yaml_number(defaults.beta2), policy_default);
+  fill("sampler.anneal_epochs", YAML::Node(p.anneal_epochs), YAML::Node(std::llround(0.05 * static_cast<double>(epochs))),
+       policy_default + ": round(0.05 * train.epochs)");
+  fill("sampler.prune_ratio", yaml_number(p.prune_ratio), yaml_number(defaults.prune_ratio), policy_default);
+  if (p.mini_batch)
+    fill("sampler.ratio", yaml_number(ratio), yaml_number(ratio), "derived: mini_batch / meta_batch");
+  else
+    fill("sampler.ratio", yaml_number(ratio), default_ratio, policy_default + (p.name == "omission" ? ": keep" : ""));
+  fill("sampler.mini_batch", b, b, "derived: round(ratio * meta_batch)");
+}
+
+// A config.resolved.yaml read back names the values its policy chose, by their notes. The derived
+// ones (b and b/B, from each other and B) are derived afresh, and the defaults of another policy
+// than sampler.name (a saved config re-run with another sampler) are that policy's no more; a
+// policy's own defaults stay as recorded, so a resumed run keeps its annealing length when
+// train.epochs grows.
+ResolvedConfig without_stale_notes(ResolvedConfig c) {
+  const std::string own = "default (" + c.get_string("sampler.name") + ")";
+  for (const char* path : {"sampler.beta1", "sampler.beta2", "sampler.anneal_epochs", "sampler.prune_ratio",
+                           "sampler.ratio", "sampler.mini_batch"}) {
+    const std::string& note = c.origin(path).note;
+    if (note.rfind("derived: ", 0) == 0 || (note.rfind("default (", 0) == 0 && note.rfind(own, 0) != 0)) c.forget(path);
+  }
+  return c;
+}
+
 }  // namespace
 
 NoiseKind noise_kind_from_string(const std::string& name) {
@@ -112,8 +159,9 @@ const char* to_string(NoiseKind kind) {
   return "?";
 }
 
-RunConfig load_run_config(const ResolvedConfig& c) {
-  const Checker check(c);
+RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
+  const ResolvedConfig c = without_stale_notes(input);
+  const Checker check(c, warn);
   RunConfig r;
   r.resolved = c;
   const auto origins = std::make_shared<const ResolvedConfig>(c);
@@ -372,6 +420,8 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   r.distributed.sync_bn = c.get_bool("distributed.sync_bn");
   r.progress.mode = c.get_string("progress.mode");
   r.progress.every = check.positive("progress.every");
+  r.logging.tensorboard = c.get_bool("logging.tensorboard");
+  r.logging.tensorboard_steps = check.int_at_least("logging.tensorboard_steps", 0);
 
   OptimizerOptions& o = r.optimizer;
   o.name = check.registered(optimizers(), "optimizer.name");
@@ -466,20 +516,23 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   p.strata = check.int_at_least("sampler.strata", 1);
   p.hard_cutoff = check.float_in("sampler.hard_cutoff", 0.0, 1.0, false);
   check.warn_ignored("sampler", p.name);
-  ESRUN_CHECK(!(p.mini_batch && p.ratio), c.where("sampler.mini_batch"), " and ", c.where("sampler.ratio"),
-              ": set one of them, not both");
-  if (p.mini_batch) {
-    ESRUN_CHECK(*p.mini_batch <= p.meta_batch, c.where("sampler.mini_batch"), ": expected mini-batch b <= meta-batch B = ",
-                p.meta_batch, ", got ", *p.mini_batch);
-    p.resolved_mini_batch = *p.mini_batch;
-  } else if (p.ratio) {
-    ESRUN_CHECK(*p.ratio > 0 && *p.ratio <= 1, c.where("sampler.ratio"), ": expected a number in (0, 1], got ", *p.ratio);
-    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(*p.ratio * static_cast<double>(p.meta_batch)));
-  } else {
-    // Omission's batch level spends its budget keep * B per meta-batch.
-    const double ratio = p.name == "omission" ? c.get_float("sampler.keep") : defaults.ratio;
-    p.resolved_mini_batch = std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
-  }
+  // b from mini_batch, else from ratio, else from the policy's ratio (omission's batch level spends
+  // its budget keep * B per meta-batch). Both may be set when they agree (config.resolved.yaml).
+  const auto b_of = [&p](double ratio) {
+    return std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
+  };
+  ESRUN_CHECK(!p.ratio || (*p.ratio > 0 && *p.ratio <= 1), c.where("sampler.ratio"), ": expected a number in (0, 1], got ",
+              p.ratio.value_or(0));
+  ESRUN_CHECK(!(p.mini_batch && p.ratio) || *p.mini_batch == b_of(*p.ratio), c.where("sampler.mini_batch"), " = ",
+              p.mini_batch.value_or(0), " and ", c.where("sampler.ratio"), " = ", p.ratio.value_or(0),
+              " disagree: ratio * meta_batch ", p.meta_batch, " gives b = ", b_of(p.ratio.value_or(0)),
+              "; set one of them and the other to null");
+  const double ratio = p.ratio   ? *p.ratio
+                       : p.mini_batch ? static_cast<double>(*p.mini_batch) / static_cast<double>(p.meta_batch)
+                       : p.name == "omission" ? p.keep : defaults.ratio;
+  p.resolved_mini_batch = p.mini_batch.value_or(b_of(ratio));
+  ESRUN_CHECK(p.resolved_mini_batch <= p.meta_batch, c.where("sampler.mini_batch"),
+              ": expected mini-batch b <= meta-batch B = ", p.meta_batch, ", got ", p.resolved_mini_batch);
   // The rows of one training step: b for the batch-level policies, except AdaSelection's full
   // batches of B; B for the others, which ignore b.
   const auto& batch_level = find_key("sampler.mini_batch")->used_by;
@@ -488,6 +541,7 @@ RunConfig load_run_config(const ResolvedConfig& c) {
   ESRUN_CHECK(!t.accumulate || *t.accumulate <= step_rows, c.where("train.accumulate"),
               ": expected micro-batches of at most the ", step_rows, " rows of a training step (the mini-batch b), got ",
               *t.accumulate);
+  resolve_sampler_nulls(r.resolved, p, defaults, ratio, t.epochs);
   return r;
 }
 

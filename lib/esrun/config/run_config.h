@@ -284,6 +284,11 @@ struct DistributedOptions {
   bool sync_bn = false;          // BatchNorm statistics over every rank's rows (esrun's own models)       // compare a checksum of the policy's state and the model every epoch
 };
 
+struct LoggingOptions {
+  bool tensorboard = false;
+  int64_t tensorboard_steps = 0;  // 0: per epoch only
+};
+
 struct ProgressOptions {
   std::string mode = "auto";  // auto | bar | lines | off
   double every = 30;          // seconds between lines in lines mode
@@ -309,6 +314,7 @@ struct RunConfig {
   ScoreOptions score;
   CheckpointOptions checkpoint;
   ProgressOptions progress;
+  LoggingOptions logging;
   DistributedOptions distributed;
 
   ResolvedConfig resolved;  // for printing, hashing and naming keys in later errors
@@ -317,7 +323,8 @@ struct RunConfig {
 // Reads every typed option and runs all checks of the configuration itself (types, ranges,
 // cross-field rules, registry names); warns about keys the user set that the chosen component
 // ignores. Needs nothing but the config, so print-config works anywhere.
-RunConfig load_run_config(const ResolvedConfig& resolved);
+// `warn`: false leaves the warnings out (a config read again, e.g. a resumed run's saved one).
+RunConfig load_run_config(const ResolvedConfig& resolved, bool warn = true);
 
 // The checks against this machine, before any data is loaded: the dataset folder exists and the
 // device is available.

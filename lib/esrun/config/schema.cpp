@@ -152,6 +152,8 @@ const std::vector<KeySpec>& config_schema() {
       spec("distributed.check_sync", T::Bool, "false", "multi-process runs, a debug mode: after every epoch the ranks compare a checksum of the policy's per-sample state and of the model, and fail naming the ranks that diverged"),
       spec("progress.mode", T::String, "auto", "live progress: bar (one redrawn line), lines (periodic log lines), off; auto = bar on a terminal, lines otherwise", false, {"auto", "bar", "lines", "off"}),
       spec("progress.every", T::Float, "30", "seconds between progress lines in lines mode"),
+      spec("logging.tensorboard", T::Bool, "false", "write TensorBoard event files into the run directory (tensorboard --logdir runs/): per epoch the losses, test metrics, learning rate, samples back-propagated, noisy fraction and time per phase (docs/tensorboard.md)"),
+      spec("logging.tensorboard_steps", T::Int, "0", "with logging.tensorboard: also every this many training steps the mean training loss, the learning rate and the samples back-propagated; 0 = per epoch only"),
 
       spec("optimizer.name", T::String, "sgd", "optimizer (esrun list optimizers)"),
       spec("optimizer.lr", T::Float, "0.1", "learning rate (the maximum learning rate for onecycle)"),

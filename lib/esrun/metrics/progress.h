@@ -20,6 +20,7 @@ struct StepProgress {
   double seconds = 0;             // spent in this epoch so far
   torch::Tensor loss_sum;         // summed training loss of the epoch so far (on the device)
   int64_t trained = 0;            // samples it sums over
+  double lr = 0;                  // the learning rate of this step
 };
 
 enum class ProgressMode { Bar, Lines, Off };

@@ -100,7 +100,7 @@ ScoreResult score(const ScoreRequest& request) {
   }
   RunConfig config = load_config(request.run);
   if (request.run.resume) {
-    check_resumable(resolve_config({(folder / "config.resolved.yaml").string()}, {}), config.resolved, folder.string());
+    check_resumable(config.resolved, folder.string());
   } else {
     ESRUN_CHECK(request.out || config.score.out, config.resolved.where("score.out"),
                 ": esrun score needs the scores file to write: --out FILE or score.out");
@@ -138,7 +138,7 @@ ScoreResult score(const ScoreRequest& request) {
               "began with ", saved.value("plan", plan).dump(), " and would now continue with ", plan.dump(),
               "; keep train.epochs, score.epoch and score.repeats as they were");
   fs::create_directories(folder);
-  write_file_atomic(folder / "config.resolved.yaml", config.resolved.to_yaml());
+  write_file_atomic(folder / "config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
   const auto save_state = [&](bool done) {
     write_file_atomic(folder / "score.json", nlohmann::json{{"out", out}, {"method", method}, {"done", done}, {"plan", plan},
                                                             {"wall_time_s", wall_before + seconds_since(wall_start)}}

@@ -334,7 +334,7 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     ++open.next_step;
     if (hooks.on_step)
       hooks.on_step(StepProgress{epoch, epochs_, open.next_step, open.steps, open.images, seconds_in_epoch(), open.loss,
-                                 open.samples_backward});
+                                 open.samples_backward, schedule_->lr(progress) * open.lr_scale});
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
       if (synced_norms_ == 0) parallel_.average_batchnorm(*model_);  // the checkpoint holds the ranks' consensus
