@@ -175,6 +175,32 @@ TEST_CASE("The esrun command exits non-zero with one clear message on bad input"
   CHECK(WEXITSTATUS(ok) == 0);
 }
 
+TEST_CASE("Every command-line error exits 2 naming what was wrong, --help and --version 0", "[e2e][cli]") {
+  TempDir dir;
+  const std::string log = dir / "log.txt";
+  const auto exit_code = [&](const std::string& arguments) {
+    const int status = std::system((std::string(ESRUN_BINARY) + " " + arguments + " > " + log + " 2>&1").c_str());
+    return WEXITSTATUS(status);
+  };
+  const auto output = [&] {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  CHECK(exit_code("frobnicate") == 2);  // an unknown subcommand (CLI11's own code is 109)
+  CHECK_THAT(output(), Contains("frobnicate"));
+  CHECK(exit_code("validate --no-such-flag") == 2);
+  CHECK_THAT(output(), Contains("--no-such-flag"));
+  CHECK(exit_code("--stop-after-epochs many") == 2);
+  CHECK_THAT(output(), Contains("many"));
+  CHECK(exit_code("print-config --format toml") == 2);
+  CHECK(exit_code("--set") == 2);
+  CHECK(exit_code("--help") == 0);
+  CHECK_THAT(output(), Contains("--config"));
+  CHECK(exit_code("--version") == 0);
+}
+
 #ifdef ESRUN_WITH_OPENCV
 TEST_CASE("The default (quickstart) configuration runs on synthetic shapes", "[e2e][synthetic]") {
   TempDir dir;

@@ -54,7 +54,13 @@ int main(int argc, char** argv) {
   score->add_option("-o,--out", scores_out, "the scores file to write (default score.out); the scoring runs go to <file without extension>-runs/");
   for (auto* sub : {run, validate, print, list, bench, score}) sub->fallthrough();
   app.require_subcommand(0, 1);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here with 0; any other command-line error is bad input, as a bad
+    // config is: exit code 2, not the parser's own codes.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (!out.empty()) request.out = out;
   if (!resume.empty()) request.resume = resume;
   if (stop_after > 0) request.stop_after = stop_after;
