@@ -227,6 +227,14 @@ TEST_CASE("Values out of range name the key and the rule", "[config][errors]") {
   REQUIRE_THROWS_WITH(load({}, {"sampler.meta_batch=64", "sampler.mini_batch=100"}),
                       Contains("sampler.mini_batch (--set sampler.mini_batch=100): expected mini-batch b <= meta-batch B = 64, got 100"));
   REQUIRE_THROWS_WITH(load({}, {"train.epochs=0"}), Contains("train.epochs (--set train.epochs=0): expected an integer >= 1, got 0"));
+  // Counts that overflow 32 bits and absurd lengths are refused with their range; seeds may be 64-bit.
+  REQUIRE_THROWS_WITH(load({}, {"train.epochs=1000000000000"}),
+                      Contains("train.epochs (--set train.epochs=1000000000000): expected an integer in [1, 1000000], got "
+                               "1000000000000"));
+  REQUIRE_THROWS_WITH(load({}, {"sampler.meta_batch=4294967296"}),
+                      Contains("sampler.meta_batch") && Contains("expected an integer in [1, 2147483647], got 4294967296"));
+  REQUIRE_THROWS_WITH(load({}, {"data.train_subset=3000000000"}), Contains("[1, 2147483647]"));
+  CHECK(load({}, {"seed=1099511627776"}).seed == 1099511627776ULL);
   REQUIRE_THROWS_WITH(load({}, {"data.label_noise.kind=uniform", "data.label_noise.ratio=1.0"}),
                       Contains("data.label_noise.ratio") && Contains("expected a number in [0, 1), got 1"));
   REQUIRE_THROWS_WITH(load({}, {"sampler.ratio=1.5"}), Contains("sampler.ratio") && Contains("expected a number in (0, 1], got 1.5"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "esrun/core/device.h"
@@ -21,19 +22,26 @@
 namespace esrun {
 namespace {
 
+constexpr int64_t kMaxCount = 2147483647;       // 2^31 - 1
+constexpr int64_t kMaxEpochs = 1000000;
+constexpr int64_t kMaxSeed = std::numeric_limits<int64_t>::max();
+
 // The validation helpers: one message grammar, "<key> (<origin>): expected <rule>, got <value>".
 class Checker {
  public:
   Checker(const ResolvedConfig& c, bool warn) : c_(c), warn_(warn) {}
 
-  int64_t int_at_least(const std::string& path, int64_t low) const {
+  // Counts and sizes stay below 2^31 (libtorch's and the data formats' int32 indices) unless
+  // `high` says otherwise.
+  int64_t int_at_least(const std::string& path, int64_t low, int64_t high = kMaxCount) const {
     const int64_t v = c_.get_int(path);
     ESRUN_CHECK(v >= low, c_.where(path), ": expected an integer >= ", low, ", got ", v);
+    ESRUN_CHECK(v <= high, c_.where(path), ": expected an integer in [", low, ", ", high, "], got ", v);
     return v;
   }
-  std::optional<int64_t> optional_int_at_least(const std::string& path, int64_t low) const {
+  std::optional<int64_t> optional_int_at_least(const std::string& path, int64_t low, int64_t high = kMaxCount) const {
     if (!c_.get_optional_int(path)) return std::nullopt;
-    return int_at_least(path, low);
+    return int_at_least(path, low, high);
   }
   // low <= v < high, or low <= v <= high when `include_high`.
   double float_in(const std::string& path, double low, double high, bool include_high) const {
@@ -173,7 +181,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   r.name = c.get_string("name");
   ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
               ": expected a non-empty name without '/', got '", r.name, "'");
-  r.seed = static_cast<uint64_t>(check.int_at_least("seed", 0));
+  r.seed = static_cast<uint64_t>(check.int_at_least("seed", 0, kMaxSeed));
   r.device = c.get_string("device");
   ESRUN_CHECK(r.device == "auto" || r.device == "cpu" || r.device == "cuda" ||
                   (r.device.rfind("cuda:", 0) == 0 && r.device.size() > 5 &&
@@ -248,9 +256,9 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   ESRUN_CHECK(d.label_noise.kind != NoiseKind::None || d.label_noise.ratio == 0.0, c.where("data.label_noise.ratio"),
               ": is ", d.label_noise.ratio, " but data.label_noise.kind is none; set kind to uniform or flip");
   // Every data draw derives from data.seed when it is set, else from the run seed.
-  const auto data_seed = check.optional_int_at_least("data.seed", 0);
+  const auto data_seed = check.optional_int_at_least("data.seed", 0, kMaxSeed);
   const uint64_t data_base = data_seed ? static_cast<uint64_t>(*data_seed) : r.seed;
-  const auto noise_seed = check.optional_int_at_least("data.label_noise.seed", 0);
+  const auto noise_seed = check.optional_int_at_least("data.label_noise.seed", 0, kMaxSeed);
   d.label_noise.seed = noise_seed ? static_cast<uint64_t>(*noise_seed) : derive_seed(data_base, "label_noise");
   CsvOptions& csv = d.csv;
   csv.file = c.get_string("data.csv.file");
@@ -272,7 +280,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
               c.where("data.csv.test_fraction"), ": is 0 with no data.csv.test_file or data.csv.split_column; "
               "the test split would be empty");
   csv.standardize = c.get_bool("data.csv.standardize");
-  if (const auto split_seed = check.optional_int_at_least("data.csv.split_seed", 0))
+  if (const auto split_seed = check.optional_int_at_least("data.csv.split_seed", 0, kMaxSeed))
     csv.split_seed = static_cast<uint64_t>(*split_seed);
   LinearOptions& linear = d.linear;
   linear.train_size = check.int_at_least("data.linear.train_size", 1);
@@ -393,7 +401,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   check.warn_ignored("model", m.name);
 
   TrainOptions& t = r.train;
-  t.epochs = check.int_at_least("train.epochs", 1);
+  t.epochs = check.int_at_least("train.epochs", 1, kMaxEpochs);
   t.label_smoothing = check.float_in("train.label_smoothing", 0.0, 1.0, false);
   t.eval_every = check.int_at_least("train.eval_every", 1);
   t.eval_batch = check.int_at_least("train.eval_batch", 1);
@@ -405,7 +413,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   score.method = c.get_optional_string("score.method");
   if (score.method) scorers().require(*score.method, c.where("score.method"));
   score.out = c.get_optional_string("score.out");
-  score.epoch = check.optional_int_at_least("score.epoch", 0);
+  score.epoch = check.optional_int_at_least("score.epoch", 0, kMaxEpochs);
   ESRUN_CHECK(!score.epoch || *score.epoch <= t.epochs, c.where("score.epoch"), ": expected at most train.epochs = ",
               t.epochs, ", got ", score.epoch.value_or(0));
   score.holdout_fraction = check.float_in("score.holdout_fraction", 0.0, 1.0, false);
