@@ -500,16 +500,8 @@ def tradeoff_figure(table, entries, path):
                                capsize=3)
             if point or (entry.ours and entry.saved is not None):
                 panel.plot([], [], marker, color=colour, label=entry.row["label"])
-        panel.set_title(column)
-        panel.set_xlabel("time saved (%)")
-        panel.set_ylabel(metric_label(members[0].cell))
-        panel.grid(alpha=0.3)
-        if panel.get_legend_handles_labels()[0]:
-            panel.legend(fontsize=8)
-    figure.suptitle("hollow: published, filled: ours (± std over seeds)", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+        label_panel(panel, column, "time saved (%)", metric_label(members[0].cell))
+    save_figure(figure, "hollow: published, filled: ours (± std over seeds)", path)
     return True
 
 
@@ -533,18 +525,26 @@ def curves_figure(table, entries, path):
                                    color=colour, alpha=0.2)
             if entry.cell["value"] is not None:
                 panel.axhline(entry.cell["value"], color=colour, linestyle=":", linewidth=1)
-        panel.set_title(column)
-        panel.set_xlabel("epoch")
         panel.xaxis.set_major_locator(MaxNLocator(integer=True))
-        panel.set_ylabel(metric_label(members[0].cell, per_epoch=True))
-        panel.grid(alpha=0.3)
-        if panel.get_legend_handles_labels()[0]:
-            panel.legend(fontsize=8)
-    figure.suptitle("ours per epoch (mean ± std over seeds); dotted: published", fontsize=10)
+        label_panel(panel, column, "epoch", metric_label(members[0].cell, per_epoch=True))
+    save_figure(figure, "ours per epoch (mean ± std over seeds); dotted: published", path)
+    return True
+
+
+def label_panel(panel, title, xlabel, ylabel):
+    panel.set_title(title)
+    panel.set_xlabel(xlabel)
+    panel.set_ylabel(ylabel)
+    panel.grid(alpha=0.3)
+    if panel.get_legend_handles_labels()[0]:
+        panel.legend(fontsize=8)
+
+
+def save_figure(figure, title, path):
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-    return True
 
 
 def per_epoch(cell):

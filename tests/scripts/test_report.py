@@ -5,9 +5,7 @@ before it resolved the sampler's defaults), and these reports compare them witho
 keys a cell's config file sets). ESRUN_BINARY, when set, is the built esrun: then runs made from its
 `print-config` are reported with every resolved key compared. The HTML is also rendered in headless
 Chromium when `chromium` is on PATH (skipped otherwise, or a failure with ESRUN_REQUIRE_BROWSER=1)."""
-import contextlib
 import html.parser
-import io
 import json
 import os
 import re
@@ -27,6 +25,7 @@ sys.path.insert(0, SCRIPTS)
 from esrunpy import report  # noqa: E402
 from esrunpy.published import load_table  # noqa: E402
 from esrunpy.runs import Run, find_runs  # noqa: E402
+from script_helpers import quiet, write  # noqa: E402
 
 C10 = "configs/paper/table2/cifar10_r18_{}.yaml"
 C100 = "configs/paper/table2/cifar100_r18_{}.yaml"
@@ -36,20 +35,6 @@ IB3 = "configs/paper/infobatch_table3/cifar100_r18_{}.yaml"
 IB1 = "configs/paper/infobatch_table1/cifar100_r18_infobatch_r{}.yaml"
 PUBLISHED = os.path.join(REPO, "configs", "paper", "published")
 ESRUN = os.environ.get("ESRUN_BINARY")
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def quiet(function, *args):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = function(*args)
-    return code, out.getvalue()
 
 
 def make_run(root, name, config, seed, acc, train_time, sets=None, sampler=None, finished=True, summary=None):

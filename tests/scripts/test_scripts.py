@@ -25,20 +25,7 @@ CONFIGS = os.path.join(SCRIPTS, "..", "configs")
 sys.path.insert(0, SCRIPTS)
 
 from esrunpy import benchtable, plot, sweep, tables  # noqa: E402
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    return path
-
-
-def quiet(function, *args):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        code = function(*args)
-    return code, out.getvalue()
+from script_helpers import quiet, write  # noqa: E402
 
 
 def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finished=True, noisy=None, extra=None,
