@@ -1,6 +1,9 @@
 // Checkpoints, resume and non-finite losses.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <filesystem>
+
 #include "esrun/run.h"
 #include "helpers.h"
 
@@ -72,6 +75,38 @@ TEST_CASE("A leftover partial checkpoint file never replaces the last good one",
   esrun::testing::write_file((dir.path() / "run" / "checkpoints" / "last.pt.tmp").string(), "PK\x03\x04 truncated");
   auto second = resume_request(dir / "run");
   CHECK(esrun::run(second).finished);
+}
+
+TEST_CASE("A damaged last.pt is an error naming it and the intact previous checkpoint, which resumes",
+          "[checkpoint][errors]") {
+  TempDir dir;
+  const auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");
+  esrun::RunRequest first{{}, sets, dir / "run"};
+  first.stop_after = 2;
+  esrun::run(first);
+  const auto folder = dir.path() / "run" / "checkpoints";
+  REQUIRE(std::filesystem::exists(folder / "last.prev.pt"));  // the checkpoint after epoch 1
+  // Cut last.pt in half, as a full disk or a killed copy would.
+  const std::string whole = esrun::testing::read_file((folder / "last.pt").string());
+  esrun::testing::write_file((folder / "last.pt").string(), whole.substr(0, whole.size() / 2));
+  auto resume = resume_request(dir / "run");
+  REQUIRE_THROWS_WITH(esrun::run(resume),
+                      Contains("the checkpoint '" + (folder / "last.pt").string() + "' is damaged (truncated or corrupt)") &&
+                          Contains((folder / "last.prev.pt").string() + " is intact (epochs done: 1); to resume from it: cp"));
+  // Through the command line: exit code 2 and those lines, no libtorch backtrace.
+  const std::string log = (dir.path() / "log.txt").string();
+  const int status = std::system((std::string(ESRUN_BINARY) + " --resume " + (dir.path() / "run").string() + " > " + log +
+                                  " 2>&1").c_str());
+  CHECK(WEXITSTATUS(status) == 2);
+  const std::string output = esrun::testing::read_file(log);
+  CHECK_THAT(output, Contains("is damaged (truncated or corrupt)"));
+  CHECK_FALSE(output.find("Exception raised from") != std::string::npos);
+  CHECK_FALSE(output.find("frame #") != std::string::npos);
+  // Following the advice resumes the run from epoch 2 to the end.
+  std::filesystem::copy_file(folder / "last.prev.pt", folder / "last.pt", std::filesystem::copy_options::overwrite_existing);
+  const auto result = esrun::run(resume);
+  CHECK(result.finished);
+  CHECK(esrun::testing::metrics(result).size() == 4);
 }
 
 TEST_CASE("best.pt keeps the epoch with the best test accuracy", "[checkpoint]") {

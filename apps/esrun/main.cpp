@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "esrun/bench.h"
@@ -92,7 +93,13 @@ int main(int argc, char** argv) {
     spdlog::error("{}", e.what());
     return 2;
   } catch (const std::exception& e) {
-    spdlog::error("internal error: {}", e.what());
+    // One line, never a libtorch backtrace, unless ESRUN_DEBUG asks for the whole message.
+    const char* debug = std::getenv("ESRUN_DEBUG");
+    if (debug && std::string(debug) == "1") {
+      spdlog::error("internal error: {}", e.what());
+    } else {
+      spdlog::error("internal error: {} (ESRUN_DEBUG=1 shows the full message and backtrace)", esrun::libtorch_reason(e));
+    }
     return 1;
   }
   return 0;

@@ -158,7 +158,67 @@ void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string&
   archive.write("metrics", c10::IValue(metrics));
   std::ostringstream bytes;
   archive.save_to(bytes);
+  // The previous last.pt stays as last.prev.pt (a hard link: no copy), so that a damaged last.pt
+  // still leaves a checkpoint to resume from; each file is replaced by a rename, never half written.
+  const fs::path previous = dir->path() / "checkpoints" / file;
+  if (file == "last.pt" && fs::exists(previous)) {
+    const fs::path link = dir->path() / "checkpoints" / "last.prev.pt.tmp";
+    fs::remove(link);
+    fs::create_hard_link(previous, link);
+    fs::rename(link, dir->path() / "checkpoints" / "last.prev.pt");
+  }
   dir->write_atomic("checkpoints/" + file, bytes.str());
+}
+
+// What a resumed run reads from its checkpoint.
+struct Checkpoint {
+  int64_t next_epoch = 0;
+  std::vector<nlohmann::json> records;
+  int64_t world_size = 1;
+  torch::serialize::InputArchive trainer;
+};
+
+Checkpoint read_checkpoint(const fs::path& file) {
+  Checkpoint checkpoint;
+  torch::serialize::InputArchive archive;
+  archive.load_from(file.string());
+  torch::Tensor next_epoch;
+  archive.read("next_epoch", next_epoch);
+  checkpoint.next_epoch = next_epoch.item<int64_t>();
+  c10::IValue metrics;
+  archive.read("metrics", metrics);
+  std::istringstream lines(metrics.toStringRef());
+  for (std::string line; std::getline(lines, line);) checkpoint.records.push_back(nlohmann::json::parse(line));
+  archive.read("trainer", checkpoint.trainer);
+  torch::Tensor saved_world = torch::tensor(int64_t{1});
+  archive.try_read("world_size", saved_world);  // checkpoints before issue 16: one process
+  checkpoint.world_size = saved_world.item<int64_t>();
+  return checkpoint;
+}
+
+// The run's last checkpoint; a damaged one is an error naming it and what is wrong, and the intact
+// checkpoints beside it (the previous last.pt, best.pt) that the run could resume from instead.
+Checkpoint read_last_checkpoint(const std::string& run_dir) {
+  const fs::path folder = fs::path(run_dir) / "checkpoints", last = folder / "last.pt";
+  const auto intact = [&](const fs::path& file) {
+    try {
+      return fs::exists(file) ? std::optional<int64_t>(read_checkpoint(file).next_epoch) : std::nullopt;
+    } catch (const std::exception&) {
+      return std::optional<int64_t>();
+    }
+  };
+  std::string others;
+  for (const char* name : {"last.prev.pt", "best.pt"})
+    if (const auto epoch = intact(folder / name))
+      others += fmt::format("\n  {} is intact (epochs done: {}); to resume from it: cp {} {}", (folder / name).string(),
+                            *epoch, (folder / name).string(), last.string());
+  ESRUN_CHECK(fs::exists(last), "--resume ", run_dir, ": no checkpoint at '", last.string(), "'", others);
+  try {
+    return read_checkpoint(last);
+  } catch (const std::exception& e) {
+    ESRUN_FAIL("--resume ", run_dir, ": the checkpoint '", last.string(), "' is damaged (truncated or corrupt): ",
+               libtorch_reason(e), others.empty() ? "\n  no other intact checkpoint in " + folder.string() : others);
+  }
 }
 
 // Processes started by torchrun, Slurm or scripts/launch meet before anything is read or written,
@@ -218,25 +278,14 @@ RunResult run(const RunRequest& request) {
   int64_t first_epoch = 0;
   torch::serialize::InputArchive resumed_state;
   if (request.resume) {
-    const fs::path from(*request.resume);
     check_resumable(config.resolved, *request.resume);
-    const fs::path checkpoint = from / "checkpoints" / "last.pt";
-    ESRUN_CHECK(fs::exists(checkpoint), "--resume ", *request.resume, ": no checkpoint at '", checkpoint.string(), "'");
-    torch::serialize::InputArchive archive;
-    archive.load_from(checkpoint.string());
-    torch::Tensor next_epoch;
-    archive.read("next_epoch", next_epoch);
-    first_epoch = next_epoch.item<int64_t>();
-    c10::IValue metrics;
-    archive.read("metrics", metrics);
-    std::istringstream lines(metrics.toStringRef());
-    for (std::string line; std::getline(lines, line);) records.push_back(nlohmann::json::parse(line));
-    archive.read("trainer", resumed_state);
-    torch::Tensor saved_world = torch::tensor(int64_t{1});
-    archive.try_read("world_size", saved_world);  // checkpoints before issue 16: one process
-    ESRUN_CHECK(saved_world.item<int64_t>() == world, "--resume ", *request.resume, ": the run was checkpointed by ",
-                saved_world.item<int64_t>(), " process(es), and this one has ", world, "; resume it with ",
-                saved_world.item<int64_t>(), " (the shuffled plan of an interrupted epoch, the dropout streams and "
+    Checkpoint checkpoint = read_last_checkpoint(*request.resume);
+    first_epoch = checkpoint.next_epoch;
+    records = std::move(checkpoint.records);
+    resumed_state = std::move(checkpoint.trainer);
+    ESRUN_CHECK(checkpoint.world_size == world, "--resume ", *request.resume, ": the run was checkpointed by ",
+                checkpoint.world_size, " process(es), and this one has ", world, "; resume it with ",
+                checkpoint.world_size, " (the shuffled plan of an interrupted epoch, the dropout streams and "
                 "the BatchNorm statistics are per rank)");
   }
   std::string metrics_so_far;
