@@ -109,6 +109,18 @@ TEST_CASE("A damaged last.pt is an error naming it and the intact previous check
   CHECK(esrun::testing::metrics(result).size() == 4);
 }
 
+TEST_CASE("A checkpoint with one flipped byte is found damaged by its checksum, not trained on", "[checkpoint][errors]") {
+  TempDir dir;
+  started_run(dir);
+  const std::string last = (dir.path() / "run" / "checkpoints" / "last.pt").string();
+  std::string bytes = esrun::testing::read_file(last);
+  bytes[bytes.size() / 3] = static_cast<char>(bytes[bytes.size() / 3] ^ 0xff);  // inside the model's weights
+  esrun::testing::write_file(last, bytes);
+  auto resume = resume_request(dir / "run");
+  REQUIRE_THROWS_WITH(esrun::run(resume), Contains("the checkpoint '" + last + "' is damaged (truncated or corrupt)") &&
+                                              Contains("its checksum does not match its contents"));
+}
+
 TEST_CASE("best.pt keeps the epoch with the best test accuracy", "[checkpoint]") {
   TempDir dir;
   auto sets = tiny(dir, "{name: uniform, meta_batch: 32}");

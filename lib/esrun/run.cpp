@@ -20,6 +20,7 @@
 #include "esrun/sampling/policy.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/tasks/task.h"
+#include "esrun/train/checkpoint.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -156,8 +157,7 @@ void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string&
   archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
   archive.write("config_hash", c10::IValue(config_hash));
   archive.write("metrics", c10::IValue(metrics));
-  std::ostringstream bytes;
-  archive.save_to(bytes);
+  const std::string bytes = seal_checkpoint(archive);
   // The previous last.pt stays as last.prev.pt (a hard link: no copy), so that a damaged last.pt
   // still leaves a checkpoint to resume from; each file is replaced by a rename, never half written.
   const fs::path previous = dir->path() / "checkpoints" / file;
@@ -167,7 +167,7 @@ void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string&
     fs::create_hard_link(previous, link);
     fs::rename(link, dir->path() / "checkpoints" / "last.prev.pt");
   }
-  dir->write_atomic("checkpoints/" + file, bytes.str());
+  dir->write_atomic("checkpoints/" + file, bytes);
 }
 
 // What a resumed run reads from its checkpoint.
@@ -180,8 +180,7 @@ struct Checkpoint {
 
 Checkpoint read_checkpoint(const fs::path& file) {
   Checkpoint checkpoint;
-  torch::serialize::InputArchive archive;
-  archive.load_from(file.string());
+  torch::serialize::InputArchive archive = open_checkpoint(file.string());
   torch::Tensor next_epoch;
   archive.read("next_epoch", next_epoch);
   checkpoint.next_epoch = next_epoch.item<int64_t>();

@@ -10,6 +10,7 @@
 #include "esrun/core/files.h"
 #include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
+#include "esrun/train/checkpoint.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -43,8 +44,8 @@ class ScoringPolicy final : public SelectionPolicy {
 void load_checkpoint_model(Trainer& trainer, const std::string& file, const std::string& where) {
   ESRUN_CHECK(fs::is_regular_file(file), where, ": checkpoint '", file, "' does not exist");
   try {
-    torch::serialize::InputArchive archive, state, model;
-    archive.load_from(file, trainer.model().parameters().front().device());
+    torch::serialize::InputArchive state, model;
+    torch::serialize::InputArchive archive = open_checkpoint(file, trainer.model().parameters().front().device());
     archive.read("trainer", state);
     state.read("model", model);
     trainer.model().load(model);
