@@ -206,17 +206,21 @@ Checkpoint read_last_checkpoint(const std::string& run_dir) {
       return std::optional<int64_t>();
     }
   };
-  std::string others;
-  for (const char* name : {"last.prev.pt", "best.pt"})
-    if (const auto epoch = intact(folder / name))
-      others += fmt::format("\n  {} is intact (epochs done: {}); to resume from it: cp {} {}", (folder / name).string(),
+  // Read only when last.pt fails, so that a normal resume opens one checkpoint.
+  const auto others = [&] {
+    std::string text;
+    for (const char* name : {"last.prev.pt", "best.pt"})
+      if (const auto epoch = intact(folder / name))
+        text += fmt::format("\n  {} is intact (epochs done: {}); to resume from it: cp {} {}", (folder / name).string(),
                             *epoch, (folder / name).string(), last.string());
-  ESRUN_CHECK(fs::exists(last), "--resume ", run_dir, ": no checkpoint at '", last.string(), "'", others);
+    return text.empty() ? "\n  no other intact checkpoint in " + folder.string() : text;
+  };
+  ESRUN_CHECK(fs::exists(last), "--resume ", run_dir, ": no checkpoint at '", last.string(), "'", others());
   try {
     return read_checkpoint(last);
   } catch (const std::exception& e) {
     ESRUN_FAIL("--resume ", run_dir, ": the checkpoint '", last.string(), "' is damaged (truncated or corrupt): ",
-               libtorch_reason(e), others.empty() ? "\n  no other intact checkpoint in " + folder.string() : others);
+               libtorch_reason(e), others());
   }
 }
 
