@@ -39,9 +39,9 @@ torch::serialize::InputArchive open_checkpoint(const std::string& file, std::opt
   if (!archive.try_read("content", content)) return archive;  // written before checkpoints were sealed
   c10::IValue stored;
   archive.read("checksum", stored);
-  ESRUN_CHECK(checksum(content.toStringRef()) == stored.toStringRef(), "checkpoint '", file,
-              "': its checksum does not match its contents (", stored.toStringRef(), " recorded, ",
-              checksum(content.toStringRef()), " now)");
+  const std::string now = checksum(content.toStringRef());
+  ESRUN_CHECK(now == stored.toStringRef(), "checkpoint '", file, "': its checksum does not match its contents (",
+              stored.toStringRef(), " recorded, ", now, " now)");
   std::istringstream in(content.toStringRef());
   torch::serialize::InputArchive inner;
   inner.load_from(in, on);
