@@ -3,7 +3,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "esrun/bench.h"
@@ -15,6 +17,9 @@
 #include "esrun/scoring/score.h"
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) makes the write that crosses it fail with EFBIG, reported as the
+  // error of that write, instead of killing esrun mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Logs and errors go to stderr; stdout carries only what a command prints (YAML, JSON, lists).
   spdlog::set_default_logger(spdlog::stderr_color_mt("esrun"));
   CLI::App app{"esrun: data-efficient deep-learning training experiments from one YAML file"};
@@ -30,7 +35,8 @@ int main(int argc, char** argv) {
   std::string resume;
   app.add_option("--resume", resume, "continue the run in this directory from its checkpoints/last.pt");
   int64_t stop_after = 0;
-  app.add_option("--stop-after-epochs", stop_after, "checkpoint and stop after this many epochs (then --resume)");
+  app.add_option("--stop-after-epochs", stop_after, "checkpoint and stop after this many epochs (then --resume)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
 
   auto* run = app.add_subcommand("run", "train the configured experiment (the default)");
   auto* validate = app.add_subcommand("validate", "check a config without training");
@@ -90,6 +96,11 @@ int main(int argc, char** argv) {
       if (esrun::run(request).stop_signal != 0) return esrun::kInterruptedExitCode;
     }
   } catch (const esrun::Error& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user named that cannot be made or written (a file where a folder must be, no
+    // permission): bad input, with the path in the message.
     spdlog::error("{}", e.what());
     return 2;
   } catch (const std::exception& e) {

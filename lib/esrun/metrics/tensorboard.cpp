@@ -84,8 +84,7 @@ TensorBoardWriter::TensorBoardWriter(const fs::path& folder) {
   fs::create_directories(folder, error);
   ESRUN_CHECK(!error, "cannot create the TensorBoard folder '", folder.string(), "': ", error.message());
   path_ = new_file_name(folder);
-  out_.open(path_, std::ios::binary | std::ios::app);
-  ESRUN_CHECK(out_.good(), "cannot open the TensorBoard events file '", path_.string(), "' for writing");
+  out_ = AppendFile(path_, /*truncate=*/false);
   tfevents::Event event;
   event.set_wall_time(now_seconds());
   event.set_file_version("brain.Event:2");
@@ -94,7 +93,10 @@ TensorBoardWriter::TensorBoardWriter(const fs::path& folder) {
 }
 
 TensorBoardWriter::~TensorBoardWriter() {
-  out_.write(pending_.data(), static_cast<std::streamsize>(pending_.size()));
+  try {
+    if (!pending_.empty()) out_.append(pending_);
+  } catch (const std::exception&) {  // the run is ending (often on that very error): nothing more to do
+  }
 }
 
 void TensorBoardWriter::scalars(int64_t step, const std::vector<std::pair<std::string, double>>& values,
@@ -120,11 +122,9 @@ void TensorBoardWriter::restart(int64_t step) {
 }
 
 void TensorBoardWriter::flush() {
-  // One write of whole records, then the stream's buffer to the OS: a crash can cut at most the
-  // last record, which TensorBoard's readers skip as an incomplete tail.
-  out_.write(pending_.data(), static_cast<std::streamsize>(pending_.size()));
-  out_.flush();
-  ESRUN_CHECK(out_.good(), "cannot write the TensorBoard events file '", path_.string(), "'");
+  // One write of whole records: a crash can cut at most the last record, which TensorBoard's
+  // readers skip as an incomplete tail; a failed write is cut off again by AppendFile.
+  if (!pending_.empty()) out_.append(pending_);
   pending_.clear();
 }
 

@@ -6,12 +6,13 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "esrun/core/files.h"
 
 namespace esrun {
 
@@ -32,7 +33,8 @@ class TensorBoardWriter {
   // A SessionLog START at `step`, for a resumed run: TensorBoard then drops the events with a step
   // >= `step` that it read before (from this folder's earlier files), the ones the run writes again.
   void restart(int64_t step);
-  // Writes the buffered records, whole, and hands them to the OS (call after every epoch).
+  // Writes the buffered records, whole, to the OS (call after every epoch); records the disk cannot
+  // take are cut off again, so the file ends on a whole record, and the error names the file.
   void flush();
   const std::filesystem::path& path() const { return path_; }
 
@@ -40,7 +42,7 @@ class TensorBoardWriter {
   void append_record(const std::string& data);
 
   std::filesystem::path path_;
-  std::ofstream out_;
+  AppendFile out_;
   std::string pending_;  // whole framed records not yet written
 };
 
