@@ -1,4 +1,5 @@
-// Graceful stop on SIGINT/SIGTERM/SIGUSR1 in a child esrun process, and the progress display.
+// Child esrun processes: graceful stop on SIGINT/SIGTERM/SIGUSR1, the exit codes, the lock that
+// keeps two runs out of one run directory; and the progress display.
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "esrun/core/stop.h"
@@ -110,6 +112,69 @@ TEST_CASE("A second signal exits at once without writing a checkpoint", "[signal
   resume.stop_after = 1;
   CHECK_FALSE(esrun::run(resume).finished);
 }
+
+TEST_CASE("A second esrun cannot write into a run directory in use, and takes over the lock of a killed one",
+          "[lock][cli]") {
+  TempDir dir;
+  const pid_t child = spawn_esrun(long_run(dir), dir / "log.txt");
+  REQUIRE(wait_for_checkpoint(child, dir.path() / "run"));
+  const auto metrics = dir.path() / "run" / "metrics.jsonl";
+  const std::string before = esrun::testing::read_file(metrics.string());
+  // Resuming (which rewrites metrics.jsonl) and a fresh run into the same --out are both refused,
+  // naming the process that holds the directory, before anything is written.
+  auto resume = esrun::testing::resume_request(dir / "run");
+  resume.stop_after = 1;
+  const std::string holder = "esrun pid " + std::to_string(child) + " on host ";
+  REQUIRE_THROWS_WITH(esrun::run(resume), Contains("the run directory '" + (dir / "run") + "' is in use by " + holder) &&
+                                              Contains("lock file " + (dir / "run") + "/esrun.lock"));
+  esrun::RunRequest fresh{{}, {"train.epochs=1"}, dir / "run"};
+  REQUIRE_THROWS_WITH(esrun::run(fresh), Contains("is in use by " + holder));
+  const std::string during = esrun::testing::read_file(metrics.string());
+  CHECK(during.substr(0, before.size()) == before);  // the running process's lines, only ever appended to
+  // A killed run leaves its lock file behind; the next esrun finds it stale and takes it over.
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  REQUIRE(std::filesystem::exists(dir.path() / "run" / "esrun.lock"));
+  CHECK_FALSE(esrun::run(resume).finished);
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "run" / "esrun.lock"));  // removed when the run ends
+}
+
+// AddressSanitizer reserves terabytes of address space, which an address-space limit forbids.
+#if defined(__SANITIZE_ADDRESS__)
+#define ESRUN_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ESRUN_ADDRESS_SANITIZER 1
+#endif
+#endif
+
+#ifndef ESRUN_ADDRESS_SANITIZER
+TEST_CASE("An internal error exits 1 with one line that points to ESRUN_DEBUG", "[errors][cli]") {
+  // Memory running out is no bad input (the config runs on a larger machine) and no way to go on:
+  // 40 GB of hidden-layer weights under a 16 GiB address-space limit.
+  TempDir dir;
+  const auto command = [&](const std::string& environment) {
+    const std::string esrun = environment + " " + ESRUN_BINARY + " --config " + ESRUN_SOURCE_DIR +
+                              "/configs/linear_mlp.yaml --set model.hidden=[100000,100000] --set threads=1 --out " +
+                              (dir / "run") + " > " + (dir / "log.txt") + " 2>&1";
+    const int status = std::system(("bash -c 'ulimit -v 16777216; exec env " + esrun + "'").c_str());
+    REQUIRE(WIFEXITED(status));
+    return std::make_pair(WEXITSTATUS(status), esrun::testing::read_file(dir / "log.txt"));
+  };
+  const auto [code, log] = command("ESRUN_DEBUG=0");
+  CHECK(code == 1);
+  CHECK_THAT(log, Contains("internal error: ") && Contains("(ESRUN_DEBUG=1 shows the full message and backtrace)"));
+  CHECK(log.find("Exception raised from") == std::string::npos);
+  CHECK(log.find("frame #") == std::string::npos);
+  const auto error_line = log.substr(log.find("internal error"));
+  CHECK(error_line.find('\n') == error_line.size() - 1);  // one line
+  // ESRUN_DEBUG=1 shows libtorch's whole message, its backtrace included.
+  std::filesystem::remove_all(dir.path() / "run");
+  const auto [debug_code, debug_log] = command("ESRUN_DEBUG=1");
+  CHECK(debug_code == 1);
+  CHECK_THAT(debug_log, Contains("frame #0"));
+}
+#endif
 
 TEST_CASE("Progress reports step, epoch, running loss, images per second and the ETA", "[progress]") {
   esrun::StepProgress p;

@@ -10,6 +10,7 @@
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/core/sealed_archive.h"
 #include "esrun/core/stop.h"
 #include "esrun/data/dataset.h"
 #include "esrun/metrics/run_directory.h"
@@ -20,7 +21,6 @@
 #include "esrun/sampling/policy.h"
 #include "esrun/scoring/scorer.h"
 #include "esrun/tasks/task.h"
-#include "esrun/train/checkpoint.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -157,15 +157,17 @@ void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string&
   archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
   archive.write("config_hash", c10::IValue(config_hash));
   archive.write("metrics", c10::IValue(metrics));
-  const std::string bytes = seal_checkpoint(archive);
+  const std::string bytes = seal_archive(archive);
   // The previous last.pt stays as last.prev.pt (a hard link: no copy), so that a damaged last.pt
   // still leaves a checkpoint to resume from; each file is replaced by a rename, never half written.
   const fs::path previous = dir->path() / "checkpoints" / file;
   if (file == "last.pt" && fs::exists(previous)) {
     const fs::path link = dir->path() / "checkpoints" / "last.prev.pt.tmp";
-    fs::remove(link);
-    fs::create_hard_link(previous, link);
-    fs::rename(link, dir->path() / "checkpoints" / "last.prev.pt");
+    std::error_code error;
+    fs::remove(link, error);
+    if (!error) fs::create_hard_link(previous, link, error);
+    if (!error) fs::rename(link, dir->path() / "checkpoints" / "last.prev.pt", error);
+    ESRUN_CHECK(!error, "cannot keep '", previous.string(), "' as last.prev.pt: ", error.message());
   }
   dir->write_atomic("checkpoints/" + file, bytes);
 }
@@ -180,7 +182,7 @@ struct Checkpoint {
 
 Checkpoint read_checkpoint(const fs::path& file) {
   Checkpoint checkpoint;
-  torch::serialize::InputArchive archive = open_checkpoint(file.string());
+  torch::serialize::InputArchive archive = open_sealed_archive(file.string(), "the checkpoint");
   torch::Tensor next_epoch;
   archive.read("next_epoch", next_epoch);
   checkpoint.next_epoch = next_epoch.item<int64_t>();
@@ -218,7 +220,9 @@ Checkpoint read_last_checkpoint(const std::string& run_dir) {
   ESRUN_CHECK(fs::exists(last), "--resume ", run_dir, ": no checkpoint at '", last.string(), "'", others());
   try {
     return read_checkpoint(last);
-  } catch (const std::exception& e) {
+  } catch (const Error& e) {
+    ESRUN_FAIL("--resume ", run_dir, ": ", e.what(), others());
+  } catch (const std::exception& e) {  // an archive without a checkpoint's records
     ESRUN_FAIL("--resume ", run_dir, ": the checkpoint '", last.string(), "' is damaged (truncated or corrupt): ",
                libtorch_reason(e), others());
   }
@@ -291,15 +295,13 @@ RunResult run(const RunRequest& request) {
                 checkpoint.world_size, " (the shuffled plan of an interrupted epoch, the dropout streams and "
                 "the BatchNorm statistics are per rank)");
   }
-  std::string metrics_so_far;
-  for (const auto& r : records) metrics_so_far += r.dump() + "\n";
+  // A fresh run writes its config first; a resumed one changes nothing in its run directory until
+  // its data, model and checkpoint have loaded, so a resume that fails leaves the run as it was.
   std::optional<RunDirectory> dir;
   if (writes) {
-    dir = request.resume && !request.out
-              ? RunDirectory::resume(*request.resume, metrics_so_far)
-              : (request.resume ? RunDirectory::resume(*request.out, metrics_so_far)
-                                : RunDirectory::create(config.out_root, config.name, config.seed, request.out));
-    dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
+    dir = request.resume ? RunDirectory::resume(request.out.value_or(*request.resume))
+                         : RunDirectory::create(config.out_root, config.name, config.seed, request.out);
+    if (!request.resume) dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
     spdlog::info("run directory {}{}", dir->path().string(),
                  request.resume ? fmt::format(" (resumed at epoch {})", first_epoch + 1) : std::string());
   }
@@ -326,7 +328,23 @@ RunResult run(const RunRequest& request) {
   // A stage's run ends after its epochs; a plain run trains the policy's.
   const int64_t until = request.stage ? std::min(request.stage->epochs, trainer.epochs()) : trainer.epochs();
   if (request.stage && request.stage->start) request.stage->start(trainer);
-  if (request.resume) trainer.load(resumed_state);
+  if (request.resume) {
+    const std::string last = (fs::path(*request.resume) / "checkpoints" / "last.pt").string();
+    try {
+      trainer.load(resumed_state);
+    } catch (const Error& e) {
+      ESRUN_FAIL("--resume ", *request.resume, ": '", last, "' does not fit this run: ", e.what());
+    } catch (const std::exception& e) {  // libtorch's, for state of another model, optimizer or policy
+      ESRUN_FAIL("--resume ", *request.resume, ": '", last, "' does not fit this run (", libtorch_reason(e),
+                 "): was it copied from another run?");
+    }
+    if (dir) {
+      std::string metrics_so_far;
+      for (const auto& r : records) metrics_so_far += r.dump() + "\n";
+      dir->continue_metrics(metrics_so_far);
+      dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
+    }
+  }
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, device.str(), threads,
                config.sampler.name, config.sampler.meta_batch, config.sampler.resolved_mini_batch);
 

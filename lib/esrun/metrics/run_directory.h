@@ -1,26 +1,51 @@
 // The run directory: config.resolved.yaml (written first), metrics.jsonl (one line per epoch,
-// flushed as it is written), summary.json (written last). Whole files are written to a temporary
-// name and renamed, so no file that looks complete is ever half-written.
+// written whole or not at all), summary.json (written last). Whole files are written to a
+// temporary name and renamed, so no file that looks complete is ever half-written. esrun.lock
+// keeps a second esrun from writing into a run directory in use.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <string>
 
+#include "esrun/core/files.h"
+
 namespace esrun {
+
+// <folder>/esrun.lock, held with flock(2) while this process writes the folder, and holding who
+// does ("esrun pid N on host H since T"). The kernel releases the lock of a process that dies, so
+// a lock file left by a killed run is stale and taken over; a live holder is an error naming it.
+class RunLock {
+ public:
+  explicit RunLock(const std::filesystem::path& folder);
+  RunLock(RunLock&& other) noexcept;
+  RunLock& operator=(RunLock&& other) noexcept;
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  void release();  // removes the lock file and unlocks
+
+  std::filesystem::path file_;
+  int fd_ = -1;
+};
 
 class RunDirectory {
  public:
   // `out` given: that folder (created; it must not already hold a summary.json). Otherwise
-  // <out_root>/<name>/<YYYYmmdd-HHMMSS>-s<seed>, with -2, -3, ... appended when it exists.
+  // <out_root>/<name>/<YYYYmmdd-HHMMSS>-s<seed>, with -2, -3, ... appended when it exists. Both
+  // lock the folder before writing anything.
   static RunDirectory create(const std::string& out_root, const std::string& name, uint64_t seed,
                              const std::optional<std::string>& out);
-  // An existing run directory to continue in: metrics.jsonl is rewritten (atomically) to `metrics`,
-  // the lines of the checkpointed epochs, then appended to; a stale summary.json is removed.
-  static RunDirectory resume(const std::filesystem::path& path, const std::string& metrics);
+  // An existing run directory to continue in, locked; nothing in it changes until continue_metrics.
+  static RunDirectory resume(const std::filesystem::path& path);
+  // For a resumed run, once everything it needs has loaded: metrics.jsonl is rewritten (atomically)
+  // to `metrics`, the lines of the checkpointed epochs, then appended to; a stale summary.json is
+  // removed.
+  void continue_metrics(const std::string& metrics);
 
   const std::filesystem::path& path() const { return path_; }
   void write_atomic(const std::string& file, const std::string& content) const;
@@ -29,7 +54,8 @@ class RunDirectory {
  private:
   explicit RunDirectory(std::filesystem::path path);
   std::filesystem::path path_;
-  std::ofstream metrics_;
+  std::optional<RunLock> lock_;
+  AppendFile metrics_;
 };
 
 }  // namespace esrun
