@@ -210,7 +210,24 @@ TEST_CASE("A scores file of other data, with NaN, missing, or a prune ratio keep
                       Contains("sampler.prune_ratio") && Contains("keeps none"));
   esrun::testing::write_file(dir / "junk.pt", "not a scores file");
   REQUIRE_THROWS_WITH(esrun::samplers().create("static_prune", "sampler.name", prune_options(dir / "junk.pt", 0.3), context_of(10)),
-                      Contains("is not an esrun scores file"));
+                      Contains("sampler.scores: the scores file '" + (dir / "junk.pt") +
+                               "' is damaged (truncated or corrupt) or not an esrun file"));
+}
+
+TEST_CASE("A scores file with one flipped byte or cut short is found damaged, not used", "[scoring][errors]") {
+  TempDir dir;
+  const auto file = write_scores(dir, "s.pt", torch::rand({10}, torch::kDouble));
+  const std::string whole = esrun::testing::read_file(file);
+  std::string flipped = whole;
+  flipped[flipped.size() / 2] = static_cast<char>(flipped[flipped.size() / 2] ^ 0x01);
+  esrun::testing::write_file(dir / "flipped.pt", flipped);
+  REQUIRE_THROWS_WITH(
+      esrun::samplers().create("static_prune", "sampler.name", prune_options(dir / "flipped.pt", 0.3), context_of(10)),
+      Contains("the scores file '" + (dir / "flipped.pt") + "' is damaged (truncated or corrupt)"));
+  esrun::testing::write_file(dir / "cut.pt", whole.substr(0, whole.size() - 100));
+  REQUIRE_THROWS_WITH(
+      esrun::samplers().create("static_prune", "sampler.name", prune_options(dir / "cut.pt", 0.3), context_of(10)),
+      Contains("the scores file '" + (dir / "cut.pt") + "' is damaged (truncated or corrupt)"));
 }
 
 TEST_CASE("RHO-LOSS trains on the b samples with the largest training minus irreducible loss, never on the holdout",

@@ -6,7 +6,7 @@
 
 namespace esrun {
 
-uint64_t fnv1a64(const std::string& bytes) {
+uint64_t fnv1a64(std::string_view bytes) {
   uint64_t hash = 14695981039346656037ULL;
   for (unsigned char c : bytes) {
     hash ^= c;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace esrun {
 
@@ -25,6 +26,6 @@ void load_generator(torch::serialize::InputArchive& archive, const std::string& 
 void load_tensor(torch::serialize::InputArchive& archive, const std::string& key, torch::Tensor& into);
 
 // FNV-1a 64-bit hash of a byte string (used for stream names and the config hash).
-uint64_t fnv1a64(const std::string& bytes);
+uint64_t fnv1a64(std::string_view bytes);
 
 }  // namespace esrun

@@ -1,51 +1,55 @@
-#include "esrun/train/checkpoint.h"
+#include "esrun/core/sealed_archive.h"
 
-#include <iomanip>
+#include <fmt/format.h>
+
+#include <filesystem>
 #include <sstream>
+#include <string_view>
 
 #include "esrun/core/error.h"
+#include "esrun/core/files.h"
 #include "esrun/core/rng.h"
 
 namespace esrun {
 namespace {
 
-std::string checksum(const std::string& bytes) {
-  std::ostringstream out;
-  out << std::hex << std::setw(16) << std::setfill('0') << fnv1a64(bytes);
-  return out.str();
-}
+constexpr std::string_view kTag = "esrun-fnv1a64:";
+constexpr size_t kTrailerSize = kTag.size() + 16;
+
+std::string checksum(std::string_view bytes) { return fmt::format("{:016x}", fnv1a64(bytes)); }
 
 }  // namespace
 
-std::string seal_checkpoint(torch::serialize::OutputArchive& archive) {
+std::string seal_archive(torch::serialize::OutputArchive& archive) {
   std::ostringstream out;
   archive.save_to(out);
-  std::string content = out.str();
-  const std::string sum = checksum(content);
-  torch::serialize::OutputArchive sealed;
-  sealed.write("content", c10::IValue(std::move(content)));
-  sealed.write("checksum", c10::IValue(sum));
-  std::ostringstream bytes;
-  sealed.save_to(bytes);
-  return bytes.str();
+  std::string bytes = out.str();
+  bytes += std::string(kTag) + checksum(bytes);
+  return bytes;
 }
 
-torch::serialize::InputArchive open_checkpoint(const std::string& file, std::optional<torch::Device> device) {
+torch::serialize::InputArchive open_sealed_archive(const std::string& file, const std::string& what,
+                                                   std::optional<torch::Device> device) {
+  ESRUN_CHECK(std::filesystem::is_regular_file(file), what, " '", file, "' does not exist");
+  const std::string bytes = read_file(file);
+  ESRUN_CHECK(!bytes.empty(), what, " '", file, "' is damaged (truncated or corrupt): the file is empty");
+  std::string_view archive_bytes(bytes);
+  if (bytes.size() > kTrailerSize && archive_bytes.substr(bytes.size() - kTrailerSize, kTag.size()) == kTag) {
+    archive_bytes.remove_suffix(kTrailerSize);
+    const std::string recorded(std::string_view(bytes).substr(bytes.size() - 16));
+    const std::string now = checksum(archive_bytes);
+    ESRUN_CHECK(now == recorded, what, " '", file, "' is damaged (truncated or corrupt): its checksum does not match ",
+                "its contents (", recorded, " recorded, ", now, " now)");
+  }
   c10::optional<torch::Device> on;  // libtorch's own optional (std::optional from 2.x on)
   if (device) on = *device;
   torch::serialize::InputArchive archive;
-  archive.load_from(file, on);
-  c10::IValue content;
-  if (!archive.try_read("content", content)) return archive;  // written before checkpoints were sealed
-  c10::IValue stored;
-  archive.read("checksum", stored);
-  const std::string now = checksum(content.toStringRef());
-  ESRUN_CHECK(now == stored.toStringRef(), "checkpoint '", file, "': its checksum does not match its contents (",
-              stored.toStringRef(), " recorded, ", now, " now)");
-  std::istringstream in(content.toStringRef());
-  torch::serialize::InputArchive inner;
-  inner.load_from(in, on);
-  return inner;
+  try {
+    archive.load_from(archive_bytes.data(), archive_bytes.size(), on);
+  } catch (const std::exception& e) {  // libtorch's reader: not a zip archive, a record cut short, ...
+    ESRUN_FAIL(what, " '", file, "' is damaged (truncated or corrupt) or not an esrun file: ", libtorch_reason(e));
+  }
+  return archive;
 }
 
 }  // namespace esrun

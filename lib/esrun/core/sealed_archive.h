@@ -1,7 +1,8 @@
-// The checkpoint file format: a libtorch archive holding the archive of the run's state as bytes
-// ("content") and their checksum ("checksum", FNV-1a 64 in hex), so that a damaged byte anywhere
-// is found when the file is opened, not trained on. Files written before esrun sealed them (no
-// "content") open as they are, unchecked.
+// The format of the archives esrun writes and later reads back (checkpoints, scores files): the
+// bytes of a libtorch archive followed by a trailer "esrun-fnv1a64:<16 hex digits>", the FNV-1a 64
+// checksum of every byte before it, so that a damaged byte anywhere in the file (the archive's
+// data or its zip structure) is found when it is opened, not used. Files written before esrun
+// sealed them (no trailer) open as they are, unchecked.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,11 +12,13 @@
 
 namespace esrun {
 
-// The bytes of the checkpoint file holding `archive`.
-std::string seal_checkpoint(torch::serialize::OutputArchive& archive);
+// The bytes of the file holding `archive`.
+std::string seal_archive(torch::serialize::OutputArchive& archive);
 
-// The archive a checkpoint file holds, its checksum checked; throws esrun::Error naming the file
-// when the checksum does not match, and libtorch's error when the file is no archive.
-torch::serialize::InputArchive open_checkpoint(const std::string& file, std::optional<torch::Device> device = {});
+// The archive `file` holds, its checksum checked. `what` names it in errors ("the checkpoint"):
+// a missing, truncated or corrupt file, one whose checksum does not match, or one that is no
+// archive, is an esrun::Error "<what> '<file>' is damaged (truncated or corrupt)...: <why>".
+torch::serialize::InputArchive open_sealed_archive(const std::string& file, const std::string& what,
+                                                   std::optional<torch::Device> device = {});
 
 }  // namespace esrun

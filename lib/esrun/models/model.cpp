@@ -49,4 +49,20 @@ torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
 }
 
+void Model::load(torch::serialize::InputArchive& archive) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& p : named_parameters()) shapes.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
+  torch::nn::Module::load(archive);
+  const auto now = named_parameters();
+  const auto buffers = named_buffers();
+  for (const auto& [name, shape] : shapes) {
+    const torch::Tensor* loaded = now.find(name);
+    if (loaded == nullptr) loaded = buffers.find(name);
+    ESRUN_CHECK(loaded != nullptr && loaded->sizes().vec() == shape, "the saved model's '", name, "' has shape ",
+                loaded ? loaded->sizes() : c10::IntArrayRef{}, " where this config's model has ", c10::IntArrayRef(shape),
+                ": the checkpoint is of another model");
+  }
+}
+
 }  // namespace esrun

@@ -30,6 +30,10 @@ class Model : public torch::nn::Module {
   // geometry-based scores of esrun score read them). has_embedding() is false for models without.
   virtual bool has_embedding() const { return false; }
   virtual torch::Tensor embed(torch::Tensor x);
+  // torch::nn::Module's load, which takes whatever shapes the archive holds, plus a check that every
+  // parameter and buffer kept its shape: an error naming the first that did not (a checkpoint of
+  // another model), instead of silently becoming that model.
+  void load(torch::serialize::InputArchive& archive) override;
 };
 
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;

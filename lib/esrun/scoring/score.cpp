@@ -8,9 +8,9 @@
 #include "esrun/core/distributed.h"
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/core/sealed_archive.h"
 #include "esrun/core/stop.h"
 #include "esrun/scoring/scorer.h"
-#include "esrun/train/checkpoint.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -43,9 +43,14 @@ class ScoringPolicy final : public SelectionPolicy {
 // score.checkpoint: the model weights of a run's checkpoint, into the trainer's model.
 void load_checkpoint_model(Trainer& trainer, const std::string& file, const std::string& where) {
   ESRUN_CHECK(fs::is_regular_file(file), where, ": checkpoint '", file, "' does not exist");
+  torch::serialize::InputArchive archive;
+  try {
+    archive = open_sealed_archive(file, "the checkpoint", trainer.model().parameters().front().device());
+  } catch (const Error& e) {
+    ESRUN_FAIL(where, ": ", e.what());
+  }
   try {
     torch::serialize::InputArchive state, model;
-    torch::serialize::InputArchive archive = open_checkpoint(file, trainer.model().parameters().front().device());
     archive.read("trainer", state);
     state.read("model", model);
     trainer.model().load(model);
@@ -197,9 +202,7 @@ ScoreResult score(const ScoreRequest& request) {
                                      {"score_time_s", seconds_since(start)},
                                      {"data", to_json(identify(trainer.data()))}};
         archive.write("meta", c10::IValue(meta.dump()));
-        std::ostringstream bytes;
-        archive.save_to(bytes);
-        write_file_atomic(part_file, bytes.str());
+        write_file_atomic(part_file, seal_archive(archive));
       };
       run.stage = std::move(stage);
       const RunResult result = esrun::run(run);
@@ -213,8 +216,7 @@ ScoreResult score(const ScoreRequest& request) {
     torch::Tensor scores, scored;
     nlohmann::json meta;
     try {
-      torch::serialize::InputArchive archive;
-      archive.load_from(part_file.string());
+      torch::serialize::InputArchive archive = open_sealed_archive(part_file.string(), "the scores of a part");
       c10::IValue meta_text;
       archive.read("scores", scores);
       archive.read("scored", scored);

@@ -6,6 +6,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/core/sealed_archive.h"
 #include "esrun/core/stop.h"
 #include "esrun/train/trainer.h"
 
@@ -34,27 +35,29 @@ void write_scores(const std::filesystem::path& file, const ScoresFile& scores) {
   archive.write("excluded", scores.excluded.defined() ? scores.excluded.to(torch::kCPU, torch::kBool)
                                                       : torch::zeros_like(scores.scores, torch::kBool).cpu());
   archive.write("meta", c10::IValue(meta.dump()));
-  std::ostringstream bytes;
-  archive.save_to(bytes);
-  write_file_atomic(file, bytes.str());
+  write_file_atomic(file, seal_archive(archive));
 }
 
 ScoresFile read_scores(const std::string& file, const std::string& where, const DataIdentity& data) {
   ESRUN_CHECK(std::filesystem::is_regular_file(file), where, ": scores file '", file,
               "' does not exist; make it with esrun score --config CONFIG --method METHOD --out ", file);
   ScoresFile out;
+  torch::serialize::InputArchive archive;
   try {
-    torch::serialize::InputArchive archive;
-    archive.load_from(file);
+    archive = open_sealed_archive(file, "the scores file");
+  } catch (const Error& e) {
+    ESRUN_FAIL(where, ": ", e.what());
+  }
+  try {
     c10::IValue meta;
     archive.read("meta", meta);
     out.meta = nlohmann::json::parse(meta.toStringRef());
     archive.read("scores", out.scores);
     archive.read("excluded", out.excluded);
-  } catch (const c10::Error& e) {
-    ESRUN_FAIL(where, ": '", file, "' is not an esrun scores file (", std::string(e.what_without_backtrace()), ")");
   } catch (const nlohmann::json::exception& e) {
     ESRUN_FAIL(where, ": '", file, "' has unreadable metadata (", e.what(), ")");
+  } catch (const std::exception& e) {  // c10::Error, or TorchScript's error for another kind of archive
+    ESRUN_FAIL(where, ": '", file, "' is not an esrun scores file (", libtorch_reason(e), ")");
   }
   std::string made_for;
   try {
