@@ -3,6 +3,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <iomanip>
 #include <sstream>
 
@@ -87,11 +88,15 @@ bool is_list(ValueType type) {
 }
 
 YAML::Node load_yaml_text(const std::string& text, const std::string& source) {
+  std::vector<YAML::Node> documents;
   try {
-    return YAML::Load(text);
+    documents = YAML::LoadAll(text);
   } catch (const YAML::ParserException& e) {
     ESRUN_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
   }
+  ESRUN_CHECK(documents.size() <= 1, source, ":", documents.size() > 1 ? documents[1].Mark().line + 1 : 0,
+              ": a second YAML document (after '---'); a config is one document");
+  return documents.empty() ? YAML::Node() : documents.front();
 }
 
 // One key per line in schema order, sections as headers; `comment(key)` may add "  # ...".
@@ -174,6 +179,7 @@ void ResolvedConfig::merge_set(const std::string& assignment, std::vector<std::s
 
 void ResolvedConfig::merge_node(const std::string& prefix, const YAML::Node& node, const Origin& origin,
                                 const std::vector<std::string>& lines, std::vector<std::string>& unknown) {
+  std::map<std::string, Origin> seen;  // YAML forbids a key twice in one mapping; yaml-cpp keeps both
   for (const auto& item : node) {
     const std::string path = join_path(prefix, item.first.Scalar());
     Origin here = origin;
@@ -181,6 +187,9 @@ void ResolvedConfig::merge_node(const std::string& prefix, const YAML::Node& nod
       here.line = item.first.Mark().line + 1;
       here.column = item.first.Mark().column + 1;
     }
+    const auto [first, fresh] = seen.emplace(item.first.Scalar(), here);
+    ESRUN_CHECK(fresh, here.describe(), ": ", path, " is given twice in one mapping (first at ",
+                first->second.describe(), "); keep one");
     if (const KeySpec* key = find_key(path)) {
       here.note = note_on_line(lines, here.line);
       assign(*key, item.second, here);

@@ -21,12 +21,33 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The byte offset of the first byte of `text` that is not part of well-formed UTF-8 (or is NUL),
+// else npos.
+size_t first_non_text_byte(const std::string& text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const size_t length = byte == 0 ? 0 : byte < 0x80 ? 1 : (byte >> 5) == 0x6 && byte >= 0xc2 ? 2
+                                                        : (byte >> 4) == 0xe ? 3 : byte >= 0xf0 && byte <= 0xf4 ? 4 : 0;
+    if (length == 0 || i + length > text.size()) return i;
+    for (size_t k = 1; k < length; ++k)
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return i;
+    i += length;
+  }
+  return std::string::npos;
+}
+
 std::vector<std::string> read_lines(const fs::path& path, const std::string& key) {
   std::ifstream in(path);
   ESRUN_CHECK(in.good(), key, ": cannot open '", path.string(), "' (expected a text file, one paragraph per line)");
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    const size_t bad = first_non_text_byte(line);
+    ESRUN_CHECK(bad == std::string::npos, key, ": '", path.string(), "' line ", number, " is not UTF-8 text (byte ",
+                bad + 1, " of the line is 0x", fmt::format("{:02x}", static_cast<unsigned char>(line[bad])), ")");
     if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  }
   ESRUN_CHECK(!lines.empty(), key, ": '", path.string(), "' has no text");
   return lines;
 }
