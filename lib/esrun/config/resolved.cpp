@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <iomanip>
@@ -87,16 +88,34 @@ bool is_list(ValueType type) {
   return type == ValueType::IntList || type == ValueType::FloatList || type == ValueType::StringList;
 }
 
+// The line of a second YAML document's '---' marker in `text`, else 0. (yaml-cpp's LoadAll would
+// tell, but loops forever on some malformed text, a lone ',' among them.) A '---' at the start of
+// a line always marks a document, even inside a block scalar.
+int second_document_line(const std::string& text) {
+  std::istringstream lines(text);
+  bool content = false;
+  int number = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++number;
+    const bool marker = line.rfind("---", 0) == 0 && (line.size() == 3 || std::isspace(static_cast<unsigned char>(line[3])));
+    if (marker && content) return number;
+    const std::string rest = marker ? line.substr(3) : line;
+    const auto first = rest.find_first_not_of(" \t\r");
+    if (first != std::string::npos && rest[first] != '#' && rest[first] != '%') content = true;
+  }
+  return 0;
+}
+
 YAML::Node load_yaml_text(const std::string& text, const std::string& source) {
-  std::vector<YAML::Node> documents;
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(text);
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     ESRUN_FAIL(source, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg);
   }
-  ESRUN_CHECK(documents.size() <= 1, source, ":", documents.size() > 1 ? documents[1].Mark().line + 1 : 0,
-              ": a second YAML document (after '---'); a config is one document");
-  return documents.empty() ? YAML::Node() : documents.front();
+  const int second = second_document_line(text);
+  ESRUN_CHECK(second == 0, source, ":", second, ": a second YAML document (after '---'); a config is one document");
+  return root;
 }
 
 // One key per line in schema order, sections as headers; `comment(key)` may add "  # ...".

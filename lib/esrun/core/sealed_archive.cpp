@@ -34,13 +34,14 @@ torch::serialize::InputArchive open_sealed_archive(const std::string& file, cons
   const std::string bytes = read_file(file);
   ESRUN_CHECK(!bytes.empty(), what, " '", file, "' is damaged (truncated or corrupt): the file is empty");
   std::string_view archive_bytes(bytes);
-  if (bytes.size() > kTrailerSize && archive_bytes.substr(bytes.size() - kTrailerSize, kTag.size()) == kTag) {
-    archive_bytes.remove_suffix(kTrailerSize);
-    const std::string recorded(std::string_view(bytes).substr(bytes.size() - 16));
-    const std::string now = checksum(archive_bytes);
-    ESRUN_CHECK(now == recorded, what, " '", file, "' is damaged (truncated or corrupt): its checksum does not match ",
-                "its contents (", recorded, " recorded, ", now, " now)");
-  }
+  ESRUN_CHECK(bytes.size() > kTrailerSize && archive_bytes.substr(bytes.size() - kTrailerSize, kTag.size()) == kTag,
+              what, " '", file, "' is damaged (truncated or corrupt) or not an esrun file: it does not end with ",
+              "esrun's checksum (files from an esrun before checksums, issue 19, are refused)");
+  archive_bytes.remove_suffix(kTrailerSize);
+  const std::string recorded(std::string_view(bytes).substr(bytes.size() - 16));
+  const std::string now = checksum(archive_bytes);
+  ESRUN_CHECK(now == recorded, what, " '", file, "' is damaged (truncated or corrupt): its checksum does not match ",
+              "its contents (", recorded, " recorded, ", now, " now)");
   c10::optional<torch::Device> on;  // libtorch's own optional (std::optional from 2.x on)
   if (device) on = *device;
   torch::serialize::InputArchive archive;

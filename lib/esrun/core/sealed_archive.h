@@ -1,8 +1,8 @@
 // The format of the archives esrun writes and later reads back (checkpoints, scores files): the
 // bytes of a libtorch archive followed by a trailer "esrun-fnv1a64:<16 hex digits>", the FNV-1a 64
 // checksum of every byte before it, so that a damaged byte anywhere in the file (the archive's
-// data or its zip structure) is found when it is opened, not used. Files written before esrun
-// sealed them (no trailer) open as they are, unchecked.
+// data or its zip structure) is found when it is opened, not used, and no damaged bytes ever
+// reach libtorch's reader. A file without the trailer is refused.
 #pragma once
 
 #include <torch/torch.h>

@@ -37,9 +37,11 @@ void apply_task(Dataset& data, const RunConfig& config) {
                 " dataset; only feature tables (csv_table) can be read as another task");
     if (task == "classification") {
       const auto all = torch::cat({data.train.targets, data.test.targets});
-      ESRUN_CHECK(all.eq(all.round()).all().item<bool>() && all.min().item<double>() >= 0, c.where("task.name"),
-                  ": classification needs class indices 0, 1, ... in the target column of ", data.name,
-                  ", but it holds other numbers (min ", all.min().item<double>(), ")");
+      ESRUN_CHECK(all.eq(all.round()).all().item<bool>() && all.min().item<double>() >= 0 &&
+                      all.max().item<double>() < static_cast<double>(kMaxClasses),
+                  c.where("task.name"), ": classification needs class indices 0, 1, ..., ", kMaxClasses - 1,
+                  " in the target column of ", data.name, ", but it holds other numbers (min ", all.min().item<double>(),
+                  ", max ", all.max().item<double>(), ")");
       data.num_classes = static_cast<int64_t>(all.max().item<double>()) + 1;
       data.train.targets = data.train.targets.to(torch::kLong);
       data.test.targets = data.test.targets.to(torch::kLong);

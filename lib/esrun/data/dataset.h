@@ -28,6 +28,10 @@ struct Split {
   bool in_memory() const { return inputs.defined(); }
 };
 
+// Class indices a dataset may hold are below this: more would be an output layer of millions of
+// units, and a larger index in a file is taken for damage (it would overflow the class count).
+constexpr int64_t kMaxClasses = 1000000;
+
 struct Dataset {
   std::string name;
   std::string task = "classification";  // the natural task; after load_dataset the run's task

@@ -20,10 +20,18 @@ namespace {
 using MatFile = std::unique_ptr<mat_t, int (*)(mat_t*)>;
 using MatVar = std::unique_ptr<matvar_t, void (*)(matvar_t*)>;
 
-MatVar read_variable(mat_t* file, const std::string& path, const char* name) {
-  MatVar var(Mat_VarRead(file, name), Mat_VarFree);
-  ESRUN_CHECK(var && var->data, path, ": has no variable '", name,
+// Variable `name`, its header checked by `check` before its data is read: a damaged header must not
+// make libmatio allocate what it claims, nor a complex or sparse array be read as numbers.
+template <typename Check>
+MatVar read_variable(mat_t* file, const std::string& path, const char* name, Check check) {
+  const MatVar info(Mat_VarReadInfo(file, name), Mat_VarFree);
+  ESRUN_CHECK(info != nullptr, path, ": has no variable '", name,
               "' (expected X, uint8 32x32x3xN, and y, Nx1, as the official SVHN files)");
+  ESRUN_CHECK(!info->isComplex && !info->isLogical && info->class_type != MAT_C_SPARSE, path, ": ", name,
+              " is a complex, logical or sparse array; expected a real numeric one");
+  check(*info);
+  MatVar var(Mat_VarRead(file, name), Mat_VarFree);
+  ESRUN_CHECK(var && var->data, path, ": the data of variable '", name, "' cannot be read (truncated or corrupt)");
   return var;
 }
 
@@ -51,6 +59,8 @@ torch::Tensor labels_of(const matvar_t& y, const std::string& path, int64_t n) {
     case MAT_C_INT64: values = torch::from_blob(y.data, {c}, torch::kLong); break;
     default: ESRUN_FAIL(path, ": y has MATLAB class ", static_cast<int>(y.class_type), ", expected a numeric array of digits 1..10");
   }
+  ESRUN_CHECK(static_cast<size_t>(c) * values.element_size() <= y.nbytes, path, ": y holds ", y.nbytes, " bytes for ", c,
+              " labels (truncated or corrupt)");
   auto labels = values.to(torch::kDouble);
   ESRUN_CHECK(labels.eq(labels.round()).all().item<bool>() && labels.ge(1).all().item<bool>() &&
                   labels.le(10).all().item<bool>(),
@@ -63,12 +73,23 @@ Split read_split(const std::string& path, const std::string& root_key) {
               "' does not exist (expected the official SVHN file there)");
   MatFile file(Mat_Open(path.c_str(), MAT_ACC_RDONLY), Mat_Close);
   ESRUN_CHECK(file != nullptr, path, ": not a MAT file libmatio can read");
-  const MatVar x = read_variable(file.get(), path, "X");
-  ESRUN_CHECK(x->rank == 4 && x->dims[0] == 32 && x->dims[1] == 32 && x->dims[2] == 3 && x->class_type == MAT_C_UINT8,
-              path, ": X is ", dims_text(*x), " of MATLAB class ", static_cast<int>(x->class_type),
-              ", expected uint8 32x32x3xN");
+  // At most 1000 times the file's size in pixels: MAT files compress, but not by more.
+  const double most = 1000.0 * static_cast<double>(std::filesystem::file_size(path));
+  const MatVar x = read_variable(file.get(), path, "X", [&](const matvar_t& v) {
+    ESRUN_CHECK(v.rank == 4 && v.dims[0] == 32 && v.dims[1] == 32 && v.dims[2] == 3 && v.class_type == MAT_C_UINT8 &&
+                    static_cast<double>(v.dims[3]) * 3072.0 <= most,
+                path, ": X is ", dims_text(v), " of MATLAB class ", static_cast<int>(v.class_type),
+                ", expected uint8 32x32x3xN (N images within the file's size)");
+  });
   const auto n = static_cast<int64_t>(x->dims[3]);
-  const MatVar y = read_variable(file.get(), path, "y");
+  ESRUN_CHECK(x->data_size == 1 && x->nbytes == static_cast<size_t>(n) * 3072, path, ": X holds ", x->nbytes,
+              " bytes, expected ", n * 3072, " for ", n, " images");
+  const MatVar y = read_variable(file.get(), path, "y", [&](const matvar_t& v) {
+    size_t count = 1;
+    for (int i = 0; i < v.rank; ++i) count *= v.dims[i];
+    ESRUN_CHECK(static_cast<int64_t>(count) == n && v.rank == 2 && (v.dims[0] == 1 || v.dims[1] == 1), path, ": y is ",
+                dims_text(v), ", expected ", n, "x1 to match the ", n, " images of X");
+  });
   // Column-major 32 (h) x 32 (w) x 3 x N is row-major [N, 3, w, h]: swap the last two axes.
   const auto images = torch::from_blob(x->data, {n, 3, 32, 32}, torch::kUInt8).transpose(2, 3).contiguous();
   return Split{images, labels_of(*y, path, n), torch::arange(n, torch::kLong), {}};

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -119,10 +120,19 @@ Tokenizer Tokenizer::load(const std::string& path, const TokenizerOptions& optio
 }
 
 Tokenizer Tokenizer::train(const std::vector<std::string>& sentences, const TokenizerOptions& options, uint64_t seed) {
+  // SentencePiece's normalisation drops whitespace and control characters, and its trainer ends the
+  // process when nothing is left: a sentence counts only with a visible character.
+  const auto visible = [](const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte > 0x20 && byte != 0x7f;
+    });
+  };
   std::vector<const std::string*> chosen;
   for (const auto& s : sentences)
-    if (!s.empty()) chosen.push_back(&s);
-  ESRUN_CHECK(!chosen.empty(), "data.tokenizer: the training split has no text to train a SentencePiece model on");
+    if (visible(s)) chosen.push_back(&s);
+  ESRUN_CHECK(!chosen.empty(), "data.tokenizer: the training split has no text to train a SentencePiece model on",
+              " (only whitespace and control characters)");
   if (options.train_sentences && static_cast<int64_t>(chosen.size()) > *options.train_sentences) {
     auto gen = make_generator(seed, "tokenizer");
     const auto rows = std::get<0>(torch::randperm(static_cast<int64_t>(chosen.size()), gen, torch::kLong)

@@ -73,8 +73,9 @@ Records read_records(const fs::path& path, const std::string& key, int64_t vocab
     ESRUN_CHECK(labelled == out.labelled, at, ": ", labelled ? "has" : "has no", " \"label\", unlike the records before "
                 "it; a file holds either classification records (with labels) or language-model records");
     if (labelled) {
-      ESRUN_CHECK(record["label"].is_number_integer() && record["label"].get<int64_t>() >= 0, at,
-                  ": \"label\" must be a class index 0, 1, ..., got ", record["label"].dump());
+      ESRUN_CHECK(record["label"].is_number_integer() && record["label"].get<int64_t>() >= 0 &&
+                      record["label"].get<int64_t>() < kMaxClasses,
+                  at, ": \"label\" must be a class index 0, 1, ..., ", kMaxClasses - 1, ", got ", record["label"].dump());
       ESRUN_CHECK(!record.contains("loss_mask"), at, ": a labelled record takes no \"loss_mask\"");
       r.label = record["label"].get<int64_t>();
       if (record.contains("token_type_ids")) {

@@ -67,6 +67,19 @@ class TorchScriptModel final : public Model {
                  "); save one with torch.jit.save (scripts/export_torchscript.py)");
     }
     ESRUN_CHECK(module_.find_method("forward").has_value(), key, ": '", options_.path, "' has no forward method");
+    try {
+      adopt(o);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // libtorch's, for a module whose tensors esrun cannot train
+      ESRUN_FAIL(key, ": '", options_.path, "' cannot be used as a model here (", libtorch_reason(e), ")");
+    }
+  }
+
+ private:
+  // The module's inputs, its head for this dataset, and its tensors as this Model's parameters and
+  // buffers; then one forward pass on a probe batch.
+  void adopt(const ModelOptions& o) {
     describe_inputs(o);
     replace_head(o);
     const auto frozen = frozen_parameters(o);
@@ -87,6 +100,7 @@ class TorchScriptModel final : public Model {
     module_.train(true);
   }
 
+ public:
   torch::Tensor forward(torch::Tensor x) override {
     if (text_) {
       ESRUN_CHECK(x.dim() == 3 && x.size(1) == 2, "torchscript: expected token ids [N, 2, L], got ", x.sizes());

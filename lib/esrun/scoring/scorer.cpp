@@ -73,6 +73,9 @@ ScoresFile read_scores(const std::string& file, const std::string& where, const 
       fmt::format("{} with {} training samples (checksum {})", data.dataset, data.train_size, data.checksum);
   ESRUN_CHECK(made_for == runs_on, where, ": '", file, "' was made for ", made_for, ", but this run trains on ", runs_on,
               " (another dataset, subset, data seed or label noise); score this config's data with esrun score");
+  ESRUN_CHECK(out.scores.layout() == torch::kStrided && out.excluded.layout() == torch::kStrided &&
+                  out.scores.is_floating_point(),
+              where, ": '", file, "' is not an esrun scores file (its scores are not a dense floating-point tensor)");
   ESRUN_CHECK(out.scores.dim() == 1 && out.scores.size(0) == data.train_size && out.excluded.sizes() == out.scores.sizes(),
               where, ": '", file, "' holds ", out.scores.numel(), " scores for ", data.train_size, " training samples");
   out.scores = out.scores.to(torch::kDouble);
