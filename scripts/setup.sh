@@ -15,6 +15,7 @@
 #   ESRUN_CMAKE_ARGS more CMake arguments, space-separated (say -DESRUN_WITH_OPENCV=OFF)
 #   ESRUN_DATA_DIR   a folder with cifar-100-binary/ and cifar-10-subset/ (README) adds the tests
 #                    on real CIFAR files; without it that tier is reported as skipped.
+#   ESRUN_CTEST_ARGS more ctest arguments for `setup.sh test`, space-separated (say -LE scripts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quickstart}"
@@ -94,6 +95,7 @@ case "$mode" in
     exec "$build/esrun" --config configs/quickstart.yaml ;;
   test)
     cd "$build"
-    ctest --output-on-failure
+    read -r -a ctest_args <<< "${ESRUN_CTEST_ARGS:-}"
+    ctest --output-on-failure -j "$jobs" "${ctest_args[@]}"
     took "testing" ;;
 esac

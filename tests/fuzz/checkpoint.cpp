@@ -1,0 +1,107 @@
+// fuzz_checkpoint: reading a checkpoint as `esrun --resume RUN_DIR` does (run.cpp): the sealed
+// archive opened and its checksum checked (core/sealed_archive.h: open_sealed_archive), the
+// records run.cpp's read_checkpoint takes from it (next_epoch, metrics, trainer, world_size), then
+// Trainer::load of the trainer state into a freshly built trainer (model, optimizer, policy, RNG
+// streams, totals, an interrupted epoch's plan).
+//
+// Input: byte 0 picks the variant (byte 0 % 2): 0, the rest is the checkpoint file as it is (the
+// seal's checksum is fuzzed too, and rejects nearly every mutation); 1, the rest is the archive,
+// sealed here with a correct trailer (fuzz_common.h: with_seal), so that mutations reach libtorch's
+// reader, run.cpp's reads and Trainer::load. Seeds are made with esrun's own writers
+// (Trainer::save, seal_archive), in both variants, plus an unsealed file (the bare libtorch
+// archive, as esrun wrote checkpoints before they were sealed).
+//
+// What counts (fuzz_common.h): open_sealed_archive promises esrun::Error for any damaged file, and
+// Trainer::load runs outside any handler in run.cpp, so only esrun::Error is expected of both.
+// Between them, read_last_checkpoint (run.cpp) turns any std::exception of read_checkpoint's own
+// reads into an esrun::Error naming the file, so those are caught here as it catches them.
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+
+#include "esrun/core/sealed_archive.h"
+#include "esrun/train/trainer.h"
+#include "fuzz_common.h"
+
+namespace {
+
+std::optional<esrun::RunConfig>& config() {
+  static std::optional<esrun::RunConfig> value;
+  return value;
+}
+
+// The archive run.cpp writes as checkpoints/last.pt, unsealed: archive.save_to's bytes.
+std::string checkpoint_archive(esrun::Trainer& trainer, int64_t next_epoch, const std::string& metrics,
+                               torch::serialize::OutputArchive& archive) {
+  torch::serialize::OutputArchive state;
+  trainer.save(state);
+  archive.write("trainer", state);
+  archive.write("world_size", torch::tensor(int64_t{1}, torch::kLong));
+  archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
+  archive.write("config_hash", c10::IValue(config()->resolved.hash()));
+  archive.write("metrics", c10::IValue(metrics));
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return bytes.str();
+}
+
+[[noreturn]] void write_seeds(const std::string& dir) {
+  esrun::Trainer trainer(*config(), esrun::load_dataset(*config()), torch::kCPU);
+  const std::string record = "{\"epoch\": 0, \"samples_forward\": 16, \"samples_backward_total\": 16}\n";
+  torch::serialize::OutputArchive fresh;
+  const std::string unsealed_fresh = checkpoint_archive(trainer, 0, "", fresh);
+  (void)trainer.train_epoch(0);
+  torch::serialize::OutputArchive trained;
+  const std::string unsealed = checkpoint_archive(trainer, 1, record, trained);
+  const std::string sealed = esrun::seal_archive(trained);
+  std::string bad_sum = sealed;  // a byte of the sealed content flipped: the checksum catches it
+  bad_sum[bad_sum.size() / 2] = static_cast<char>(bad_sum[bad_sum.size() / 2] ^ 0x01);
+  using esrun_fuzz::tagged;
+  esrun_fuzz::write_seeds_and_exit(dir, {{"sealed-after-epoch", tagged(0, sealed)},
+                                         {"sealed-flipped-byte", tagged(0, bad_sum)},
+                                         {"sealed-truncated", tagged(0, sealed.substr(0, sealed.size() * 2 / 3))},
+                                         {"unsealed-after-epoch", tagged(0, unsealed)},
+                                         {"to-seal-after-epoch", tagged(1, esrun_fuzz::without_seal(sealed))},
+                                         {"to-seal-fresh", tagged(1, unsealed_fresh)},
+                                         {"to-seal-not-an-archive", tagged(1, "PK\x03\x04 this is not a zip archive")}});
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  esrun_fuzz::quiet();
+  config() = esrun_fuzz::config_with({"data.name=linear_synthetic", "data.linear={train_size: 16, test_size: 4}",
+                                      "model={name: mlp, hidden: [2]}", "sampler.name=es", "sampler.meta_batch=8",
+                                      "train.epochs=2", "device=cpu", "threads=1"});
+  if (const std::string dir = esrun_fuzz::seeds_dir(); !dir.empty()) write_seeds(dir);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const auto path = (esrun_fuzz::scratch() / "last.pt").string();
+  const auto bytes = esrun_fuzz::as_view(data + 1, size - 1);
+  esrun_fuzz::write_file(path, data[0] % 2 == 0 ? std::string(bytes) : esrun_fuzz::with_seal(bytes));
+  esrun_fuzz::guarded([&] {
+    torch::serialize::InputArchive archive = esrun::open_sealed_archive(path, "the checkpoint");
+    torch::serialize::InputArchive state;
+    try {  // run.cpp's read_checkpoint, inside read_last_checkpoint's catch (std::exception)
+      torch::Tensor next_epoch;
+      archive.read("next_epoch", next_epoch);
+      (void)next_epoch.item<int64_t>();
+      c10::IValue metrics;
+      archive.read("metrics", metrics);
+      std::istringstream lines(metrics.toStringRef());
+      for (std::string line; std::getline(lines, line);) (void)nlohmann::json::parse(line);
+      archive.read("trainer", state);
+      torch::Tensor world = torch::tensor(int64_t{1});
+      archive.try_read("world_size", world);
+      ESRUN_CHECK(world.item<int64_t>() == 1, "world size");  // run.cpp: must match this run's
+    } catch (const std::exception&) {
+      return;
+    }
+    esrun::Trainer trainer(*config(), esrun::load_dataset(*config()), torch::kCPU);
+    trainer.load(state);
+  });
+  return 0;
+}
