@@ -7,7 +7,6 @@
 // mnli); without a '\f' both files get the same text.
 #include "esrun/data/tokenizer.h"
 #include "fuzz_common.h"
-#include "no_deepbind.h"
 
 namespace {
 

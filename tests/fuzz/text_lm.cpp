@@ -6,7 +6,6 @@
 // '\f' both get the same text).
 #include "esrun/data/tokenizer.h"
 #include "fuzz_common.h"
-#include "no_deepbind.h"
 
 namespace {
 

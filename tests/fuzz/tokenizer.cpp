@@ -9,7 +9,6 @@
 // SentencePiece itself is Debian's (not instrumented): its memory errors show as crashes only.
 #include "esrun/data/tokenizer.h"
 #include "fuzz_common.h"
-#include "no_deepbind.h"
 
 namespace {
 

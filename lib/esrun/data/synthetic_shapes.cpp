@@ -18,8 +18,6 @@ namespace {
 
 #ifdef ESRUN_WITH_OPENCV
 
-constexpr const char* kShapes[] = {"circle", "square", "triangle", "cross", "ring", "star", "hexagon", "bar"};
-
 std::vector<cv::Point> regular_polygon(cv::Point2d centre, double radius, int corners, double angle,
                                        double inner_ratio = 1.0) {
   std::vector<cv::Point> points;

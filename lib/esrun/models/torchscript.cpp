@@ -63,7 +63,7 @@ class TorchScriptModel final : public Model {
     try {
       module_ = torch::jit::load(options_.path, torch::Device(o.device));
     } catch (const std::exception& e) {  // c10::Error, or jit's ErrorReport for an op this libtorch lacks
-      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", libtorch_reason(e),
+      ESRUN_FAIL(key, ": '", options_.path, "' is not a TorchScript archive libtorch can read (", reason(e),
                  "); save one with torch.jit.save (scripts/export_torchscript.py)");
     }
     ESRUN_CHECK(module_.find_method("forward").has_value(), key, ": '", options_.path, "' has no forward method");
@@ -72,11 +72,21 @@ class TorchScriptModel final : public Model {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {  // libtorch's, for a module whose tensors esrun cannot train
-      ESRUN_FAIL(key, ": '", options_.path, "' cannot be used as a model here (", libtorch_reason(e), ")");
+      ESRUN_FAIL(key, ": '", options_.path, "' cannot be used as a model here (", reason(e), ")");
     }
   }
 
  private:
+  // libtorch's reason, or a stand-in: the message of a TorchScript error about a damaged archive
+  // is formed when asked for, and that can throw in turn.
+  static std::string reason(const std::exception& e) {
+    try {
+      return libtorch_reason(e);
+    } catch (const std::exception&) {
+      return "libtorch's message about it could not be formed either";
+    }
+  }
+
   // The module's inputs, its head for this dataset, and its tensors as this Model's parameters and
   // buffers; then one forward pass on a probe batch.
   void adopt(const ModelOptions& o) {
