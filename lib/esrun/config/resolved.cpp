@@ -1,11 +1,11 @@
 #include "esrun/config/resolved.h"
 
+#include <cctype>
 #include <charconv>
 #include <filesystem>
-#include <cctype>
 #include <fstream>
-#include <map>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 #include "esrun/core/error.h"
