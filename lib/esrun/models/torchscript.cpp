@@ -21,6 +21,7 @@
 // shape, so a mismatched module fails before training starts.
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
+#include <torch/csrc/jit/frontend/error_report.h>
 #include <torch/script.h>
 
 #include <set>
@@ -77,14 +78,13 @@ class TorchScriptModel final : public Model {
   }
 
  private:
-  // libtorch's reason, or a stand-in: the message of a TorchScript error about a damaged archive
-  // is formed when asked for, and that can throw in turn.
+  // libtorch's reason. A TorchScript compile error (jit::ErrorReport) forms its message when asked,
+  // from the archive's source: for a damaged archive that throws inside what(), which is noexcept,
+  // and ends the process; so its message is not asked for.
   static std::string reason(const std::exception& e) {
-    try {
-      return libtorch_reason(e);
-    } catch (const std::exception&) {
-      return "libtorch's message about it could not be formed either";
-    }
+    if (dynamic_cast<const torch::jit::ErrorReport*>(&e) != nullptr)
+      return "TorchScript cannot compile the archive's code: it is damaged, or uses an operator this libtorch lacks";
+    return libtorch_reason(e);
   }
 
   // The module's inputs, its head for this dataset, and its tensors as this Model's parameters and
