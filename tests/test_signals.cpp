@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "esrun/core/sanitizer.h"
 #include "esrun/core/stop.h"
 #include "esrun/metrics/progress.h"
 #include "esrun/run.h"
@@ -144,14 +145,6 @@ TEST_CASE("A second esrun cannot write into a run directory in use, and takes ov
 }
 
 // AddressSanitizer reserves terabytes of address space, which an address-space limit forbids.
-#if defined(__SANITIZE_ADDRESS__)
-#define ESRUN_ADDRESS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ESRUN_ADDRESS_SANITIZER 1
-#endif
-#endif
-
 #ifndef ESRUN_ADDRESS_SANITIZER
 TEST_CASE("An internal error exits 1 with one line that points to ESRUN_DEBUG", "[errors][cli]") {
   // Memory running out is no bad input (the config runs on a larger machine) and no way to go on:

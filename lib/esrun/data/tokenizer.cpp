@@ -14,6 +14,7 @@
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
 #include "esrun/core/rng.h"
+#include "esrun/core/sanitizer.h"
 #include "esrun/data/sentencepiece/api.h"
 
 namespace esrun {
@@ -31,13 +32,6 @@ constexpr const char* kSep = "[SEP]";
 // libstdc++'s operator new, bound to ASan's malloc when libstdc++ loaded. Its option
 // alloc_dealloc_mismatch=0 (tests/sanitize/options.sh) is the price: ASan sees that operator new
 // as malloc, and esrun's operator delete of a string the module made as a mismatch.
-#if defined(__SANITIZE_ADDRESS__)
-#define ESRUN_ADDRESS_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ESRUN_ADDRESS_SANITIZER 1
-#endif
-#endif
 
 void* open_module(const char* path) {
   constexpr int flags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
