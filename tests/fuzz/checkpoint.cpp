@@ -78,10 +78,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   const auto path = (esrun_fuzz::scratch() / "last.pt").string();
-  const auto bytes = esrun_fuzz::as_view(data + 1, size - 1);
-  esrun_fuzz::write_file(path, data[0] % 2 == 0 ? std::string(bytes) : esrun_fuzz::with_seal(bytes));
+  if (!esrun_fuzz::write_archive_input(path, data, size)) return 0;
   esrun_fuzz::guarded([&] {
     torch::serialize::InputArchive archive = esrun::open_sealed_archive(path, "the checkpoint");
     torch::serialize::InputArchive state;

@@ -5,12 +5,9 @@
 // the training and the test file. Records are 3073 (CIFAR-10) or 3074 (CIFAR-100) bytes.
 #include "fuzz_common.h"
 
-namespace {
+using esrun_fuzz::variants;
 
-std::vector<esrun::RunConfig>& variants() {
-  static std::vector<esrun::RunConfig> configs;
-  return configs;
-}
+namespace {
 
 std::string record(int label_bytes, int fine, int coarse, uint8_t fill) {
   std::string bytes;
@@ -51,8 +48,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  const esrun::RunConfig& config = variants()[data[0] % variants().size()];
-  esrun_fuzz::write_file(esrun_fuzz::scratch() / "cifar" / "input.bin", esrun_fuzz::as_view(data + 1, size - 1));
-  esrun_fuzz::guarded([&] { (void)esrun::load_dataset(config); });
+  esrun_fuzz::load_from_files(variants()[data[0] % variants().size()], esrun_fuzz::scratch() / "cifar", {"input.bin"},
+                              esrun_fuzz::as_view(data + 1, size - 1));
   return 0;
 }

@@ -7,14 +7,7 @@
 // Every variant's target column is y; the seeds and the dictionary use the columns a, b, c, s, y.
 #include "fuzz_common.h"
 
-namespace {
-
-std::vector<esrun::RunConfig>& variants() {
-  static std::vector<esrun::RunConfig> configs;
-  return configs;
-}
-
-}  // namespace
+using esrun_fuzz::variants;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   esrun_fuzz::quiet();
@@ -52,15 +45,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t variant = data[0] % variants().size();
-  const auto text = esrun_fuzz::as_view(data + 1, size - 1);
-  const auto folder = esrun_fuzz::scratch() / "csv";
-  if (variant == 3) {
-    const auto parts = esrun_fuzz::split_parts(text, 2);
-    esrun_fuzz::write_file(folder / "train.csv", parts[0]);
-    esrun_fuzz::write_file(folder / "test.csv", parts[1]);
-  } else {
-    esrun_fuzz::write_file(folder / "train.csv", text);
-  }
-  esrun_fuzz::guarded([&] { (void)esrun::load_dataset(variants()[variant]); });
+  const std::vector<std::string> names =
+      variant == 3 ? std::vector<std::string>{"train.csv", "test.csv"} : std::vector<std::string>{"train.csv"};
+  esrun_fuzz::load_from_files(variants()[variant], esrun_fuzz::scratch() / "csv", names,
+                              esrun_fuzz::as_view(data + 1, size - 1));
   return 0;
 }

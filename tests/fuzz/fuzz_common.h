@@ -36,6 +36,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
+#include "esrun/data/tokenizer.h"
 #include "esrun/run.h"
 
 namespace esrun_fuzz {
@@ -105,6 +106,23 @@ inline esrun::RunConfig config_with(const std::vector<std::string>& sets) {
   }
 }
 
+// The configs a dataset target picks from by its input's first byte (filled in LLVMFuzzerInitialize).
+inline std::vector<esrun::RunConfig>& variants() {
+  static std::vector<esrun::RunConfig> configs;
+  return configs;
+}
+
+// A fixed tiny SentencePiece model (vocabulary 60) trained once on `sentences`, written to the
+// scratch folder for data.tokenizer.model; returns its path. The readers' targets encode with it
+// and never train (fuzz_tokenizer covers training on fuzzed text).
+inline fs::path fixed_tokenizer_model(const std::vector<std::string>& sentences) {
+  esrun::TokenizerOptions options;
+  options.vocab_size = 60;
+  const auto path = scratch() / "spm.model";
+  write_file(path, esrun::Tokenizer::train(sentences, options, 1).serialized());
+  return path;
+}
+
 inline bool allow_foreign() {
   static const bool allow = [] {
     const char* v = std::getenv("ESRUN_FUZZ_ALLOW_FOREIGN");
@@ -142,6 +160,15 @@ void guarded(F&& f) {
   }
 }
 
+// A dataset target's execution: `bytes` cut at '\f' into one part per file name (split_parts),
+// each written to folder/name, then the dataset loaded as a run loads it, guarded.
+inline void load_from_files(const esrun::RunConfig& config, const fs::path& folder,
+                            const std::vector<std::string>& names, std::string_view bytes) {
+  const auto parts = split_parts(bytes, names.size());
+  for (size_t i = 0; i < names.size(); ++i) write_file(folder / names[i], parts[i]);
+  guarded([&] { (void)esrun::load_dataset(config); });
+}
+
 // ESRUN_FUZZ_WRITE_SEEDS: the folder to write seeds into, or empty.
 inline std::string seeds_dir() {
   const char* dir = std::getenv("ESRUN_FUZZ_WRITE_SEEDS");
@@ -166,8 +193,17 @@ inline std::string seeds_dir() {
 inline std::string with_seal(std::string_view archive) {
   char digits[17];
   std::snprintf(digits, sizeof(digits), "%016llx",
-                static_cast<unsigned long long>(esrun::fnv1a64(std::string(archive))));
+                static_cast<unsigned long long>(esrun::fnv1a64(archive)));
   return std::string(archive) + "esrun-fnv1a64:" + digits;
+}
+
+// Writes a sealed-archive target's input to `path`: byte 0 even, the rest as it is (variant 0);
+// odd, the rest sealed (variant 1). Returns false for an empty input.
+inline bool write_archive_input(const fs::path& path, const uint8_t* data, size_t size) {
+  if (size == 0) return false;
+  const auto bytes = as_view(data + 1, size - 1);
+  write_file(path, data[0] % 2 == 0 ? std::string(bytes) : with_seal(bytes));
+  return true;
 }
 
 // The archive inside a sealed file (without the trailer), for seeds of variant 1.
@@ -181,6 +217,18 @@ inline std::string without_seal(const std::string& file) {
 // A seed whose first byte picks the target's variant.
 inline std::string tagged(uint8_t variant, const std::string& bytes) {
   return std::string(1, static_cast<char>(variant)) + bytes;
+}
+
+// The seeds of a sealed-archive target: each sealed file as it is (variant 0) and its archive
+// without the trailer, for the target to seal (variant 1, "to-seal-<name>").
+inline std::vector<std::pair<std::string, std::string>> sealed_seeds(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::pair<std::string, std::string>> seeds;
+  for (const auto& [name, bytes] : files) {
+    seeds.emplace_back(name, tagged(0, bytes));
+    seeds.emplace_back("to-seal-" + name, tagged(1, without_seal(bytes)));
+  }
+  return seeds;
 }
 
 inline std::string read_bytes(const fs::path& path) {

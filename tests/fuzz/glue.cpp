@@ -5,17 +5,13 @@
 // Input: byte 0 picks the GLUE task (cola sst2 mrpc qqp stsb mnli qnli rte wnli, modulo 9); the
 // rest up to the first '\f' is train.tsv, after it the dev file (dev.tsv; dev_matched.tsv for
 // mnli); without a '\f' both files get the same text.
-#include "esrun/data/tokenizer.h"
 #include "fuzz_common.h"
+
+using esrun_fuzz::variants;
 
 namespace {
 
 const std::vector<std::string> kTasks = {"cola", "sst2", "mrpc", "qqp", "stsb", "mnli", "qnli", "rte", "wnli"};
-
-std::vector<esrun::RunConfig>& variants() {
-  static std::vector<esrun::RunConfig> configs;
-  return configs;
-}
 
 }  // namespace
 
@@ -46,14 +42,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
          {"cola-headerless-short", tagged(0, "a\t1\n")}});
   }
   // A fixed model: the pieces of a few sentences, with [CLS] and [SEP] as Tokenizer::train adds them.
-  esrun::TokenizerOptions options;
-  options.vocab_size = 60;
-  const std::vector<std::string> text = {"the quick brown fox jumps over the lazy dog",
-                                         "a plane is taking off and an air plane is landing",
-                                         "what is the answer? it is forty two.", "0123456789 !?.,;:'\"()-"};
-  const auto tokenizer = esrun::Tokenizer::train(text, options, 1);
-  const auto model = esrun_fuzz::scratch() / "spm.model";
-  esrun_fuzz::write_file(model, tokenizer.serialized());
+  const auto model = esrun_fuzz::fixed_tokenizer_model({"the quick brown fox jumps over the lazy dog",
+                                                        "a plane is taking off and an air plane is landing",
+                                                        "what is the answer? it is forty two.", "0123456789 !?.,;:'\"()-"});
   const std::string root = "data.root=" + (esrun_fuzz::scratch() / "glue").string();
   for (const auto& task : kTasks)
     variants().push_back(esrun_fuzz::config_with({"data.name=glue", root, "data.glue.task=" + task,
@@ -65,10 +56,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t variant = data[0] % variants().size();
-  const auto parts = esrun_fuzz::split_parts(esrun_fuzz::as_view(data + 1, size - 1), 2);
-  const auto folder = esrun_fuzz::scratch() / "glue";
-  esrun_fuzz::write_file(folder / "train.tsv", parts[0]);
-  esrun_fuzz::write_file(folder / (kTasks[variant] == "mnli" ? "dev_matched.tsv" : "dev.tsv"), parts[1]);
-  esrun_fuzz::guarded([&] { (void)esrun::load_dataset(variants()[variant]); });
+  esrun_fuzz::load_from_files(variants()[variant], esrun_fuzz::scratch() / "glue",
+                              {"train.tsv", kTasks[variant] == "mnli" ? "dev_matched.tsv" : "dev.tsv"},
+                              esrun_fuzz::as_view(data + 1, size - 1));
   return 0;
 }

@@ -85,13 +85,7 @@ std::string raw_file(const std::function<void(torch::serialize::OutputArchive&)>
   } catch (const std::exception& e) {
     std::fprintf(stderr, "esrun-fuzz: no sparse-scores seed (%s)\n", esrun::libtorch_reason(e).c_str());
   }
-  // Variant 0: the files as they are; variant 1: their archives, to be sealed by the target.
-  std::vector<std::pair<std::string, std::string>> tagged;
-  for (const auto& [name, bytes] : seeds) {
-    tagged.emplace_back(name, esrun_fuzz::tagged(0, bytes));
-    tagged.emplace_back("to-seal-" + name, esrun_fuzz::tagged(1, esrun_fuzz::without_seal(bytes)));
-  }
-  esrun_fuzz::write_seeds_and_exit(dir, tagged);
+  esrun_fuzz::write_seeds_and_exit(dir, esrun_fuzz::sealed_seeds(seeds));
 }
 
 }  // namespace
@@ -103,10 +97,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
   const auto path = (esrun_fuzz::scratch() / "scores.pt").string();
-  const auto bytes = esrun_fuzz::as_view(data + 1, size - 1);
-  esrun_fuzz::write_file(path, data[0] % 2 == 0 ? std::string(bytes) : esrun_fuzz::with_seal(bytes));
+  if (!esrun_fuzz::write_archive_input(path, data, size)) return 0;
   esrun_fuzz::guarded([&] { (void)esrun::read_scores(path, "sampler.scores (config.yaml:3)", kData); });
   return 0;
 }

@@ -14,12 +14,9 @@
 #include <matio.h>
 #endif
 
-namespace {
+using esrun_fuzz::variants;
 
-std::vector<esrun::RunConfig>& variants() {
-  static std::vector<esrun::RunConfig> configs;
-  return configs;
-}
+namespace {
 
 #ifdef ESRUN_WITH_MATIO
 

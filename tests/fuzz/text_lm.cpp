@@ -4,7 +4,6 @@
 //
 // Input: the text up to the first '\f' is the training file, after it the test file (without a
 // '\f' both get the same text).
-#include "esrun/data/tokenizer.h"
 #include "fuzz_common.h"
 
 namespace {
@@ -28,13 +27,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
               {"blank-lines", "\n \t\r\n\f\n"},
               {"binary-utf8", "\xff\xfe\x01 caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc3\n"}});
   }
-  esrun::TokenizerOptions options;
-  options.vocab_size = 60;
-  const std::vector<std::string> text = {"the quick brown fox jumps over the lazy dog",
-                                         "valkyria chronicles is a tactical role @-@ playing video game .",
-                                         "robert boulter is an english film and television actor ."};
-  const auto model = esrun_fuzz::scratch() / "spm.model";
-  esrun_fuzz::write_file(model, esrun::Tokenizer::train(text, options, 1).serialized());
+  const auto model = esrun_fuzz::fixed_tokenizer_model({"the quick brown fox jumps over the lazy dog",
+                                                        "valkyria chronicles is a tactical role @-@ playing video game .",
+                                                        "robert boulter is an english film and television actor ."});
   config() = esrun_fuzz::config_with({"data.name=text_lm", "data.root=" + (esrun_fuzz::scratch() / "text").string(),
                                       "data.tokenizer.model=" + model.string(), "data.tokenizer.max_length=4",
                                       "model.name=gpt"});
@@ -42,10 +37,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto parts = esrun_fuzz::split_parts(esrun_fuzz::as_view(data, size), 2);
-  const auto folder = esrun_fuzz::scratch() / "text";
-  esrun_fuzz::write_file(folder / "wiki.train.tokens", parts[0]);
-  esrun_fuzz::write_file(folder / "wiki.test.tokens", parts[1]);
-  esrun_fuzz::guarded([&] { (void)esrun::load_dataset(*config()); });
+  esrun_fuzz::load_from_files(*config(), esrun_fuzz::scratch() / "text", {"wiki.train.tokens", "wiki.test.tokens"},
+                              esrun_fuzz::as_view(data, size));
   return 0;
 }

@@ -6,14 +6,7 @@
 // (without a '\f' both get the same text).
 #include "fuzz_common.h"
 
-namespace {
-
-std::vector<esrun::RunConfig>& variants() {
-  static std::vector<esrun::RunConfig> configs;
-  return configs;
-}
-
-}  // namespace
+using esrun_fuzz::variants;
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   esrun_fuzz::quiet();
@@ -45,10 +38,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t variant = data[0] % variants().size();
-  const auto parts = esrun_fuzz::split_parts(esrun_fuzz::as_view(data + 1, size - 1), 2);
-  const auto folder = esrun_fuzz::scratch() / "jsonl";
-  esrun_fuzz::write_file(folder / "train.jsonl", parts[0]);
-  esrun_fuzz::write_file(folder / "test.jsonl", parts[1]);
-  esrun_fuzz::guarded([&] { (void)esrun::load_dataset(variants()[variant]); });
+  esrun_fuzz::load_from_files(variants()[variant], esrun_fuzz::scratch() / "jsonl", {"train.jsonl", "test.jsonl"},
+                              esrun_fuzz::as_view(data + 1, size - 1));
   return 0;
 }
