@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
   std::string format = "yaml";
   print->add_flag("--defaults", defaults, "print every key with its default and help");
   print->add_option("--format", format, "yaml or markdown (docs/config.md)")->check(CLI::IsMember({"yaml", "markdown"}));
+  bool each = false;
+  print->add_flag("--each", each,
+                  "resolve each --config file on its own (with every --set) and print one YAML document per file, "
+                  "headed '--- # FILE', in the order given: many configs for one start of the binary")
+      ->excludes("--defaults");
   auto* list = app.add_subcommand("list", "print registered names with their help");
   std::string kind;
   list->add_option("kind", kind, "models, datasets, tasks, samplers, scorers, optimizers or schedules");
@@ -78,6 +83,13 @@ int main(int argc, char** argv) {
     } else if (*print) {
       if (defaults) {
         std::cout << (format == "markdown" ? esrun::defaults_markdown() : esrun::defaults_yaml());
+      } else if (each) {
+        ESRUN_CHECK(!request.configs.empty(), "print-config --each: give at least one --config FILE");
+        for (const auto& config : request.configs) {
+          esrun::RunRequest one = request;
+          one.configs = {config};
+          std::cout << "--- # " << config << "\n" << esrun::load_config(one).resolved.to_yaml(/*notes=*/true);
+        }
       } else {
         std::cout << esrun::load_config(request).resolved.to_yaml(/*notes=*/true);
       }

@@ -279,9 +279,16 @@ def config_mismatches(cell, resolved_flat):
     return found
 
 
-def resolved_config(esrun, config, cwd=None):
-    """The flattened output of `esrun print-config --config CONFIG` (run from cwd)."""
-    done = subprocess.run([esrun, "print-config", "--config", config], cwd=cwd, capture_output=True, text=True)
+def resolved_configs(esrun, configs, cwd=None):
+    """The flattened output of `esrun print-config --config CONFIG` (run from cwd) for each of
+    configs, in their order: one `print-config --each` for all (the binary starts once)."""
+    command = [esrun, "print-config", "--each"]
+    for config in configs:
+        command += ["--config", config]
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise ValueError(f"{config}: esrun print-config failed ({done.returncode}): {done.stderr.strip()}")
-    return flatten(yaml.safe_load(done.stdout) or {})
+        raise ValueError(f"esrun print-config failed ({done.returncode}): {done.stderr.strip()}")
+    documents = list(yaml.safe_load_all(done.stdout))
+    if len(documents) != len(configs):
+        raise ValueError(f"esrun print-config --each printed {len(documents)} documents for {len(configs)} configs")
+    return [flatten(document or {}) for document in documents]

@@ -50,7 +50,6 @@ number dotted), one panel per column.
 """
 import argparse
 import base64
-import concurrent.futures
 import datetime
 import html
 import math
@@ -66,7 +65,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .plot import curve, epoch_number  # noqa: E402
-from .published import config_mismatches, config_paths, load_table, resolved_config  # noqa: E402
+from .published import config_mismatches, config_paths, load_table, resolved_configs  # noqa: E402
 from .runs import check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # a cell's config is relative to it
@@ -163,19 +162,16 @@ class Configs:
         self.esrun, self.cache = esrun, {}
 
     def prefetch(self, paths):
-        """Resolves the configs not yet read, a few print-configs at a time (each starts the binary)."""
+        """Resolves the configs not yet read, all with one print-config (the binary starts once)."""
         paths = sorted(set(paths) - set(self.cache))
-        if not self.esrun or not paths:
-            return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
-            for path, settings in zip(paths, pool.map(self.resolve, paths)):
-                self.cache[path] = settings
+        if self.esrun and paths:
+            self.cache.update(zip(paths, self.resolve(paths)))
 
-    def resolve(self, path):
+    def resolve(self, paths):
         try:
-            return experiment(resolved_config(self.esrun, path, cwd=ROOT))
+            return [experiment(flat) for flat in resolved_configs(self.esrun, paths, cwd=ROOT)]
         except (OSError, ValueError) as error:
-            raise ReportError(f"cannot resolve {path} with {self.esrun}: {error}") from None
+            raise ReportError(f"cannot resolve {', '.join(paths)} with {self.esrun}: {error}") from None
 
     def raw(self, path):
         with open(os.path.join(ROOT, path)) as f:
@@ -183,7 +179,7 @@ class Configs:
 
     def settings(self, path):
         if path not in self.cache:
-            self.cache[path] = self.resolve(path) if self.esrun else self.raw(path)
+            self.cache[path] = self.resolve([path])[0] if self.esrun else self.raw(path)
         return self.cache[path]
 
     def describe(self):

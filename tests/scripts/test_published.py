@@ -3,12 +3,14 @@
 
 ESRUN_BINARY, when set, is the built esrun: then every config a published cell names is resolved with
 `esrun print-config` and compared with the cell's `match`."""
-import concurrent.futures
 import os
+import subprocess
 import sys
 import tempfile
 import textwrap
 import unittest
+
+import yaml
 
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -88,10 +90,8 @@ class PublishedCellsMatchTheirConfigs(unittest.TestCase):
         cls.tables = published.load_all(PUBLISHED)
         configs = sorted({path for table in cls.tables for _, cell in published.cells(table)
                           for path in published.config_paths(cell, REPO)})
-        # print-config starts the whole binary (about a second), so the configs resolve in parallel.
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(4, os.cpu_count() or 1)) as pool:
-            resolved = pool.map(lambda path: published.resolved_config(esrun, path, cwd=REPO), configs)
-            cls.resolved = dict(zip(configs, resolved))
+        # One `print-config --each` for all: the binary starts once, not once per config.
+        cls.resolved = dict(zip(configs, published.resolved_configs(esrun, configs, cwd=REPO)))
 
     def test_match_equals_the_resolved_config_of_every_named_config(self):
         problems = []
@@ -250,6 +250,46 @@ class ConfigMismatches(unittest.TestCase):
             self.assertEqual(published.config_paths({"config": "y_rate10.yaml"}, root), ["y_rate10.yaml"])
             self.assertEqual(published.config_paths({"config": "z.yaml"}, root), [])
             self.assertEqual(published.config_paths({"config": None}, root), [])
+
+
+@unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
+class PrintConfigEach(unittest.TestCase):
+    """`esrun print-config --each`, which resolved_configs uses: one document per config, as if each
+    were printed alone."""
+
+    def esrun(self, *arguments):
+        return subprocess.run([os.path.abspath(os.environ["ESRUN_BINARY"]), *arguments], cwd=REPO,
+                              capture_output=True, text=True)
+
+    def test_each_document_is_that_config_printed_alone_with_the_same_sets_in_the_given_order(self):
+        configs = ["configs/cifar10_es.yaml", "configs/quickstart.yaml", "configs/bike_mlp.yaml"]
+        each = self.esrun("print-config", "--each", "--set", "seed=7", *[a for c in configs for a in ("--config", c)])
+        self.assertEqual(each.returncode, 0, each.stderr)
+        alone = []
+        for config in configs:
+            done = self.esrun("print-config", "--set", "seed=7", "--config", config)
+            self.assertEqual(done.returncode, 0, done.stderr)
+            alone.append(f"--- # {config}\n" + done.stdout)
+        self.assertEqual(each.stdout, "".join(alone))
+        self.assertEqual(published.resolved_configs(os.environ["ESRUN_BINARY"], configs, cwd=REPO),
+                         [flatten(yaml.safe_load(self.esrun("print-config", "--config", c).stdout)) for c in configs])
+
+    def test_a_bad_config_among_them_exits_2_naming_its_file(self):
+        with tempfile.TemporaryDirectory() as root:
+            bad = os.path.join(root, "bad.yaml")
+            with open(bad, "w") as f:
+                f.write("train:\n  epochs: -2\n")
+            done = self.esrun("print-config", "--each", "--config", "configs/quickstart.yaml", "--config", bad)
+            self.assertEqual(done.returncode, 2)
+            self.assertIn(f"train.epochs ({bad}:2)", done.stderr)
+            with self.assertRaisesRegex(ValueError, "bad.yaml"):
+                published.resolved_configs(os.environ["ESRUN_BINARY"], ["configs/quickstart.yaml", bad], cwd=REPO)
+
+    def test_each_without_a_config_or_with_defaults_exits_2(self):
+        done = self.esrun("print-config", "--each")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("--config", done.stderr)
+        self.assertEqual(self.esrun("print-config", "--each", "--defaults").returncode, 2)
 
 
 if __name__ == "__main__":
