@@ -171,7 +171,8 @@ class Configs:
         try:
             return [experiment(flat) for flat in resolved_configs(self.esrun, paths, cwd=ROOT)]
         except (OSError, ValueError) as error:
-            raise ReportError(f"cannot resolve {', '.join(paths)} with {self.esrun}: {error}") from None
+            which = paths[0] if len(paths) == 1 else f"{len(paths)} configs"  # esrun's message names the file
+            raise ReportError(f"cannot resolve {which} with {self.esrun}: {error}") from None
 
     def raw(self, path):
         with open(os.path.join(ROOT, path)) as f:
