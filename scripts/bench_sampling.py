@@ -19,6 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from esrunpy.common import default_esrun, read_jsonl  # noqa: E402
+
 PHASES = ("data", "score_forward", "select", "train_step")
 
 
@@ -30,8 +33,7 @@ def run(esrun, args, policy, out):
     for s in args.set:
         command += ["--set", s]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if args.quiet else None)
-    with open(os.path.join(out, "metrics.jsonl")) as f:
-        records = [json.loads(line) for line in f]
+    records = read_jsonl(os.path.join(out, "metrics.jsonl"))
     with open(os.path.join(out, "summary.json")) as f:
         summary = json.load(f)
     # The first epoch warms up allocators and caches: leave it out when there are more.
@@ -51,7 +53,7 @@ def main():
     parser.add_argument("--meta-batch", type=int, default=128)
     parser.add_argument("--ratio", type=float, default=0.25, help="b/B")
     parser.add_argument("--prune-ratio", type=float, default=0.2, help="ESWP's r (its default)")
-    parser.add_argument("--esrun", default=os.path.join(os.path.dirname(__file__), "..", "build", "esrun"))
+    parser.add_argument("--esrun", default=default_esrun())
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--quiet", action="store_true", help="hide esrun's log")
     args = parser.parse_args()

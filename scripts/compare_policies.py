@@ -13,21 +13,38 @@ import subprocess
 import sys
 import tempfile
 
-ALL = ["uniform", "es", "eswp", "loss", "order", "infobatch", "omission", "adaselection", "selective_backprop",
-       "ucb", "epsilon_greedy", "ka", "random_prune", "reduced_epochs"]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from esrunpy.common import default_esrun, registered  # noqa: E402
 
 
-def main():
+def every_policy(esrun):
+    """The samplers the binary has (`esrun list samplers`), uniform first as the baseline the others
+    are compared with, the rest in the binary's order. Left out: those that read a scores file, which
+    `esrun score` must write first (their help says so), as this script runs one config per policy."""
+    names = [name for name, help_text in registered(esrun, "samplers") if "esrun score" not in help_text]
+    return sorted(names, key=lambda name: name != "uniform")
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True)
     parser.add_argument("--set", action="append", default=[])
-    parser.add_argument("--policies", default=",".join(ALL))
-    parser.add_argument("--esrun", default=os.path.join(os.path.dirname(__file__), "..", "build", "esrun"))
+    parser.add_argument("--policies", help="comma-separated samplers (default: every sampler `esrun list samplers` "
+                                           "names, less those that need an `esrun score` file)")
+    parser.add_argument("--esrun", default=default_esrun())
     parser.add_argument("--json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.policies is None:
+        try:
+            policies = every_policy(args.esrun)
+        except (OSError, ValueError) as error:
+            print(f"error: cannot list the samplers with {args.esrun}: {error}", file=sys.stderr)
+            return 2
+    else:
+        policies = args.policies.split(",")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for policy in args.policies.split(","):
+        for policy in policies:
             out = os.path.join(tmp, policy)
             command = [args.esrun, "--config", args.config, "--out", out, "--set", f"sampler.name={policy}"]
             for s in args.set:

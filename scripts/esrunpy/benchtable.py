@@ -13,6 +13,8 @@ import os
 import statistics
 import sys
 
+from . import common
+
 ESRUN_METHODS = ("uniform", "es", "eswp")
 REFERENCE_METHODS = ("uniform", "es")
 # File-name tag and heading of each meta-batch setting; the reference runs only at the first.
@@ -33,8 +35,7 @@ def read_json(path):
 
 def read_jsonl(path):
     try:
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        return common.read_jsonl(path)
     except (OSError, ValueError) as e:
         raise BenchError(f"{path}: {e}")
 

@@ -64,11 +64,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from .common import REPO, default_esrun  # noqa: E402  (REPO: a cell's config is relative to it)
 from .plot import curve, epoch_number  # noqa: E402
 from .published import config_mismatches, config_paths, load_table, resolved_configs  # noqa: E402
 from .runs import check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # a cell's config is relative to it
 # Keys naming files or folders: where the data, weights or scores lie on this machine.
 PATHS = ("data.root", "data.tokenizer.model", "model.torchscript.path", "sampler.scores", "score.out",
          "score.checkpoint")
@@ -144,13 +144,9 @@ def experiment(config):
     return {k: plain(v) for k, v in config.items() if defines_experiment(k)}
 
 
-def default_esrun():
-    return os.path.join(ROOT, "build", "esrun")
-
-
 def shown(path):
     """A path as the user would type it: relative to the repository when inside it."""
-    inside = os.path.relpath(os.path.abspath(path), ROOT)
+    inside = os.path.relpath(os.path.abspath(path), REPO)
     return path if inside.startswith(os.pardir) else inside
 
 
@@ -169,13 +165,13 @@ class Configs:
 
     def resolve(self, paths):
         try:
-            return [experiment(flat) for flat in resolved_configs(self.esrun, paths, cwd=ROOT)]
+            return [experiment(flat) for flat in resolved_configs(self.esrun, paths, cwd=REPO)]
         except (OSError, ValueError) as error:
             which = paths[0] if len(paths) == 1 else f"{len(paths)} configs"  # esrun's message names the file
             raise ReportError(f"cannot resolve {which} with {self.esrun}: {error}") from None
 
     def raw(self, path):
-        with open(os.path.join(ROOT, path)) as f:
+        with open(os.path.join(REPO, path)) as f:
             return experiment(flatten(yaml.safe_load(f) or {}))
 
     def settings(self, path):
@@ -189,7 +185,7 @@ class Configs:
 
 def file_keys(path):
     """The keys a config file sets, flattened."""
-    with open(os.path.join(ROOT, path)) as f:
+    with open(os.path.join(REPO, path)) as f:
         return flatten(yaml.safe_load(f) or {})
 
 
@@ -197,7 +193,7 @@ def defaulted(cell):
     """The sampler keys of the cell's `match` that each of its config files leaves to the policy's default
     (`match` gives the value esrun resolves). A run that did not record such a key (null: runs before esrun
     wrote the policy's defaults) left it to the same policy's default, so it is not told apart by it."""
-    files = [file_keys(path) for path in config_paths(cell, ROOT)]
+    files = [file_keys(path) for path in config_paths(cell, REPO)]
     return {k for k in cell["match"] if k.startswith("sampler.") and files and all(f.get(k) is None for f in files)}
 
 
@@ -247,7 +243,7 @@ def cell_paths(table, entry):
     """The config files the cell names (a path or a glob); [None] for a cell without one."""
     if not entry.cell["config"]:
         return [None]
-    paths = config_paths(entry.cell, ROOT)
+    paths = config_paths(entry.cell, REPO)
     if not paths:
         raise ReportError(f"{table['path']}: cell {entry.name}: config {entry.cell['config']} names no file")
     return paths

@@ -13,6 +13,8 @@ import os
 
 import yaml
 
+from .common import read_jsonl
+
 # Keys that do not define the experiment: where and how it ran, and how it was logged.
 IGNORED = ("seed", "name", "out_root", "threads", "device", "data.root", "data.label_noise.seed",
            "train.eval_every", "train.eval_batch", "train.on_nan")
@@ -31,23 +33,13 @@ def flatten(tree, prefix=""):
     return flat
 
 
-def read_jsonl(path):
-    records = []
-    if os.path.exists(path):
-        with open(path) as lines:
-            for line in lines:
-                line = line.strip()
-                if line:
-                    records.append(json.loads(line))
-    return records
-
-
 class Run:
     def __init__(self, path):
         self.path = path
         with open(os.path.join(path, "config.resolved.yaml")) as f:
             self.config = flatten(yaml.safe_load(f) or {})
-        self.metrics = read_jsonl(os.path.join(path, "metrics.jsonl"))
+        metrics = os.path.join(path, "metrics.jsonl")
+        self.metrics = read_jsonl(metrics) if os.path.exists(metrics) else []
         summary = os.path.join(path, "summary.json")
         self.summary = None
         if os.path.exists(summary):

@@ -40,7 +40,8 @@ import time
 
 import yaml
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+from .common import REPO, default_esrun
+
 INTERRUPTED = 3  # esrun's exit code after a graceful stop (checkpoint written)
 
 
@@ -250,10 +251,6 @@ class Sweep:
         if len(set(names)) != len(names):
             raise SweepError(f"{self.path}: two jobs have the same name; give the variants distinct labels")
         return jobs
-
-
-def default_esrun():
-    return os.path.join(REPO, "build", "esrun")
 
 
 SUMMARY_FIELDS = ("best_epoch", "epochs", "train_time_s", "extra_cost_s", "wall_time_s", "samples_backward_total",

@@ -13,9 +13,12 @@ import tempfile
 import time
 import unittest
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-SMOKE = os.path.join(ROOT, "configs", "smoke")
-BINARY = os.path.abspath(os.environ["ESRUN_BINARY"]) if os.environ.get("ESRUN_BINARY") else None
+# script_helpers first: it puts scripts/ on the import path, where esrunpy is.
+from script_helpers import ESRUN, REPO
+
+from esrunpy.common import read_jsonl
+
+SMOKE = os.path.join(REPO, "configs", "smoke")
 INTERRUPTED = 3  # esrun's exit code after a graceful stop (lib/esrun/core/stop.h)
 # A hang guard for the waits below, far above what a healthy run takes: reaching it fails the test
 # instead of blocking CI, it is not a speed limit.
@@ -36,7 +39,7 @@ def start_ranks(world, args, cwd, port=None, timeout_s=60):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         processes.append(subprocess.Popen(
-            [BINARY, "--set", "threads=1", "--set", f"distributed.timeout_s={timeout_s}", "--set", "out_root=runs"] + args,
+            [ESRUN, "--set", "threads=1", "--set", f"distributed.timeout_s={timeout_s}", "--set", "out_root=runs"] + args,
             cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     return processes
 
@@ -64,8 +67,7 @@ def files_under(root):
 
 
 def metrics(run_dir):
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
+    return read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
 
 
 def wait_for_metrics(run_dir, processes):
@@ -80,7 +82,7 @@ def wait_for_metrics(run_dir, processes):
         time.sleep(0.05)
 
 
-@unittest.skipUnless(BINARY, "ESRUN_BINARY is not set")
+@unittest.skipUnless(ESRUN, "ESRUN_BINARY is not set")
 class DataParallel(unittest.TestCase):
     # The policies of configs/smoke, each with its per-sample state.
     POLICIES = ["uniform", "es", "eswp", "infobatch", "ka", "ucb", "omission", "omission_batch", "loss", "order",

@@ -20,7 +20,11 @@ import sys
 import tempfile
 import unittest
 
-SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
+# script_helpers first: it puts scripts/ on the import path, where esrunpy is.
+from script_helpers import ESRUN, SCRIPTS
+
+from esrunpy.common import read_jsonl, registered
+
 EXPORT = os.path.join(SCRIPTS, "export_torchscript.py")
 TOKENIZE = os.path.join(SCRIPTS, "tokenize_jsonl.py")
 PACKAGES = {"torch": "torch", "timm": "timm", "transformers": "transformers", "sentencepiece": "sentencepiece",
@@ -61,13 +65,15 @@ def require_packages():
 @functools.lru_cache(maxsize=None)
 def esrun_with_torchscript():
     """The esrun binary, or the reason the training tests cannot run."""
-    binary = os.environ.get("ESRUN_BINARY")
-    if not binary:
+    if not ESRUN:
         return None, "ESRUN_BINARY is not set (the path of a built esrun)"
-    listing = subprocess.run([binary, "list", "models"], capture_output=True, text=True)
-    if listing.returncode != 0 or "torchscript" not in listing.stdout:
-        return None, f"{binary} has no model torchscript (esrun list models)"
-    return binary, None
+    try:
+        models = [name for name, _ in registered(ESRUN, "models")]
+    except (OSError, ValueError) as error:
+        return None, f"{ESRUN} cannot list its models: {error}"
+    if "torchscript" not in models:
+        return None, f"{ESRUN} has no model torchscript (esrun list models)"
+    return ESRUN, None
 
 
 def run(args, **kwargs):
@@ -256,8 +262,7 @@ class TokenizeJsonl(unittest.TestCase):
         self.assertIn(f"data.tokens_jsonl.vocab_size: {self.vocab}", result.stdout)
         records = {}
         for split in ("train", "test"):
-            with open(os.path.join(out, f"{split}.jsonl")) as f:
-                records[split] = [json.loads(line) for line in f]
+            records[split] = read_jsonl(os.path.join(out, f"{split}.jsonl"))
         with open(os.path.join(out, "esrun.yaml")) as f:
             return records, f.read()
 
@@ -351,8 +356,7 @@ class TorchscriptTraining(unittest.TestCase):
             result = subprocess.run([self.binary, "--config", path, "--config", os.path.join(out, "esrun.yaml"),
                                      "--out", run_dir], capture_output=True, text=True, timeout=600)
             self.assertEqual(result.returncode, 0, result.stdout[-3000:] + result.stderr[-3000:])
-            with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-                last = [json.loads(line) for line in f if line.strip()][-1]
+            last = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))[-1]
             self.assertTrue(os.path.exists(os.path.join(run_dir, "summary.json")))
             self.assertIsInstance(last["test_loss"], float)
             self.assertTrue(math.isfinite(last["test_loss"]), last)

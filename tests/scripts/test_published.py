@@ -5,20 +5,19 @@ ESRUN_BINARY, when set, is the built esrun: then every config a published cell n
 `esrun print-config` and compared with the cell's `match`."""
 import os
 import subprocess
-import sys
 import tempfile
 import textwrap
 import unittest
 
 import yaml
 
+# script_helpers first: it puts scripts/ on the import path, where esrunpy is.
+from script_helpers import ESRUN, REPO
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+from esrunpy import published
+from esrunpy.runs import flatten
+
 PUBLISHED = os.path.join(REPO, "configs", "paper", "published")
-sys.path.insert(0, os.path.join(REPO, "scripts"))
-
-from esrunpy import published  # noqa: E402
-from esrunpy.runs import flatten  # noqa: E402
 
 EXPECTED = {("es", "Table 2"), ("es", "Table 3"), ("es", "Table 4"), ("es", "Table 5"), ("es", "Table 6"),
             ("infobatch", "Table 1"), ("infobatch", "Table 3"), ("omission", "Table 3"), ("omission", "Table 4"),
@@ -80,18 +79,17 @@ class PublishedTables(unittest.TestCase):
                     self.assertIsInstance(cell["value"], (int, float), where(table, row, cell))
 
 
-@unittest.skipUnless(os.environ.get("ESRUN_BINARY"),
+@unittest.skipUnless(ESRUN,
                      "ESRUN_BINARY is not set: the published cells' `match` is not checked against "
                      "`esrun print-config` (set ESRUN_BINARY=build/esrun)")
 class PublishedCellsMatchTheirConfigs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        esrun = os.path.abspath(os.environ["ESRUN_BINARY"])
         cls.tables = published.load_all(PUBLISHED)
         configs = sorted({path for table in cls.tables for _, cell in published.cells(table)
                           for path in published.config_paths(cell, REPO)})
         # One `print-config --each` for all: the binary starts once, not once per config.
-        cls.resolved = dict(zip(configs, published.resolved_configs(esrun, configs, cwd=REPO)))
+        cls.resolved = dict(zip(configs, published.resolved_configs(ESRUN, configs, cwd=REPO)))
 
     def test_match_equals_the_resolved_config_of_every_named_config(self):
         problems = []
@@ -252,13 +250,13 @@ class ConfigMismatches(unittest.TestCase):
             self.assertEqual(published.config_paths({"config": None}, root), [])
 
 
-@unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
+@unittest.skipUnless(ESRUN, "ESRUN_BINARY is not set")
 class PrintConfigEach(unittest.TestCase):
     """`esrun print-config --each`, which resolved_configs uses: one document per config, as if each
     were printed alone."""
 
     def esrun(self, *arguments):
-        return subprocess.run([os.path.abspath(os.environ["ESRUN_BINARY"]), *arguments], cwd=REPO,
+        return subprocess.run([ESRUN, *arguments], cwd=REPO,
                               capture_output=True, text=True)
 
     def test_each_document_is_that_config_printed_alone_with_the_same_sets_in_the_given_order(self):
@@ -271,7 +269,7 @@ class PrintConfigEach(unittest.TestCase):
             self.assertEqual(done.returncode, 0, done.stderr)
             alone.append(f"--- # {config}\n" + done.stdout)
         self.assertEqual(each.stdout, "".join(alone))
-        self.assertEqual(published.resolved_configs(os.environ["ESRUN_BINARY"], configs, cwd=REPO),
+        self.assertEqual(published.resolved_configs(ESRUN, configs, cwd=REPO),
                          [flatten(yaml.safe_load(self.esrun("print-config", "--config", c).stdout)) for c in configs])
 
     def test_a_bad_config_among_them_exits_2_naming_its_file(self):
@@ -283,7 +281,7 @@ class PrintConfigEach(unittest.TestCase):
             self.assertEqual(done.returncode, 2)
             self.assertIn(f"train.epochs ({bad}:2)", done.stderr)
             with self.assertRaisesRegex(ValueError, "bad.yaml"):
-                published.resolved_configs(os.environ["ESRUN_BINARY"], ["configs/quickstart.yaml", bad], cwd=REPO)
+                published.resolved_configs(ESRUN, ["configs/quickstart.yaml", bad], cwd=REPO)
 
     def test_each_without_a_config_or_with_defaults_exits_2(self):
         done = self.esrun("print-config", "--each")

@@ -11,21 +11,18 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import unittest
 
 import matplotlib.image
 import yaml
 
-SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
-REPO = os.path.abspath(os.path.join(SCRIPTS, ".."))
-sys.path.insert(0, SCRIPTS)
+# script_helpers first: it puts scripts/ on the import path, where esrunpy is.
+from script_helpers import ESRUN, REPO, quiet, write
 
-from esrunpy import report  # noqa: E402
-from esrunpy.published import load_table  # noqa: E402
-from esrunpy.runs import Run, find_runs  # noqa: E402
-from script_helpers import quiet, write  # noqa: E402
+from esrunpy import report
+from esrunpy.published import load_table
+from esrunpy.runs import Run, find_runs
 
 C10 = "configs/paper/table2/cifar10_r18_{}.yaml"
 C100 = "configs/paper/table2/cifar100_r18_{}.yaml"
@@ -34,7 +31,6 @@ ES_DEFAULTS = {"name": "es", "meta_batch": 128, "mini_batch": 32, "ratio": 0.25,
 IB3 = "configs/paper/infobatch_table3/cifar100_r18_{}.yaml"
 IB1 = "configs/paper/infobatch_table1/cifar100_r18_infobatch_r{}.yaml"
 PUBLISHED = os.path.join(REPO, "configs", "paper", "published")
-ESRUN = os.environ.get("ESRUN_BINARY")
 
 
 def make_run(root, name, config, seed, acc, train_time, sets=None, sampler=None, finished=True, summary=None):

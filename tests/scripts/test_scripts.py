@@ -20,12 +20,13 @@ import unittest
 
 import yaml
 
-SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
-CONFIGS = os.path.join(SCRIPTS, "..", "configs")
-sys.path.insert(0, SCRIPTS)
+# script_helpers first: it puts scripts/ on the import path, where the scripts and esrunpy are.
+from script_helpers import ESRUN, REPO, SCRIPTS, quiet, write
 
-from esrunpy import benchtable, plot, sweep, tables  # noqa: E402
-from script_helpers import quiet, write  # noqa: E402
+import compare_policies
+from esrunpy import benchtable, common, plot, sweep, tables
+
+CONFIGS = os.path.join(REPO, "configs")
 
 
 def make_run(root, name, sampler, seed, acc, train_time, data="cifar10", finished=True, noisy=None, extra=None,
@@ -114,7 +115,7 @@ class SweepExpansion(unittest.TestCase):
         self.assertIn("train.epochs=1", command)
 
     def test_every_shipped_sweep_file_expands(self):
-        folder = os.path.join(SCRIPTS, "..", "configs", "sweeps")
+        folder = os.path.join(CONFIGS, "sweeps")
         for name in sorted(os.listdir(folder)):
             jobs = sweep.Sweep(os.path.join(folder, name), out=self.dir.name).jobs()
             self.assertGreater(len(jobs), 0, name)
@@ -656,6 +657,130 @@ class BenchTable(unittest.TestCase):
         subprocess.run(["bash", "-n", os.path.join(SCRIPTS, "bench_gpu.sh")], check=True)
 
 
+def write_fake_lister(path, lists, calls=None, fail=None):
+    """A stand-in for esrun: `list KIND` prints `lists` (kind -> [(name, help)]) as esrun prints them
+    (every kind for a bare `list`), or fails printing `fail` when given; a run appends its arguments
+    to `calls` and writes the summary.json compare_policies reads."""
+    return write(path, textwrap.dedent(f"""\
+        #!{sys.executable}
+        import json, os, sys
+        args, fail = sys.argv[1:], {fail!r}
+        if args[:1] == ["list"]:
+            if fail is not None:
+                sys.exit(fail)  # exit status 1, the message on stderr
+            for kind, entries in {lists!r}.items():
+                if args[1:] in ([], [kind]):
+                    print(kind + ":")
+                    for name, help_text in entries:
+                        print(f"  {{name:<18}} {{help_text}}")
+            sys.exit(0)
+        with open({calls!r}, "a") as f:
+            f.write(" ".join(args) + "\\n")
+        out = args[args.index("--out") + 1]
+        os.makedirs(out)
+        with open(os.path.join(out, "summary.json"), "w") as f:
+            json.dump({{"final_test_acc": 0.5, "best_test_acc": 0.6, "samples_backward_total": 100,
+                       "samples_forward_total": 400, "train_time_s": 10.0, "epochs": 2}}, f)
+        """))
+
+
+# As `esrun list samplers` names them (sorted): a name as long as the column, one longer, and two that
+# read a scores file from `esrun score`.
+SAMPLERS = [("a_policy_named_past_the_column", "made up: the name runs over the 18 columns"),
+            ("es", "Evolved Sampling: b of each meta-batch B by decoupled EMA of the loss"),
+            ("rho_loss", "RHO-LOSS: largest training loss - irreducible loss (esrun score)"),
+            ("selective_backprop", "Selective-Backprop: backward on samples by loss percentile"),
+            ("static_prune", "static pruning: a fixed (1-r) of the data chosen by a scores file (esrun score)"),
+            ("uniform", "baseline: all n samples each epoch, shuffled, meta-batches of B trained whole")]
+
+
+class CommonHelpers(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_read_jsonl_gives_the_records_in_order_without_blank_lines(self):
+        path = write(os.path.join(self.dir.name, "metrics.jsonl"), '{"epoch": 0}\n\n  \n{"epoch": 1}\n')
+        self.assertEqual(common.read_jsonl(path), [{"epoch": 0}, {"epoch": 1}])
+        self.assertEqual(common.read_jsonl(write(os.path.join(self.dir.name, "empty.jsonl"), "")), [])
+        with self.assertRaises(ValueError):
+            common.read_jsonl(write(os.path.join(self.dir.name, "cut.jsonl"), '{"epoch": 0}\n{"epo'))
+        with self.assertRaises(OSError):
+            common.read_jsonl(os.path.join(self.dir.name, "missing.jsonl"))
+
+    def test_registered_reads_one_kind_of_esrun_list(self):
+        fake = write_fake_lister(os.path.join(self.dir.name, "fake_esrun"),
+                                 {"models": [("mlp", "a multilayer perceptron")], "samplers": SAMPLERS,
+                                  "scorers": [("el2n", "EL2N scores")]})
+        os.chmod(fake, 0o755)
+        self.assertEqual(common.registered(fake, "samplers"), SAMPLERS)
+        self.assertEqual(common.registered(fake, "models"), [("mlp", "a multilayer perceptron")])
+        with self.assertRaisesRegex(ValueError, "no 'datasets:' list"):
+            common.registered(fake, "datasets")
+
+    def test_the_default_binary_is_build_esrun_of_the_repository(self):
+        self.assertTrue(os.path.isfile(os.path.join(common.REPO, "CMakeLists.txt")))
+        self.assertEqual(common.default_esrun(), os.path.join(common.REPO, "build", "esrun"))
+
+
+class ComparePolicies(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.calls = os.path.join(self.dir.name, "calls.txt")
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def fake(self, fail=None):
+        fake = write_fake_lister(os.path.join(self.dir.name, "fake_esrun"), {"samplers": SAMPLERS}, self.calls, fail)
+        os.chmod(fake, 0o755)
+        return fake
+
+    def compare(self, *args):
+        out = os.path.join(self.dir.name, "rows.json")
+        code, text = quiet(compare_policies.main, ["--config", "base.yaml", "--json", out, *args])
+        self.assertIn(code, (None, 0), text)
+        with open(out) as f:
+            return [row["policy"] for row in json.load(f)], text
+
+    def test_by_default_every_sampler_the_binary_lists_runs_uniform_first(self):
+        policies, text = self.compare("--esrun", self.fake())
+        # The binary's order, the baseline first; the two that need an `esrun score` file left out.
+        self.assertEqual(policies, ["uniform", "a_policy_named_past_the_column", "es", "selective_backprop"])
+        with open(self.calls) as f:
+            self.assertEqual([line.split("sampler.name=")[1].split()[0] for line in f], policies)
+        self.assertIn("| selective_backprop | 50.00 (60.00) | 100 | 400 | 10.0 | 0.0% |", text)
+
+    def test_named_policies_run_without_asking_the_binary(self):
+        fake = self.fake(fail="esrun: no listing today")
+        self.assertEqual(self.compare("--esrun", fake, "--policies", "es,uniform")[0], ["es", "uniform"])
+
+    def test_a_missing_or_failing_binary_is_an_error_naming_it(self):
+        missing = os.path.join(self.dir.name, "no_esrun")
+        code, text = quiet(compare_policies.main, ["--config", "base.yaml", "--esrun", missing])
+        self.assertEqual(code, 2)
+        self.assertIn(f"error: cannot list the samplers with {missing}:", text)
+        failing = self.fake(fail="esrun: out of luck")
+        code, text = quiet(compare_policies.main, ["--config", "base.yaml", "--esrun", failing])
+        self.assertEqual(code, 2)
+        self.assertIn(f"error: cannot list the samplers with {failing}: esrun list samplers failed (1): "
+                      "esrun: out of luck", text)
+        self.assertFalse(os.path.exists(self.calls))  # nothing ran
+
+
+@unittest.skipUnless(ESRUN, "ESRUN_BINARY is not set")
+class RealListing(unittest.TestCase):
+    def test_compare_policies_finds_the_built_samplers(self):
+        policies = compare_policies.every_policy(ESRUN)
+        self.assertEqual(policies[0], "uniform")
+        self.assertTrue({"es", "eswp", "infobatch", "selective_backprop"} <= set(policies), policies)
+        # Those that read an `esrun score` file cannot run from a config alone.
+        self.assertFalse({"static_prune", "rho_loss"} & set(policies), policies)
+        self.assertTrue({"static_prune", "rho_loss"} <= {name for name, _ in common.registered(ESRUN, "samplers")})
+
+
 def write_tiny_cifar10(root, per_batch=32, test=32):
     rng = random.Random(0)
     for name, count in [(f"data_batch_{b}.bin", per_batch) for b in range(1, 6)] + [("test_batch.bin", test)]:
@@ -664,7 +789,7 @@ def write_tiny_cifar10(root, per_batch=32, test=32):
                 f.write(bytes([i % 10]) + bytes(rng.randrange(256) for _ in range(3072)))
 
 
-@unittest.skipUnless(os.environ.get("ESRUN_BINARY"), "ESRUN_BINARY is not set")
+@unittest.skipUnless(ESRUN, "ESRUN_BINARY is not set")
 class RealSweep(unittest.TestCase):
     def test_two_workers_run_then_skip_and_the_table_and_plots_follow(self):
         with tempfile.TemporaryDirectory() as root:
@@ -679,7 +804,7 @@ class RealSweep(unittest.TestCase):
                 grid: {{sampler.name: [uniform, es]}}
                 seeds: [0, 1]
                 """))
-            args = [path, "--out", root, "--esrun", os.environ["ESRUN_BINARY"], "--workers", "2"]
+            args = [path, "--out", root, "--esrun", ESRUN, "--workers", "2"]
             code, out = quiet(sweep.main, args)
             self.assertEqual(code, 0, out)
             self.assertIn("4 to run with 2 workers x", out)
@@ -725,7 +850,7 @@ class RealSweep(unittest.TestCase):
                   - {{label: forgetting_r50, set: {{sampler.name: static_prune, sampler.scores: {scores}, sampler.prune_ratio: 0.5}}}}
                 seeds: [0]
                 """))
-            code, out = quiet(sweep.main, [path, "--out", root, "--esrun", os.environ["ESRUN_BINARY"]])
+            code, out = quiet(sweep.main, [path, "--out", root, "--esrun", ESRUN])
             self.assertEqual(code, 0, out)
             self.assertTrue(os.path.exists(scores))
             code, out = quiet(tables.main, [os.path.join(root, "static")])
@@ -738,7 +863,7 @@ class RealSweep(unittest.TestCase):
             self.assertIn("| uniform | ", out)
 
 
-@unittest.skipUnless(os.environ.get("ESRUN_BINARY") and importlib.util.find_spec("crc32c"),
+@unittest.skipUnless(ESRUN and importlib.util.find_spec("crc32c"),
                      "needs ESRUN_BINARY and Debian's python3-crc32c (scripts/setup.sh test installs it)")
 class TensorBoardFiles(unittest.TestCase):
     def test_a_runs_event_files_pass_an_independent_crc32c_check_and_hold_every_epoch(self):
@@ -746,7 +871,7 @@ class TensorBoardFiles(unittest.TestCase):
         with tempfile.TemporaryDirectory() as root:
             write_tiny_cifar10(os.path.join(root, "cifar"))
             run_dir = os.path.join(root, "run")
-            done = subprocess.run([os.environ["ESRUN_BINARY"], "--set", f"data={{name: cifar10, root: {root}/cifar}}",
+            done = subprocess.run([ESRUN, "--set", f"data={{name: cifar10, root: {root}/cifar}}",
                                    "--set", "model={name: small_cnn, width: 4}", "--set", "train.epochs=2",
                                    "--set", "logging.tensorboard=true", "--set", "threads=2", "--out", run_dir],
                                   capture_output=True, text=True)
@@ -756,8 +881,7 @@ class TensorBoardFiles(unittest.TestCase):
             events = tfevents.events(os.path.join(run_dir, files[0]))
             self.assertEqual(events[0]["file_version"], "brain.Event:2")
             self.assertEqual([e["step"] for e in events[1:]], [1, 2])
-            with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-                lines = [json.loads(line) for line in f]
+            lines = common.read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
             for event, line in zip(events[1:], lines):
                 scalars = dict(event["scalars"])
                 self.assertAlmostEqual(scalars["train/loss"], line["train_loss"], places=5)
@@ -778,7 +902,7 @@ class StandsOnItsOwn(unittest.TestCase):
     def test_no_tracked_file_outside_tests_and_ci_names_the_team_folder(self):
         """A clone has no ../shared: docs, configs, scripts and code name only what the repository holds
         (the test data tier and CI name it through ESRUN_DATA_DIR)."""
-        root = os.path.abspath(os.path.join(SCRIPTS, ".."))
+        root = REPO
         try:
             listed = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
