@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "esrun/run.h"
-#include "esrun/scoring/score.h"
+#include "esrun/commands/run.h"
+#include "esrun/commands/score.h"
 
 namespace esrun::testing {
 

@@ -8,13 +8,14 @@
 #include <filesystem>
 #include <iostream>
 
-#include "esrun/bench.h"
-#include "esrun/config/resolved.h"
+#include "esrun/commands/bench.h"
+#include "esrun/commands/list.h"
+#include "esrun/commands/print_config.h"
+#include "esrun/commands/run.h"
+#include "esrun/commands/score.h"
 #include "esrun/core/build_info.h"
 #include "esrun/core/error.h"
 #include "esrun/core/stop.h"
-#include "esrun/run.h"
-#include "esrun/scoring/score.h"
 
 int main(int argc, char** argv) {
   // A file size limit (ulimit -f) makes the write that crosses it fail with EFBIG, reported as the
@@ -84,12 +85,7 @@ int main(int argc, char** argv) {
       if (defaults) {
         std::cout << (format == "markdown" ? esrun::defaults_markdown() : esrun::defaults_yaml());
       } else if (each) {
-        ESRUN_CHECK(!request.configs.empty(), "print-config --each: give at least one --config FILE");
-        for (const auto& config : request.configs) {
-          esrun::RunRequest one = request;
-          one.configs = {config};
-          std::cout << "--- # " << config << "\n" << esrun::load_config(one).resolved.to_yaml(/*notes=*/true);
-        }
+        std::cout << esrun::print_each(request);
       } else {
         std::cout << esrun::load_config(request).resolved.to_yaml(/*notes=*/true);
       }

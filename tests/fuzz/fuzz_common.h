@@ -37,7 +37,7 @@
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/data/tokenizer.h"
-#include "esrun/run.h"
+#include "esrun/commands/run.h"
 
 namespace esrun_fuzz {
 

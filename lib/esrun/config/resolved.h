@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -82,9 +83,9 @@ std::string flow_yaml(const YAML::Node& node);
 // A number as the shortest text that reads back as the same double ("0.25", "0.390625").
 YAML::Node yaml_number(double value);
 
-// `esrun print-config --defaults`: every key with its default and help, as commented YAML or as
-// the Markdown page docs/config.md.
-std::string defaults_yaml();
-std::string defaults_markdown();
+// One key per line in schema order, sections as headers: "key: <value_text(key)><comment(key)>"
+// (the comment, when not empty, starts with "  # ").
+std::string schema_tree(const std::function<std::string(const KeySpec&)>& value_text,
+                        const std::function<std::string(const KeySpec&)>& comment);
 
 }  // namespace esrun

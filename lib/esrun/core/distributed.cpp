@@ -111,8 +111,8 @@ bool ProcessGroup::has_nccl() {
 
 std::unique_ptr<ProcessGroup> ProcessGroup::connect(const LaunchEnvironment& launch, const std::string& backend,
                                                    std::chrono::milliseconds timeout, torch::Device device) {
-  ESRUN_CHECK(backend == "gloo" || (backend == "nccl" && has_nccl() && device.is_cuda()),
-              "internal: the c10d backend ", backend, " on ", device.str(), " was not checked against this build");
+  ESRUN_INTERNAL_CHECK(backend == "gloo" || (backend == "nccl" && has_nccl() && device.is_cuda()),
+              "the c10d backend ", backend, " on ", device.str(), " was not checked against this build");
   const std::string where = "distributed: rank " + std::to_string(launch.rank) + " of " +
                             std::to_string(launch.world_size) + " (" + launch.source + ", " + launch.master_addr + ":" +
                             std::to_string(launch.master_port) + ")";

@@ -1,6 +1,7 @@
-// The one exception type of esrun. Everything a user can get wrong ends in an esrun::Error whose
+// esrun's two kinds of failure. Everything a user can get wrong ends in an esrun::Error whose
 // message names the file, the YAML key path (and line where known), the value and what was
-// expected. Only apps/esrun/main.cpp catches it.
+// expected (ESRUN_CHECK; exit code 2). What only a bug can break is an InternalError
+// (ESRUN_INTERNAL_CHECK; exit code 1, as libtorch's own errors). Only apps/esrun/main.cpp catches.
 #pragma once
 
 #include <sstream>
@@ -13,6 +14,12 @@ namespace esrun {
 class Error : public std::runtime_error {
  public:
   explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// A broken invariant of esrun's own code: never the user's input.
+class InternalError : public std::logic_error {
+ public:
+  explicit InternalError(const std::string& message) : std::logic_error(message) {}
 };
 
 namespace detail {
@@ -52,3 +59,11 @@ inline std::string libtorch_reason(const std::exception& error) {
   } while (false)
 
 #define ESRUN_FAIL(...) throw ::esrun::Error(::esrun::detail::concat(__VA_ARGS__))
+
+// ESRUN_INTERNAL_CHECK(cond, "what must hold"): throws esrun::InternalError, naming the source line.
+#define ESRUN_INTERNAL_CHECK(cond, ...)                                                                      \
+  do {                                                                                                       \
+    if (!(cond))                                                                                             \
+      throw ::esrun::InternalError(::esrun::detail::concat("internal invariant broken at ", __FILE__, ":", \
+                                                           __LINE__, ": ", __VA_ARGS__));                    \
+  } while (false)

@@ -83,7 +83,7 @@ AppendFile::~AppendFile() {
 }
 
 void AppendFile::append(const std::string& piece) {
-  ESRUN_CHECK(fd_ >= 0, "internal: '", path_.string(), "' is not open");
+  ESRUN_INTERNAL_CHECK(fd_ >= 0, "'", path_.string(), "' is not open");
   const off_t before = ::lseek(fd_, 0, SEEK_END);
   if (write_all(fd_, piece)) return;
   const int reason = errno;

@@ -1,5 +1,6 @@
-// One registry mechanism for models, datasets, samplers, optimizers and schedules.
-// Each component registers itself under its YAML name in its own .cpp:
+// One registry mechanism for models, datasets, tasks, samplers, scorers, optimizers and schedules.
+// Each component registers itself under its YAML name in its own .cpp, with what it declares
+// about itself (ComponentFacts):
 //
 //   namespace { const bool registered = models().add("small_cnn", "help", make_small_cnn); }
 //
@@ -10,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,9 +20,29 @@
 
 namespace esrun {
 
+// What a component declares about itself beside its creator, in its own file, so that code below
+// the components (config/) can validate and resolve a config without naming them:
+//   presets   the values of model.preset it knows (models)
+//   tasks     the only tasks it serves (models: gpt) or yields (datasets: text_lm); empty: any
+//   metrics   the metrics it reports, any of which task.metric may name (tasks)
+//   defaults  the values it uses for its section's keys left null, as YAML (samplers: sampler.ratio,
+//             sampler.beta1, ...)
+//   traits    named properties that cross-section rules read (datasets: "tokens" for pre-tokenised
+//             or tokenised-at-load token ids; models: "positions" for a position embedding bounded
+//             by model.max_positions; samplers: "scores_file" for a policy that needs sampler.scores)
+struct ComponentFacts {
+  std::vector<std::string> presets = {};
+  std::vector<std::string> tasks = {};
+  std::vector<std::string> metrics = {};
+  std::map<std::string, std::string> defaults = {};
+  std::vector<std::string> traits = {};
+  bool has(const std::string& trait) const;
+};
+
 struct RegistryEntryInfo {
   std::string name;
   std::string help;
+  ComponentFacts facts;
 };
 
 // What `esrun list` and the config validator need, independent of the product type.
@@ -38,6 +60,13 @@ class RegistryView {
     ESRUN_FAIL("unknown ", kind(), " '", name, "' at ", where, "; known: ", known_names());
   }
 
+  // The facts `name` declared (none for an unknown name).
+  ComponentFacts facts(const std::string& name) const {
+    for (auto& entry : entries())
+      if (entry.name == name) return entry.facts;
+    return {};
+  }
+
   std::string known_names() const {
     std::string out;
     for (const auto& e : entries()) out += (out.empty() ? "" : ", ") + e.name;
@@ -45,21 +74,34 @@ class RegistryView {
   }
 };
 
+// Every registry, by its kind: each registers itself when it is made (at start-up, by the first
+// component that adds itself). config/ finds the components' registries here.
+void catalogue(const RegistryView& registry);
+const RegistryView& registry_of(const std::string& kind);
+
 template <typename Product, typename... Args>
 class Registry final : public RegistryView {
  public:
   using Creator = std::function<Product(Args...)>;
 
-  explicit Registry(std::string kind) : kind_(std::move(kind)) {}
+  explicit Registry(std::string kind) : kind_(std::move(kind)) { catalogue(*this); }
 
   // Returns true so that it can initialise a namespace-scope constant in the registering .cpp.
-  bool add(const std::string& name, const std::string& help, Creator create) {
+  bool add(const std::string& name, const std::string& help, Creator create, ComponentFacts facts = {}) {
     if (entries_.count(name) != 0) {
       duplicates_.push_back(name);
       return false;
     }
-    entries_.emplace(name, Entry{std::move(create), help});
+    entries_.emplace(name, Entry{std::move(create), help, std::move(facts)});
     return true;
+  }
+
+  // A component made as Component(args..., extra...): the creator each registration would repeat.
+  template <typename Component, typename... Extra>
+  bool add_type(const std::string& name, const std::string& help, ComponentFacts facts = {}, Extra... extra) {
+    return add(
+        name, help, [=](Args... args) -> Product { return Product(std::make_unique<Component>(args..., extra...)); },
+        std::move(facts));
   }
 
   Product create(const std::string& name, const std::string& where, Args... args) const {
@@ -72,7 +114,7 @@ class Registry final : public RegistryView {
   std::vector<RegistryEntryInfo> entries() const override {
     check_no_duplicates();
     std::vector<RegistryEntryInfo> out;
-    for (const auto& [name, entry] : entries_) out.push_back({name, entry.help});
+    for (const auto& [name, entry] : entries_) out.push_back({name, entry.help, entry.facts});
     return out;
   }
 
@@ -85,6 +127,7 @@ class Registry final : public RegistryView {
   struct Entry {
     Creator create;
     std::string help;
+    ComponentFacts facts;
   };
 
   void check_no_duplicates() const {

@@ -36,7 +36,7 @@ torch::serialize::InputArchive open_sealed_archive(const std::string& file, cons
   std::string_view archive_bytes(bytes);
   ESRUN_CHECK(bytes.size() > kTrailerSize && archive_bytes.substr(bytes.size() - kTrailerSize, kTag.size()) == kTag,
               what, " '", file, "' is damaged (truncated or corrupt) or not an esrun file: it does not end with ",
-              "esrun's checksum (files from an esrun before checksums, issue 19, are refused)");
+              "esrun's checksum (files from an esrun before checksums are refused)");
   archive_bytes.remove_suffix(kTrailerSize);
   const std::string recorded(std::string_view(bytes).substr(bytes.size() - 16));
   const std::string now = checksum(archive_bytes);

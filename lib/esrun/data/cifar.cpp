@@ -59,7 +59,7 @@ std::vector<std::string> under_root(const std::string& root, const std::vector<s
 
 Dataset load_cifar(const DataOptions& options, const CifarLayout& layout, std::vector<double> mean,
                         std::vector<double> std) {
-  ESRUN_CHECK(std::filesystem::is_directory(options.root), "data.root: dataset directory '", options.root,
+  ESRUN_CHECK(std::filesystem::is_directory(options.root), options.where("data.root"), ": dataset directory '", options.root,
               "' does not exist (expected the ", layout.dataset, " binary files there)");
   Dataset data;
   data.name = layout.dataset;

@@ -11,6 +11,7 @@
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
+#include "esrun/core/scores_file.h"
 #include "esrun/data/file_loader.h"
 
 namespace esrun {
@@ -52,11 +53,6 @@ struct Dataset {
 // What identifies a training split for the files made from it (esrun score's scores files): the
 // dataset, its size and a checksum of which source records it holds with which labels (so another
 // subset, data seed or label noise differs).
-struct DataIdentity {
-  std::string dataset;
-  int64_t train_size = 0;
-  std::string checksum;  // FNV-1a 64 of the split's source indices and targets, hex
-};
 DataIdentity identify(const Dataset& data);
 
 using DatasetRegistry = Registry<Dataset, const DataOptions&>;

@@ -163,13 +163,13 @@ Dataset make_image_folder(const DataOptions& options) {
   const fs::path root(options.root);
   const ImageFolderOptions& folder = options.image_folder;
   const fs::path train_dir = root / folder.train_dir;
-  ESRUN_CHECK(fs::is_directory(train_dir), "data.image_folder.train_dir: folder '", train_dir.string(),
+  ESRUN_CHECK(fs::is_directory(train_dir), options.where("data.image_folder.train_dir"), ": folder '", train_dir.string(),
               "' does not exist (expected one subfolder of images per class)");
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(train_dir))
     if (entry.is_directory()) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
-  ESRUN_CHECK(names.size() >= 2, "data.image_folder.train_dir: folder '", train_dir.string(), "' has ", names.size(),
+  ESRUN_CHECK(names.size() >= 2, options.where("data.image_folder.train_dir"), ": folder '", train_dir.string(), "' has ", names.size(),
               " class subfolders; expected at least 2");
   std::map<std::string, int64_t> classes;
   for (size_t i = 0; i < names.size(); ++i) classes[names[i]] = static_cast<int64_t>(i);

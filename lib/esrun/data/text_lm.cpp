@@ -92,7 +92,7 @@ Dataset load_text_lm(const DataOptions& o) {
 const bool registered = datasets().add(
     "text_lm", "raw text files (Wikitext's wiki.*.tokens) cut into blocks of data.tokenizer.max_length SentencePiece "
                "tokens for causal language modelling",
-    load_text_lm);
+    load_text_lm, {.tasks = {"causal_lm"}, .traits = {"tokens"}});
 
 }  // namespace
 }  // namespace esrun

@@ -204,7 +204,7 @@ Tokenizer tokenizer_for(const DataOptions& o, const std::vector<std::string>& tr
     const fs::path saved = fs::path(o.resume_dir) / kFile;
     ESRUN_CHECK(fs::exists(saved), "--resume ", o.resume_dir, ": no ", kFile, " in the run directory; the run trained "
                 "its SentencePiece model at start and a resumed run must reuse it");
-    // The checksum written beside it (runs since issue 19) finds a damaged byte that still parses.
+    // The checksum written beside it (runs of every esrun that seals its files) finds a damaged byte that still parses.
     const fs::path sum = saved.string() + ".fnv1a64";
     if (fs::exists(sum)) {
       const std::string recorded = read_file(sum), now = fmt::format("{:016x}", fnv1a64(read_file(saved)));

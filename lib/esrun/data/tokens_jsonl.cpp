@@ -159,7 +159,7 @@ Dataset load_tokens_jsonl(const DataOptions& o) {
 const bool registered = datasets().add(
     "tokens_jsonl", "pre-tokenised JSON lines: {input_ids, loss_mask} for causal_lm, or {input_ids, token_type_ids, "
                     "label} for classification",
-    load_tokens_jsonl);
+    load_tokens_jsonl, {.traits = {"tokens"}});
 
 }  // namespace
 }  // namespace esrun

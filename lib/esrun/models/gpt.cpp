@@ -14,7 +14,7 @@
 #include <cmath>
 
 #include "esrun/core/error.h"
-#include "esrun/core/torch_compat.h"
+#include "esrun/models/attention.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -33,37 +33,29 @@ Size preset_size(const std::optional<std::string>& preset) {
 class Block final : public torch::nn::Module {
  public:
   Block(int64_t width, int64_t heads, int64_t hidden, double dropout, std::string activation)
-      : heads_(heads), dropout_(dropout), activation_(std::move(activation)) {
+      : dropout_(dropout), activation_(std::move(activation)) {
     norm1_ = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
-    qkv_ = register_module("qkv", torch::nn::Linear(width, 3 * width));
-    proj_ = register_module("proj", torch::nn::Linear(width, width));
+    attention_ = FusedSelfAttention(*this, width, heads, {.weights = dropout, .output = dropout}, /*causal=*/true);
     norm2_ = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
     fc1_ = register_module("fc1", torch::nn::Linear(width, hidden));
     fc2_ = register_module("fc2", torch::nn::Linear(hidden, width));
   }
 
   torch::Tensor forward(torch::Tensor x) {
-    x = x + attend(norm1_->forward(x));
+    x = x + attention_.forward(norm1_->forward(x), is_training());
     const auto mlp = fc2_->forward(activate(fc1_->forward(norm2_->forward(x)), activation_));
     return x + torch::dropout(mlp, dropout_, is_training());
   }
 
   // The layers whose outputs join the residual stream (GPT-2 scales their initialisation).
-  std::vector<torch::nn::Linear> residual_outputs() const { return {proj_, fc2_}; }
+  std::vector<torch::nn::Linear> residual_outputs() const { return {attention_.proj(), fc2_}; }
 
  private:
-  torch::Tensor attend(const torch::Tensor& x) {
-    const int64_t n = x.size(0), tokens = x.size(1), width = x.size(2);
-    const auto qkv = qkv_->forward(x).view({n, tokens, 3, heads_, width / heads_}).permute({2, 0, 3, 1, 4});
-    const auto out = compat::attention(qkv[0], qkv[1], qkv[2], dropout_, is_training(), {}, /*causal=*/true);
-    return torch::dropout(proj_->forward(out.transpose(1, 2).reshape({n, tokens, width})), dropout_, is_training());
-  }
-
-  int64_t heads_;
   double dropout_;
   std::string activation_;
   torch::nn::LayerNorm norm1_{nullptr}, norm2_{nullptr};
-  torch::nn::Linear qkv_{nullptr}, proj_{nullptr}, fc1_{nullptr}, fc2_{nullptr};
+  FusedSelfAttention attention_;
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
 };
 
 class Gpt final : public Model {
@@ -77,11 +69,7 @@ class Gpt final : public Model {
     const Size preset = preset_size(o.preset);
     const int64_t width = o.width.value_or(preset.width), heads = o.heads.value_or(preset.heads);
     const int64_t depth = o.depth.value_or(preset.depth);
-    ESRUN_CHECK(width % heads == 0, o.where("model.heads"), ": ", heads, " does not divide model.width = ", width,
-                "; each head takes width / heads channels");
-    const auto hidden = static_cast<int64_t>(o.mlp_ratio * static_cast<double>(width));
-    ESRUN_CHECK(hidden >= 1, o.where("model.mlp_ratio"), ": ", o.mlp_ratio, " times model.width = ", width,
-                " leaves the MLPs no hidden units");
+    const int64_t hidden = checked_hidden_width(o, width, heads);
     max_positions_ = o.max_positions;
     ESRUN_CHECK(o.input_shape[1] <= max_positions_, o.where("model.max_positions"), ": ", max_positions_,
                 " positions, but the examples have up to ", o.input_shape[1],
@@ -130,7 +118,8 @@ const bool registered = models().add(
     "gpt",
     "GPT-2-style decoder for causal_lm: model.preset tiny | small, causal self-attention, tied output embedding; "
     "logits per position",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Gpt>(o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Gpt>(o); },
+    {.presets = {"tiny", "small"}, .tasks = {"causal_lm"}, .traits = {"positions"}});
 
 }  // namespace
 }  // namespace esrun

@@ -16,19 +16,19 @@ std::vector<int64_t> preset_hidden(const std::optional<std::string>& preset) {
   ESRUN_FAIL("model.preset: expected one of simple, two_layer for mlp, got '", *preset, "'");
 }
 
-torch::nn::AnyModule activation(const std::string& name) {
+torch::nn::AnyModule activation(const std::string& name, const std::string& where) {
   if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
   if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
   if (name == "gelu_tanh") return torch::nn::AnyModule(torch::nn::GELU(torch::nn::GELUOptions().approximate("tanh")));
   if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
   if (name == "sigmoid") return torch::nn::AnyModule(torch::nn::Sigmoid());
-  ESRUN_FAIL("model.activation: expected one of relu, gelu, gelu_tanh, tanh, sigmoid, got '", name, "'");
+  ESRUN_FAIL(where, ": expected one of relu, gelu, gelu_tanh, tanh, sigmoid, got '", name, "'");
 }
 
 class Mlp final : public Model {
  public:
   explicit Mlp(const ModelOptions& o) {
-    ESRUN_CHECK(!o.input_shape.empty(), "model.name: mlp needs the dataset's input shape");
+    ESRUN_CHECK(!o.input_shape.empty(), o.where("model.name"), ": mlp needs the dataset's input shape");
     ESRUN_CHECK(o.vocab_size == 0, o.where("model.name"), ": mlp takes images or feature vectors, but the dataset gives "
                 "token ids; use model.name: transformer for text");
     int64_t in = 1;
@@ -36,7 +36,7 @@ class Mlp final : public Model {
     for (const int64_t out : o.hidden.value_or(preset_hidden(o.preset))) {
       layers_->push_back(torch::nn::Linear(in, out));
       if (o.batch_norm) layers_->push_back(BatchNorm(out));
-      layers_->push_back(activation(o.activation.value_or("relu")));
+      layers_->push_back(activation(o.activation.value_or("relu"), o.where("model.activation")));
       if (o.dropout.value_or(0.0) > 0.0) layers_->push_back(torch::nn::Dropout(*o.dropout));
       in = out;
     }
@@ -61,7 +61,8 @@ const bool registered = models().add(
     "mlp",
     "multilayer perceptron on the flattened input: model.hidden (or model.preset simple [32] | two_layer "
     "[64, 64]) layers of Linear -> BatchNorm1d (model.batch_norm) -> model.activation -> dropout",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Mlp>(o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Mlp>(o); },
+    {.presets = {"simple", "two_layer"}});
 
 }  // namespace
 }  // namespace esrun

@@ -14,7 +14,7 @@
 // (ALBERT-base-v2: 12M with 30,000 pieces, no dropout but on the classifier, tanh-approximated
 // GELU); tiny (width 128, 2 layers, 2 heads) trains on two CPU cores in minutes.
 #include "esrun/core/error.h"
-#include "esrun/core/torch_compat.h"
+#include "esrun/models/attention.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -75,8 +75,8 @@ class Layer final : public torch::nn::Module {
     const auto heads = [&](torch::nn::Linear& proj) {
       return proj->forward(x).view({n, tokens, heads_, width / heads_}).transpose(1, 2);
     };
-    const auto out = compat::attention(heads(query_), heads(key_), heads(value_), attention_dropout_, is_training(), mask);
-    return torch::dropout(output_->forward(out.transpose(1, 2).reshape({n, tokens, width})), dropout_, is_training());
+    return attend_heads(heads(query_), heads(key_), heads(value_), output_,
+                        {.weights = attention_dropout_, .output = dropout_}, is_training(), mask);
   }
 
   torch::Tensor feed_forward(const torch::Tensor& x) {
@@ -105,11 +105,7 @@ class Transformer final : public Model {
     // ALBERT factorises the embeddings (128 wide, as in all its sizes); BERT's are as wide as the layers.
     const int64_t embedding = o.embedding_size.value_or(albert ? 128 : width);
     const std::string norm = o.norm.value_or("post");
-    ESRUN_CHECK(width % heads == 0, o.where("model.heads"), ": ", heads, " does not divide model.width = ", width,
-                "; each head takes width / heads channels");
-    const auto hidden = static_cast<int64_t>(o.mlp_ratio * static_cast<double>(width));
-    ESRUN_CHECK(hidden >= 1, o.where("model.mlp_ratio"), ": ", o.mlp_ratio, " times model.width = ", width,
-                " leaves the feed-forward blocks no hidden units");
+    const int64_t hidden = checked_hidden_width(o, width, heads);
     max_positions_ = o.max_positions;
     ESRUN_CHECK(o.input_shape[1] <= max_positions_, o.where("model.max_positions"), ": ", max_positions_,
                 " positions, but the training examples have up to ", o.input_shape[1],
@@ -176,7 +172,8 @@ const bool registered = models().add(
     "transformer",
     "BERT-style text encoder on token ids: model.preset tiny | bert-base | albert-base, model.albert (factorised "
     "embeddings, one shared layer), model.norm post | pre, [CLS] pooler and head",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Transformer>(o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Transformer>(o); },
+    {.presets = {"tiny", "bert-base", "albert-base"}, .traits = {"positions"}});
 
 }  // namespace
 }  // namespace esrun

@@ -5,8 +5,10 @@
 // dropout. Each block: x = x + Attn(LN(x)); x = x + MLP(LN(x)); a final LayerNorm and a linear
 // head follow. With patch 16 on 224-pixel images and 1000 classes the presets have the parameter
 // counts of timm's vit_{tiny,small,base,large}_patch16_224.
+#include <cmath>
+
 #include "esrun/core/error.h"
-#include "esrun/core/torch_compat.h"
+#include "esrun/models/attention.h"
 #include "esrun/models/model.h"
 
 namespace esrun {
@@ -35,26 +37,17 @@ void trunc_normal_(torch::Tensor tensor, double std) {
   tensor.erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2.0 * std, 2.0 * std);
 }
 
+// A module of its own, as timm's: its layers are blocks.i.attn.qkv and blocks.i.attn.proj.
 class Attention final : public torch::nn::Module {
  public:
-  Attention(int64_t width, int64_t heads, double dropout) : heads_(heads), dropout_(dropout) {
-    qkv_ = register_module("qkv", torch::nn::Linear(width, 3 * width));
-    proj_ = register_module("proj", torch::nn::Linear(width, width));
-  }
+  // Attention dropout (timm's attn_drop) has no key of its own and stays 0.
+  Attention(int64_t width, int64_t heads, double dropout)
+      : attention_(*this, width, heads, {.weights = 0.0, .output = dropout}, /*causal=*/false) {}
 
-  torch::Tensor forward(const torch::Tensor& x) {
-    const int64_t n = x.size(0), tokens = x.size(1), width = x.size(2);
-    // [N, T, 3D] -> [3, N, heads, T, d]
-    const auto qkv = qkv_->forward(x).reshape({n, tokens, 3, heads_, width / heads_}).permute({2, 0, 3, 1, 4});
-    // Attention dropout (timm's attn_drop) has no key of its own and stays 0.
-    const auto out = compat::attention(qkv[0], qkv[1], qkv[2], 0.0, is_training());
-    return torch::dropout(proj_->forward(out.transpose(1, 2).reshape({n, tokens, width})), dropout_, is_training());
-  }
+  torch::Tensor forward(const torch::Tensor& x) { return attention_.forward(x, is_training()); }
 
  private:
-  int64_t heads_;
-  double dropout_;
-  torch::nn::Linear qkv_{nullptr}, proj_{nullptr};
+  FusedSelfAttention attention_;
 };
 
 class Block final : public torch::nn::Module {
@@ -95,11 +88,7 @@ class VisionTransformer final : public Model {
     const VitSize preset = preset_size(o.preset);
     const int64_t width = o.width.value_or(preset.width), depth = o.depth.value_or(preset.depth),
                   heads = o.heads.value_or(preset.heads);
-    ESRUN_CHECK(width % heads == 0, o.where("model.heads"), ": ", heads, " does not divide model.width = ", width,
-                "; each head takes width / heads channels");
-    const auto hidden = static_cast<int64_t>(o.mlp_ratio * static_cast<double>(width));  // timm: int(D * mlp_ratio)
-    ESRUN_CHECK(hidden >= 1, o.where("model.mlp_ratio"), ": ", o.mlp_ratio, " times model.width = ", width,
-                " leaves the blocks' MLP no hidden units");
+    const int64_t hidden = checked_hidden_width(o, width, heads);
 
     patch_embed_ = register_module(
         "patch_embed", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, width, patch).stride(patch)));
@@ -163,7 +152,8 @@ const bool registered = models().add(
     "vit",
     "Vision Transformer as timm's (pre-norm); model.preset tiny | small | base | large, model.patch_size "
     "(default 4 up to 64 pixels, else 16), model.pool cls | mean",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<VisionTransformer>(o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<VisionTransformer>(o); },
+    {.presets = {"tiny", "small", "base", "large"}});
 
 }  // namespace
 }  // namespace esrun

@@ -116,11 +116,9 @@ class AdaSelection final : public SelectionPolicy {
   BatchQueue chosen_;  // Algorithm 2's set C
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<AdaSelection>(
     "adaselection", "AdaSelection: top-k by an adaptively weighted mix of candidate importance methods",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<AdaSelection>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
 
 }  // namespace
 }  // namespace esrun

@@ -43,7 +43,7 @@ void BatchQueue::save(torch::serialize::OutputArchive& archive) const {
 
 void BatchQueue::load(torch::serialize::InputArchive& archive, torch::Device device) {
   Batch saved;
-  // A checkpoint from before AdaSelection queued (esrun < issue 13) has no queue: start empty.
+  // A checkpoint from before AdaSelection queued (an esrun before AdaSelection's queue) has no queue: start empty.
   if (!archive.try_read("queue_indices", saved.indices)) {
     queue_ = Batch{};
     return;

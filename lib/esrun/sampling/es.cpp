@@ -34,8 +34,7 @@ class EvolvedSampling final : public SelectionPolicy {
       : SelectionPolicy(context),
         options_(options),
         prune_(prune),
-        scores_(torch::full({context.train_size}, 1.0 / static_cast<double>(context.train_size),
-                            torch::TensorOptions(torch::kDouble).device(context.device))) {}
+        scores_(per_sample(context, 1.0 / static_cast<double>(context.train_size))) {}
 
   bool selecting(int64_t epoch) const {
     return epoch >= options_.anneal_epochs && epoch < context().epochs - options_.anneal_epochs;
@@ -43,9 +42,7 @@ class EvolvedSampling final : public SelectionPolicy {
 
   EpochPlan plan_epoch(int64_t epoch) override {
     if (!prune_ || !selecting(epoch)) return SelectionPolicy::plan_epoch(epoch);
-    const auto keep = static_cast<int64_t>(
-        std::llround((1.0 - options_.prune_ratio) * static_cast<double>(context().train_size)));
-    return EpochPlan{sample_without_replacement(scores_, keep, generator()), {}};
+    return EpochPlan{sample_without_replacement(scores_, kept_count(options_.prune_ratio, context().train_size), generator()), {}};
   }
 
   bool needs_scores(int64_t epoch) const override { return selecting(epoch); }
@@ -79,16 +76,12 @@ class EvolvedSampling final : public SelectionPolicy {
   torch::Tensor scores_;
 };
 
-const bool registered_es = samplers().add(
+const bool registered_es = samplers().add_type<EvolvedSampling>(
     "es", "Evolved Sampling: b of each meta-batch B drawn proportionally to decoupled-EMA loss weights",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<EvolvedSampling>(o, c, false);
-    });
-const bool registered_eswp = samplers().add(
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}}, false);
+const bool registered_eswp = samplers().add_type<EvolvedSampling>(
     "eswp", "ES with pruning: each selecting epoch keeps round((1-r)n) samples drawn proportionally to the scores",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<EvolvedSampling>(o, c, true);
-    });
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.8"}, {"sampler.prune_ratio", "0.2"}}}, true);
 
 }  // namespace
 }  // namespace esrun

@@ -20,7 +20,7 @@ class InfoBatch final : public SelectionPolicy {
   InfoBatch(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        scores_(torch::ones({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
+        scores_(per_sample(context, 1.0)) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
     if (static_cast<double>(epoch) >= options_.delta * static_cast<double>(context().epochs)) {
@@ -62,11 +62,9 @@ class InfoBatch final : public SelectionPolicy {
   torch::Tensor scores_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<InfoBatch>(
     "infobatch", "InfoBatch: prune a fraction r of the below-mean-loss samples each epoch, upweight the rest by 1/(1-r)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<InfoBatch>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.5"}}});
 
 }  // namespace
 }  // namespace esrun

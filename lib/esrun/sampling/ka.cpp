@@ -22,10 +22,9 @@ class Kakurenbo final : public SelectionPolicy {
   Kakurenbo(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        loss_(torch::full({context.train_size}, std::numeric_limits<double>::infinity(),
-                          torch::TensorOptions(torch::kDouble).device(context.device))),
-        correct_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kBool).device(context.device))),
-        confidence_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
+        loss_(per_sample(context, std::numeric_limits<double>::infinity())),
+        correct_(per_sample(context, 0.0, torch::kBool)),
+        confidence_(per_sample(context, 0.0)) {}
 
   double budget(int64_t epoch) const {
     const double progress = static_cast<double>(epoch) / static_cast<double>(context().epochs);
@@ -85,11 +84,9 @@ class Kakurenbo final : public SelectionPolicy {
   double hidden_fraction_ = 0.0;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<Kakurenbo>(
     "ka", "KAKURENBO: hide low-loss, confidently correct samples (up to F of the data), scale the lr up to match",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<Kakurenbo>(o, c);
-    });
+    {});
 
 }  // namespace
 }  // namespace esrun

@@ -31,11 +31,9 @@ class LossSampling final : public SelectionPolicy {
   SamplerOptions options_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<LossSampling>(
     "loss", "b of each meta-batch B drawn proportionally to the current losses (unbiased: importance weights)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<LossSampling>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
 
 }  // namespace
 }  // namespace esrun

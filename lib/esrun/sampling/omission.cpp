@@ -40,7 +40,7 @@ class Omission final : public SelectionPolicy {
   Omission(const SamplerOptions& options, const PolicyContext& context)
       : SelectionPolicy(context),
         options_(options),
-        scores_(torch::ones({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))),
+        scores_(per_sample(context, 1.0)),
         scale_(torch::zeros({}, torch::TensorOptions(torch::kDouble).device(context.device))) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
@@ -90,11 +90,9 @@ class Omission final : public SelectionPolicy {
   torch::Tensor scores_, scale_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<Omission>(
     "omission", "historical weighted Bernoulli sampling by logit-gradient scores, unbiased weights (level set|batch)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<Omission>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "0.5"}, {"sampler.beta1", "0.9"}, {"sampler.beta2", "0.99"}, {"sampler.prune_ratio", "0.0"}}});
 
 }  // namespace
 }  // namespace esrun

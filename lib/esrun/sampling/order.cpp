@@ -63,11 +63,9 @@ class OrderedSgd final : public SelectionPolicy {
   int64_t seen_ = 0;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<OrderedSgd>(
     "order", "Ordered SGD: train on the b largest losses of each meta-batch B (adaptive_q shrinks b)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<OrderedSgd>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
 
 }  // namespace
 }  // namespace esrun

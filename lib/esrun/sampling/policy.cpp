@@ -1,5 +1,6 @@
 #include "esrun/sampling/policy.h"
 
+#include "esrun/core/error.h"
 #include "esrun/core/rng.h"
 #include "esrun/core/torch_compat.h"
 
@@ -23,6 +24,11 @@ void SelectionPolicy::load(torch::serialize::InputArchive& archive) {
   torch::Tensor present;
   if (archive.try_read("generator", present)) load_generator(archive, "generator", generator_);
   load_state(archive);
+}
+
+const ScoresFile& scores_of(const PolicyContext& context, const std::string& sampler) {
+  ESRUN_INTERNAL_CHECK(context.scores, "the ", sampler, " policy was made without its scores file");
+  return *context.scores;
 }
 
 EpochPlan SelectionPolicy::plan_epoch(int64_t /*epoch*/) {

@@ -16,7 +16,8 @@
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
-#include "esrun/data/dataset.h"
+#include "esrun/core/scores_file.h"
+#include "esrun/sampling/sample_columns.h"
 
 namespace esrun {
 
@@ -27,12 +28,7 @@ struct Batch {
 };
 
 // What the scoring forward computed for a meta-batch (no gradient, BatchNorm statistics kept).
-struct Scores {
-  torch::Tensor losses;      // float [B]: the same per-sample loss the step uses
-  torch::Tensor grad_norms;  // float [B]: squared norm of dl/dlogits
-  torch::Tensor correct;     // bool [B]: argmax == target
-  bool defined() const { return losses.defined(); }
-};
+using Scores = SampleColumns;
 
 // Rows of the meta-batch to train on and their loss weights. An undefined `positions` means every
 // row; an undefined `weights` means weight 1 for each. A policy that trains on batches of its own
@@ -51,14 +47,10 @@ struct EpochPlan {
 };
 
 // What one training step (or a forward-only refresh pass) computed, handed back to the policy
-// (all detached, on the device).
-struct Observation {
+// (all detached, on the device): the columns of the trained rows and which rows they are.
+struct Observation : SampleColumns {
   int64_t epoch = 0;
-  torch::Tensor indices;     // int64 [b]: positions in the training split
-  torch::Tensor losses;      // float [b]: per-sample losses of the forward
-  torch::Tensor grad_norms;  // float [b]: squared norm of dl/dlogits
-  torch::Tensor correct;     // bool [b]: argmax == target
-  torch::Tensor confidence;  // float [b]: the largest softmax probability
+  torch::Tensor indices = {};  // int64 [b]: positions in the training split
   bool trained = true;       // false for the forward-only pass of refresh_indices()
 };
 
@@ -68,8 +60,13 @@ struct PolicyContext {
   int64_t num_classes = 0;
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;        // the policy stream's seed
-  DataIdentity data;        // the training split (files made from it are checked against it)
+  // The scores file of sampler.scores, read and checked against the training split where the run is
+  // wired, for the policies that read one (static_prune, rho_loss); null for the others.
+  std::shared_ptr<const ScoresFile> scores;
 };
+
+// The context's scores file, which the run wires for every policy that reads sampler.scores.
+const ScoresFile& scores_of(const PolicyContext& context, const std::string& sampler);
 
 class SelectionPolicy;
 // Makes the run's policy instead of sampler.name's (esrun score trains its scoring model so).

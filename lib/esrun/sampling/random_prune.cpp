@@ -15,7 +15,7 @@ class RandomPrune final : public SelectionPolicy {
 
   EpochPlan plan_epoch(int64_t /*epoch*/) override {
     const int64_t n = context().train_size;
-    const auto keep = static_cast<int64_t>(std::llround((1.0 - options_.prune_ratio) * static_cast<double>(n)));
+    const auto keep = kept_count(options_.prune_ratio, n);
     return EpochPlan{torch::randperm(n, generator(), torch::kLong).narrow(0, 0, keep).to(context().device), {}};
   }
 
@@ -23,11 +23,9 @@ class RandomPrune final : public SelectionPolicy {
   SamplerOptions options_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<RandomPrune>(
     "random_prune", "Random*: each epoch keep (1-r)n samples uniformly at random",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<RandomPrune>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}});
 
 }  // namespace
 }  // namespace esrun

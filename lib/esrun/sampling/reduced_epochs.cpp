@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "esrun/sampling/policy.h"
+#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -13,18 +14,16 @@ class ReducedEpochs final : public SelectionPolicy {
       : SelectionPolicy(context), options_(options) {}
 
   int64_t epochs(int64_t configured) const override {
-    return std::max<int64_t>(1, std::llround((1.0 - options_.prune_ratio) * static_cast<double>(configured)));
+    return std::max<int64_t>(1, kept_count(options_.prune_ratio, configured));
   }
 
  private:
   SamplerOptions options_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<ReducedEpochs>(
     "reduced_epochs", "uniform training for round((1-r)E) epochs, the LR schedule compressed to them",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<ReducedEpochs>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}});
 
 }  // namespace
 }  // namespace esrun

@@ -8,7 +8,6 @@
 #include "esrun/core/error.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
-#include "esrun/scoring/scorer.h"
 
 namespace esrun {
 namespace {
@@ -17,7 +16,7 @@ class RhoLoss final : public SelectionPolicy {
  public:
   RhoLoss(const SamplerOptions& options, const PolicyContext& context) : SelectionPolicy(context), options_(options) {
     const std::string where = options.where("sampler.scores");
-    const ScoresFile file = read_scores(*options.scores, where, context.data);
+    const ScoresFile& file = scores_of(context, "rho_loss");
     const std::string method = file.meta.value("method", "");
     ESRUN_CHECK(method == "irreducible_loss", where, ": '", *options.scores, "' holds ", method,
                 " scores; rho_loss needs irreducible losses (esrun score --method irreducible_loss)");
@@ -43,11 +42,9 @@ class RhoLoss final : public SelectionPolicy {
   double extra_cost_s_ = 0;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<RhoLoss>(
     "rho_loss", "RHO-LOSS: b of each meta-batch B with the largest training loss - irreducible loss (esrun score)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<RhoLoss>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "0.1"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}, .traits = {"scores_file"}});
 
 }  // namespace
 }  // namespace esrun

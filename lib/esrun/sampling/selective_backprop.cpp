@@ -80,11 +80,9 @@ class SelectiveBackprop final : public SelectionPolicy {
   BatchQueue queue_;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<SelectiveBackprop>(
     "selective_backprop", "keep each scored sample with probability CDF(loss)^beta, train on queues of b kept samples",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<SelectiveBackprop>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
 
 }  // namespace
 }  // namespace esrun

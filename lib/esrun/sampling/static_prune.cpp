@@ -10,7 +10,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/scoring/scorer.h"
+#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -37,12 +37,12 @@ torch::Tensor stratified(const torch::Tensor& rows, const torch::Tensor& scores,
 class StaticPrune final : public SelectionPolicy {
  public:
   StaticPrune(const SamplerOptions& options, const PolicyContext& context) : SelectionPolicy(context) {
-    const ScoresFile file = read_scores(*options.scores, options.where("sampler.scores"), context.data);
+    const ScoresFile& file = scores_of(context, "static_prune");
     extra_cost_s_ = file.meta.value("wall_time_s", 0.0);
     const auto rows = torch::nonzero(~file.excluded).flatten();
     const auto scores = file.scores.index_select(0, rows);
     const int64_t m = rows.numel();
-    const auto keep = static_cast<int64_t>(std::llround((1.0 - options.prune_ratio) * static_cast<double>(m)));
+    const auto keep = kept_count(options.prune_ratio, m);
     ESRUN_CHECK(keep >= 1, options.where("sampler.prune_ratio"), ": ", options.prune_ratio, " of the ", m,
                 " scored samples keeps none; lower it");
     torch::Tensor kept;
@@ -68,11 +68,9 @@ class StaticPrune final : public SelectionPolicy {
   double extra_cost_s_ = 0;
 };
 
-const bool registered = samplers().add(
+const bool registered = samplers().add_type<StaticPrune>(
     "static_prune", "static pruning: train on a fixed (1-r) of the data chosen by a scores file (esrun score)",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<StaticPrune>(o, c);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}, .traits = {"scores_file"}});
 
 }  // namespace
 }  // namespace esrun

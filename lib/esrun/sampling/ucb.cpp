@@ -21,9 +21,9 @@ class Bandit final : public SelectionPolicy {
       : SelectionPolicy(context),
         options_(options),
         greedy_(greedy),
-        mean_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kDouble).device(context.device))),
+        mean_(per_sample(context, 0.0)),
         variance_(torch::zeros_like(mean_)),
-        seen_(torch::zeros({context.train_size}, torch::TensorOptions(torch::kBool).device(context.device))) {}
+        seen_(per_sample(context, 0.0, torch::kBool)) {}
 
   EpochPlan plan_epoch(int64_t epoch) override {
     if (!kept_.defined() || epoch % options_.period == 0) kept_ = choose();
@@ -60,7 +60,7 @@ class Bandit final : public SelectionPolicy {
  private:
   torch::Tensor choose() {
     const int64_t n = context().train_size;
-    const auto keep = static_cast<int64_t>(std::llround((1.0 - options_.prune_ratio) * static_cast<double>(n)));
+    const auto keep = kept_count(options_.prune_ratio, n);
     // Unseen first, in random order: keys 1e300 * (1 + U) rank above every seen priority; among seen
     // samples a tiny random term breaks ties at random.
     const auto uniform = torch::rand({n}, generator(), torch::kDouble).to(mean_.device());
@@ -81,16 +81,12 @@ class Bandit final : public SelectionPolicy {
   torch::Tensor mean_, variance_, seen_, kept_;
 };
 
-const bool registered_ucb = samplers().add(
+const bool registered_ucb = samplers().add_type<Bandit>(
     "ucb", "keep the (1-r)n samples with the highest loss EMA + c * deviation EMA, re-chosen every period epochs",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<Bandit>(o, c, false);
-    });
-const bool registered_greedy = samplers().add(
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}}, false);
+const bool registered_greedy = samplers().add_type<Bandit>(
     "epsilon_greedy", "keep (1-r)n samples: a fraction epsilon at random, the rest with the highest loss EMA",
-    [](const SamplerOptions& o, const PolicyContext& c) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<Bandit>(o, c, true);
-    });
+    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}}, true);
 
 }  // namespace
 }  // namespace esrun

@@ -7,14 +7,11 @@ namespace {
 
 class Uniform final : public SelectionPolicy {
  public:
-  using SelectionPolicy::SelectionPolicy;
+  Uniform(const SamplerOptions& /*options*/, const PolicyContext& context) : SelectionPolicy(context) {}
 };
 
-const bool registered = samplers().add(
-    "uniform", "baseline: all n samples each epoch, shuffled, meta-batches of B trained whole",
-    [](const SamplerOptions&, const PolicyContext& context) -> std::unique_ptr<SelectionPolicy> {
-      return std::make_unique<Uniform>(context);
-    });
+const bool registered = samplers().add_type<Uniform>(
+    "uniform", "baseline: all n samples each epoch, shuffled, meta-batches of B trained whole");
 
 }  // namespace
 }  // namespace esrun

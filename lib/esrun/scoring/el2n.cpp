@@ -21,9 +21,8 @@ class El2n final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "el2n", "||softmax(f(x)) - onehot(y)||_2 at score.epoch, averaged over score.repeats (Paul et al. 2021)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<El2n>(c); });
+const bool registered = scorers().add_type<El2n>(
+    "el2n", "||softmax(f(x)) - onehot(y)||_2 at score.epoch, averaged over score.repeats (Paul et al. 2021)");
 
 }  // namespace
 }  // namespace esrun

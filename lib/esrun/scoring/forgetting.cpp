@@ -56,9 +56,8 @@ class Forgetting final : public Scorer {
   torch::Tensor events_, last_, learned_;  // per training row: events, last presentation correct, ever correct
 };
 
-const bool registered = scorers().add(
-    "forgetting", "forgetting events (correct -> wrong between presentations) over the scoring run (Toneva et al. 2019)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<Forgetting>(c); });
+const bool registered = scorers().add_type<Forgetting>(
+    "forgetting", "forgetting events (correct -> wrong between presentations) over the scoring run (Toneva et al. 2019)");
 
 }  // namespace
 }  // namespace esrun

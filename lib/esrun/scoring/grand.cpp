@@ -44,9 +44,8 @@ class GraNd final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "grand", "||d loss / d w||_2 per sample at score.epoch (0: at init), averaged over score.repeats (Paul et al. 2021)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<GraNd>(c); });
+const bool registered = scorers().add_type<GraNd>(
+    "grand", "||d loss / d w||_2 per sample at score.epoch (0: at init), averaged over score.repeats (Paul et al. 2021)");
 
 }  // namespace
 }  // namespace esrun

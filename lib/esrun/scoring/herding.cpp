@@ -46,9 +46,8 @@ class Herding final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "herding", "per class, greedy picks moving the picked embeddings' mean closest to the class mean (pick order)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<Herding>(c); });
+const bool registered = scorers().add_type<Herding>(
+    "herding", "per class, greedy picks moving the picked embeddings' mean closest to the class mean (pick order)");
 
 }  // namespace
 }  // namespace esrun

@@ -56,9 +56,8 @@ class IrreducibleLoss final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "irreducible_loss", "RHO-LOSS's irreducible loss: the loss of a model trained on a holdout (score.holdout_fraction)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<IrreducibleLoss>(c); });
+const bool registered = scorers().add_type<IrreducibleLoss>(
+    "irreducible_loss", "RHO-LOSS's irreducible loss: the loss of a model trained on a holdout (score.holdout_fraction)");
 
 }  // namespace
 }  // namespace esrun

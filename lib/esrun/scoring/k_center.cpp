@@ -45,9 +45,8 @@ class KCenter final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "k_center", "per class, greedy k-center picks on the embeddings from a random start (pick order)",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<KCenter>(c); });
+const bool registered = scorers().add_type<KCenter>(
+    "k_center", "per class, greedy k-center picks on the embeddings from a random start (pick order)");
 
 }  // namespace
 }  // namespace esrun

@@ -20,9 +20,8 @@ class RandomScores final : public Scorer {
   }
 };
 
-const bool registered = scorers().add(
-    "random", "a seeded uniform score per sample: static_prune keeps a fixed random subset",
-    [](const ScorerContext& c) -> std::unique_ptr<Scorer> { return std::make_unique<RandomScores>(c); });
+const bool registered = scorers().add_type<RandomScores>(
+    "random", "a seeded uniform score per sample: static_prune keeps a fixed random subset");
 
 }  // namespace
 }  // namespace esrun

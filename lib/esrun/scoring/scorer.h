@@ -15,25 +15,13 @@
 
 #include "esrun/config/run_config.h"
 #include "esrun/core/registry.h"
+#include "esrun/core/scores_file.h"
 #include "esrun/data/dataset.h"
 #include "esrun/sampling/policy.h"
 
 namespace esrun {
 
 class Trainer;
-
-struct ScoresFile {
-  torch::Tensor scores;    // double [n], one per training sample, finite
-  torch::Tensor excluded;  // bool [n]: rows the scoring trained on that a selection must leave out (a holdout)
-  nlohmann::json meta;     // method, data, config_hash, epoch, repeats, parts, wall_time_s, ... (docs/scoring.md)
-};
-
-// Writes atomically (a temporary file renamed), so an interrupted write never leaves half a file.
-void write_scores(const std::filesystem::path& file, const ScoresFile& scores);
-// Reads the scores file `file` (named by the config key `where`) for a run on the training split
-// `data`: a missing or unreadable file, one made for another split (both named), one of another
-// size or with non-finite scores is an error.
-ScoresFile read_scores(const std::string& file, const std::string& where, const DataIdentity& data);
 
 // The rows one scoring model trains on and scores; undefined = every row of the training split.
 struct ScoringPart {

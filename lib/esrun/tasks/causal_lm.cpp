@@ -106,7 +106,8 @@ class CausalLm final : public Task {
 const bool registered = tasks().add(
     "causal_lm", "next-token prediction: per-sample mean token cross entropy over the predicted (unmasked) tokens; "
                  "perplexity, loss per token, exact match",
-    [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> { return std::make_unique<CausalLm>(o, c); });
+    [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> { return std::make_unique<CausalLm>(o, c); },
+    {.metrics = {"perplexity", "loss", "acc"}});
 
 }  // namespace
 }  // namespace esrun

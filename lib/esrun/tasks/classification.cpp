@@ -81,7 +81,8 @@ const bool registered = tasks().add(
     "classification", "softmax cross entropy over classes (label smoothing); accuracy, top-5, F1 (two classes), Matthews correlation, loss",
     [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> {
       return std::make_unique<Classification>(o, c);
-    });
+    },
+    {.metrics = {"acc", "mcc", "acc5", "f1"}});
 
 }  // namespace
 }  // namespace esrun

@@ -97,7 +97,8 @@ const bool registered = tasks().add(
     "regression", "a scalar target, standardised on the training split; MSE, L1 or Huber loss; MSE, RMSE, MAE, R^2, Pearson, Spearman",
     [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> {
       return std::make_unique<Regression>(o, c);
-    });
+    },
+    {.metrics = {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"}});
 
 }  // namespace
 }  // namespace esrun

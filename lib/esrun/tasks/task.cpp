@@ -32,11 +32,10 @@ void Task::set_score(Evaluation& evaluation) const {
 }
 
 std::vector<std::string> task_metrics(const std::string& task, int64_t classes) {
-  if (task == "regression") return {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"};
-  if (task == "causal_lm") return {"perplexity", "loss", "acc"};
-  std::vector<std::string> known = {"acc", "mcc"};
-  if (classes == 0 || classes > 5) known.push_back("acc5");
-  if (classes == 0 || classes == 2) known.push_back("f1");
+  std::vector<std::string> known;
+  for (const auto& metric : tasks().facts(task).metrics)
+    if ((metric != "acc5" || classes == 0 || classes > 5) && (metric != "f1" || classes == 0 || classes == 2))
+      known.push_back(metric);
   return known;
 }
 

@@ -37,7 +37,7 @@ DataParallel::Share DataParallel::share(int64_t rows) const { return share_of(ro
 
 torch::Tensor DataParallel::gather(const torch::Tensor& local, int64_t rows) {
   if (!distributed()) return local;
-  ESRUN_CHECK(local.size(0) == share(rows).size, "internal: rank ", rank(), " gathers ", local.size(0), " rows, not its share ",
+  ESRUN_INTERNAL_CHECK(local.size(0) == share(rows).size, "rank ", rank(), " gathers ", local.size(0), " rows, not its share ",
               share(rows).size, " of ", rows);
   Stopwatch timed(gather_seconds_);
   // Padded to the largest share, so that every rank sends the same shape.
@@ -48,28 +48,6 @@ torch::Tensor DataParallel::gather(const torch::Tensor& local, int64_t rows) {
   std::vector<torch::Tensor> parts;
   for (int r = 0; r < world_size(); ++r) parts.push_back(all.narrow(0, r * padded, share_of(rows, world_size(), r).size));
   return torch::cat(parts);
-}
-
-Scores DataParallel::gather(const Scores& local, int64_t rows) {
-  if (!distributed()) return local;
-  // One all-gather of the three columns.
-  const auto all = gather(torch::stack({local.losses.to(torch::kFloat), local.grad_norms.to(torch::kFloat),
-                                        local.correct.to(torch::kFloat)}, 1),
-                          rows);
-  return Scores{all.select(1, 0).contiguous(), all.select(1, 1).contiguous(), all.select(1, 2).to(torch::kBool)};
-}
-
-Observation DataParallel::gather(const Observation& local, int64_t rows) {
-  if (!distributed()) return local;
-  const auto all = gather(torch::stack({local.losses.to(torch::kFloat), local.grad_norms.to(torch::kFloat),
-                                        local.correct.to(torch::kFloat), local.confidence.to(torch::kFloat)}, 1),
-                          rows);
-  Observation observation = local;
-  observation.losses = all.select(1, 0).contiguous();
-  observation.grad_norms = all.select(1, 1).contiguous();
-  observation.correct = all.select(1, 2).to(torch::kBool);
-  observation.confidence = all.select(1, 3).contiguous();
-  return observation;
 }
 
 void DataParallel::attach(const std::vector<torch::Tensor>& parameters) {

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "esrun/core/distributed.h"
-#include "esrun/sampling/policy.h"
 
 namespace esrun {
 
@@ -39,9 +38,6 @@ class DataParallel {
   // Every rank's share of `rows` rows, in order, from each rank's `local` rows (first dimension
   // this rank's share().size; the others alike on every rank).
   torch::Tensor gather(const torch::Tensor& local, int64_t rows);
-  Scores gather(const Scores& local, int64_t rows);
-  // The per-sample values (not the indices, which every rank knows).
-  Observation gather(const Observation& local, int64_t rows);
 
   // The gradients of `parameters` (the trainable ones) are summed over the ranks in flat buckets
   // of at most 25 MiB, last parameters first (the backward pass computes them first). Hooks on the

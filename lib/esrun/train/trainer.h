@@ -19,6 +19,7 @@
 #include "esrun/tasks/task.h"
 #include "esrun/train/data_parallel.h"
 #include "esrun/train/loss.h"
+#include "esrun/train/open_epoch.h"
 
 namespace esrun {
 
@@ -64,7 +65,7 @@ class Trainer {
   // (in-memory splits; esrun score measures them).
   torch::Tensor plain_inputs(const torch::Tensor& indices) const;
   struct StepOutput {
-    Observation rows;      // per-sample losses, logit-gradient norms, "correct", confidence of the forward
+    SampleColumns rows;    // per-sample losses, logit-gradient norms, "correct", confidence of the forward
     torch::Tensor loss;    // the reduced loss (undefined when a non-finite step was skipped)
     int64_t passes = 1;    // forward + backward passes (micro-batches with train.accumulate)
   };
@@ -86,34 +87,66 @@ class Trainer {
   torch::Device data_device() const { return data_device_; }  // where the training rows are gathered
 
  private:
-  struct OpenEpoch;
+  // Construction (trainer.cpp).
+  void place_data();
+  void build_components(const PolicyFactory& make_policy);
+  // The epoch (epoch.cpp).
   std::unique_ptr<OpenEpoch> begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights);
+  // One meta-batch: scoring forward, selection, the step(s) on the selected rows.
+  void run_step(OpenEpoch& open, PhaseClock& clock);
   EpochRecord finish_epoch(OpenEpoch& open, PhaseClock& clock);
+  void refresh(int64_t epoch, OpenEpoch& open, PhaseClock& clock);
   void check_finite(const OpenEpoch& open) const;
   // One step on these rows, its observation handed to the policy and added to the epoch's sums.
   void train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
                   const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock);
+  // Debug mode distributed.check_sync: the ranks compare a checksum of the policy state and model.
+  void check_replicas_agree(int64_t epoch);
+  // The step (step.cpp).
   torch::Tensor forward(const torch::Tensor& inputs);  // in the configured precision, outputs in fp32
   torch::Tensor forward_no_grad(const torch::Tensor& inputs);
   void backward(const torch::Tensor& loss);  // scaled by the fp16 loss scale when there is one
   void finish_step();  // unscale (fp16), clip, optimizer step
-  uint64_t batch_seed(int64_t epoch, int64_t step) const;  // the augmentation seed of a step's batch
   // The per-sample quantities policies read, of one forward's outputs (no gradient); computed per
   // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once.
-  Observation measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
+  SampleColumns measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
+  // Every rank's share of `rows` rows of per-sample columns, in order.
+  SampleColumns gather(const SampleColumns& local, int64_t rows);
   // The micro-batches (begin, size) of this rank's `local` rows of `total`: passes of at most
   // train.accumulate rows (one pass without it). With synchronised BatchNorm every rank runs as many
   // passes as the largest share needs, trailing ones possibly empty, because each pass's
   // statistics are a collective all ranks take part in.
   std::vector<std::pair<int64_t, int64_t>> micro_batches(int64_t local, int64_t total) const;
-  // Per-sample values of no rows (a rank whose share of a small batch is empty).
-  Observation no_rows() const;
-  // Debug mode distributed.check_sync: the ranks compare a checksum of the policy state and model.
-  void check_replicas_agree(int64_t epoch);
+  // The batches (batches.cpp).
+  uint64_t batch_seed(int64_t epoch, int64_t step) const;  // the augmentation seed of a step's batch
+  // Tells a file loader the batches to decode ahead: `rows(i)` for i in [first, end), seeded by step
+  // `seed_step0 + i - first`.
+  void announce(int64_t epoch, int64_t first, int64_t end, int64_t seed_step0,
+                const std::function<torch::Tensor(int64_t)>& rows);
+
+  // Each replica's progress through the run, kept in checkpoints.
+  struct Totals {
+    int64_t samples_backward = 0;
+    double train_seconds = 0;
+  };
+  // The random streams, seeded from the run seed and kept in checkpoints.
+  struct Streams {
+    at::Generator shuffle;
+    // The device's default generator, which dropout draws from (training and scoring forwards).
+    at::Generator dropout;
+    uint64_t augment_seed = 0;
+  };
+  // How forwards and steps run: autocast type (none: fp32), the fp16 loss scaler, timing.
+  struct Numerics {
+    std::optional<at::ScalarType> autocast;
+    std::unique_ptr<GradScaler> scaler;
+    bool per_phase = true;
+  };
 
   const RunConfig config_;
   Dataset data_;
   torch::Device device_;
+  torch::Device data_device_ = torch::kCPU;  // where the training rows are gathered
   DataParallel parallel_;
   int64_t synced_norms_ = 0;  // BatchNorm layers synchronised over the ranks (distributed.sync_bn)
   std::unique_ptr<Task> task_;
@@ -125,19 +158,11 @@ class Trainer {
   int64_t epochs_ = 0;
   TrainAugment augment_;
   Normalizer normalize_;  // test batches, and training batches the file loader augmented
-  at::Generator shuffle_gen_;
-  // The device's default generator, which dropout draws from (training and scoring forwards):
-  // seeded from the run seed and kept in checkpoints, so runs with dropout repeat and resume exactly.
-  at::Generator dropout_gen_;
-  uint64_t augment_seed_;
   std::unique_ptr<ImageFileLoader> train_loader_, test_loader_;  // file-backed splits only
-  int64_t samples_backward_total_ = 0;
-  double train_seconds_total_ = 0;
+  Streams streams_;
+  Numerics numerics_;
+  Totals totals_;
   std::unique_ptr<OpenEpoch> open_;  // the epoch in progress (kept when interrupted)
-  torch::Device data_device_ = torch::kCPU;      // where the training images are
-  std::optional<at::ScalarType> autocast_;       // bf16 / fp16, or none for fp32
-  std::unique_ptr<GradScaler> scaler_;           // fp16 only
-  bool per_phase_ = true;                        // timing: phases
 };
 
 }  // namespace esrun
