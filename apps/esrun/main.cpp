@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
       if (defaults) {
         std::cout << (format == "markdown" ? esrun::defaults_markdown() : esrun::defaults_yaml());
       } else if (each) {
-        std::cout << esrun::print_each(request);
+        esrun::print_each(request, std::cout);
       } else {
         std::cout << esrun::load_config(request).resolved.to_yaml(/*notes=*/true);
       }

@@ -1,24 +1,25 @@
-// fuzz_checkpoint: reading a checkpoint as `esrun --resume RUN_DIR` does (run.cpp): the sealed
+// fuzz_checkpoint: reading a checkpoint as `esrun --resume RUN_DIR` does (commands/resume.cpp): the sealed
 // archive opened and its checksum checked (core/sealed_archive.h: open_sealed_archive), the
-// records run.cpp's read_checkpoint takes from it (next_epoch, metrics, trainer, world_size), then
+// records read_checkpoint (commands/checkpoint_files.h) takes from it (next_epoch, metrics, trainer, world_size), then
 // Trainer::load of the trainer state into a freshly built trainer (model, optimizer, policy, RNG
 // streams, totals, an interrupted epoch's plan).
 //
 // Input: byte 0 picks the variant (byte 0 % 2): 0, the rest is the checkpoint file as it is (the
 // seal's checksum is fuzzed too, and rejects nearly every mutation); 1, the rest is the archive,
 // sealed here with a correct trailer (fuzz_common.h: with_seal), so that mutations reach libtorch's
-// reader, run.cpp's reads and Trainer::load. Seeds are made with esrun's own writers
+// reader, read_checkpoint's reads and Trainer::load. Seeds are made with esrun's own writers
 // (Trainer::save, seal_archive), in both variants, plus an unsealed file (the bare libtorch
 // archive, as esrun wrote checkpoints before they were sealed).
 //
 // What counts (fuzz_common.h): open_sealed_archive promises esrun::Error for any damaged file, so
-// only esrun::Error is expected of it. read_last_checkpoint (run.cpp) turns any std::exception of
-// read_checkpoint's own reads into an esrun::Error naming the file, and run.cpp does the same for
-// Trainer::load ("does not fit this run"), so those are caught here as run.cpp catches them.
+// only esrun::Error is expected of it. read_last_checkpoint (commands/resume.cpp) turns any std::exception of
+// read_checkpoint's own reads into an esrun::Error naming the file, and restore (commands/resume.cpp) does the same for
+// Trainer::load ("does not fit this run"), so those are caught here as the run command catches them.
 #include <nlohmann/json.hpp>
 
 #include <sstream>
 
+#include "esrun/commands/checkpoint_files.h"
 #include "esrun/core/sealed_archive.h"
 #include "esrun/train/trainer.h"
 #include "fuzz_common.h"
@@ -30,7 +31,7 @@ std::optional<esrun::RunConfig>& config() {
   return value;
 }
 
-// The archive run.cpp writes as checkpoints/last.pt, unsealed: archive.save_to's bytes.
+// The archive write_checkpoint writes as checkpoints/last.pt, unsealed: archive.save_to's bytes.
 std::string checkpoint_archive(esrun::Trainer& trainer, int64_t next_epoch, const std::string& metrics,
                                torch::serialize::OutputArchive& archive) {
   torch::serialize::OutputArchive state;
@@ -81,25 +82,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto path = (esrun_fuzz::scratch() / "last.pt").string();
   if (!esrun_fuzz::write_archive_input(path, data, size)) return 0;
   esrun_fuzz::guarded([&] {
-    torch::serialize::InputArchive archive = esrun::open_sealed_archive(path, "the checkpoint");
-    torch::serialize::InputArchive state;
-    try {  // run.cpp's read_checkpoint, inside read_last_checkpoint's catch (std::exception)
-      torch::Tensor next_epoch;
-      archive.read("next_epoch", next_epoch);
-      (void)next_epoch.item<int64_t>();
-      c10::IValue metrics;
-      archive.read("metrics", metrics);
-      std::istringstream lines(metrics.toStringRef());
-      for (std::string line; std::getline(lines, line);) (void)nlohmann::json::parse(line);
-      archive.read("trainer", state);
-      torch::Tensor world = torch::tensor(int64_t{1});
-      archive.try_read("world_size", world);
-      ESRUN_CHECK(world.item<int64_t>() == 1, "world size");  // run.cpp: must match this run's
+    (void)esrun::open_sealed_archive(path, "the checkpoint");  // esrun::Error for any damaged file
+    esrun::Checkpoint checkpoint;
+    try {  // read_checkpoint (commands/checkpoint_files.h), inside read_last_checkpoint's catch (std::exception)
+      checkpoint = esrun::read_checkpoint(path);
+      ESRUN_CHECK(checkpoint.world_size == 1, "world size");  // the resumed run's must match
     } catch (const std::exception&) {
       return;
     }
+    torch::serialize::InputArchive& state = checkpoint.trainer;
     esrun::Trainer trainer(*config(), esrun::load_dataset(*config()), torch::kCPU);
-    try {  // run.cpp's resume: esrun::Error, or any std::exception wrapped into one
+    try {  // restore (commands/resume.cpp): esrun::Error, or any std::exception wrapped into one
       trainer.load(state);
     } catch (const esrun::Error&) {
     } catch (const std::exception&) {

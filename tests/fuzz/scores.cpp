@@ -1,4 +1,4 @@
-// fuzz_scores: the scores-file reader static_prune and rho_loss use (scoring/scorer.h:
+// fuzz_scores: the scores-file reader a run uses for static_prune and rho_loss (core/scores_file.h:
 // read_scores): the sealed archive, its JSON metadata, the scores and excluded tensors, checked
 // against the training split the run has.
 //

@@ -3,9 +3,11 @@ of the paths around them (scoring files, resume, a mid-epoch checkpoint from bef
 two data-parallel ranks) give the metrics recorded in tests/golden/expected/, bit for bit, times
 aside.
 
-The expected files were recorded with the esrun of the commit before issue 29's redesign:
+The expected files and the mid-epoch run directories were recorded with the esrun of the commit
+before issue 29's redesign (9460bf3):
 
-    ESRUN_BINARY=build/esrun python3 tests/scripts/test_behaviour_unchanged.py --record
+    ESRUN_BINARY=build/esrun python3 tests/scripts/test_behaviour_unchanged.py --record \
+        --record-open-epoch open_epoch_infobatch_run --record-open-epoch open_epoch_two_ranks_run
 
 Record again only for a change that is meant to change results, and say so in its commit. The
 numbers are those of Debian's libtorch 1.13 on x86-64 CPUs with one thread (`threads=1` in every
@@ -25,9 +27,14 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 GOLDEN = os.path.join(ROOT, "tests", "golden")
 EXPECTED = os.path.join(GOLDEN, "expected")
-# A run directory that the esrun before the redesign stopped by SIGTERM in the middle of epoch 2
-# (checkpoints/last.pt holds the open epoch), kept to check that such checkpoints still resume.
-OPEN_EPOCH_RUN = os.path.join(GOLDEN, "open_epoch_run")
+# Run directories that the esrun before the redesign stopped by SIGTERM in the middle of epoch 2
+# (checkpoints/last.pt holds the open epoch in the old, positional format), kept to check that such
+# checkpoints still resume: case name -> (folder, sampler config, ranks).
+OPEN_EPOCH_RUNS = {
+    "open_epoch_resume": ("open_epoch_run", "es", 1),
+    "open_epoch_infobatch_resume": ("open_epoch_infobatch_run", "infobatch", 1),
+    "open_epoch_two_ranks_resume": ("open_epoch_two_ranks_run", "es", 2),
+}
 BINARY = os.path.abspath(os.environ["ESRUN_BINARY"]) if os.environ.get("ESRUN_BINARY") else None
 SMOKE = "configs/smoke"
 ONE_THREAD = ["--set", "threads=1", "--set", "progress.mode=off"]
@@ -119,24 +126,35 @@ def free_port():
         return s.getsockname()[1]
 
 
+def launched(ranks, args):
+    """esrun with `args` as one process, or as `ranks` processes through scripts/launch."""
+    command = [BINARY] + args + ONE_THREAD
+    if ranks > 1:
+        command = [sys.executable, os.path.join(ROOT, "scripts", "launch"), "-n", str(ranks), "--port", str(free_port()),
+                   "--"] + command
+    return command
+
+
+def resume_open_epoch(work, folder, ranks):
+    """Resumes a copy of a pre-redesign run directory stopped mid-epoch."""
+    run_dir = os.path.join(work, folder)
+    shutil.copytree(os.path.join(GOLDEN, folder), run_dir)
+    result = subprocess.run(launched(ranks, ["--resume", run_dir]), cwd=work, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"resuming {folder} exited with {result.returncode}:\n{result.stderr}")
+    return read_metrics(run_dir)
+
+
 def run_two_ranks(work):
     """sampler es over two Gloo ranks (scripts/launch)."""
     folder = os.path.join(work, "two_ranks")
     os.makedirs(folder)
     run_dir = os.path.join(folder, "run")
-    command = [sys.executable, os.path.join(ROOT, "scripts", "launch"), "-n", "2", "--port", str(free_port()), "--",
-               BINARY, "--config", os.path.join(ROOT, SMOKE, "es.yaml"), "--out", run_dir] + ONE_THREAD
-    result = subprocess.run(command, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    result = subprocess.run(launched(2, ["--config", os.path.join(ROOT, SMOKE, "es.yaml"), "--out", run_dir]),
+                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise AssertionError(f"two ranks exited with {result.returncode}:\n{result.stderr}")
-    return read_metrics(run_dir)
-
-
-def resume_open_epoch(work):
-    """Resumes a copy of the pre-redesign run directory stopped mid-epoch."""
-    run_dir = os.path.join(work, "open_epoch")
-    shutil.copytree(OPEN_EPOCH_RUN, run_dir)
-    esrun(["--resume", run_dir], work)
     return read_metrics(run_dir)
 
 
@@ -146,22 +164,23 @@ def run_all(work):
     cases = case_commands(work)
     jobs = {name: (run_case, (name, commands, work)) for name, commands in cases.items()}
     jobs["two_ranks"] = (run_two_ranks, (work,))
-    if os.path.isdir(OPEN_EPOCH_RUN):
-        jobs["open_epoch_resume"] = (resume_open_epoch, (work,))
+    for name, (folder, _, ranks) in OPEN_EPOCH_RUNS.items():
+        if os.path.isdir(os.path.join(GOLDEN, folder)):
+            jobs[name] = (resume_open_epoch, (work, folder, ranks))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(function, *args) for name, (function, args) in jobs.items()}
         return {name: future.result() for name, future in futures.items()}
 
 
-def record_open_epoch_run():
-    """Makes tests/golden/open_epoch_run/: a run stopped by SIGTERM in the middle of an epoch."""
+def record_open_epoch_run(folder, sampler, ranks):
+    """Makes tests/golden/<folder>/: a run stopped by SIGTERM in the middle of epoch 2."""
     import signal
     import time
     with tempfile.TemporaryDirectory() as work:
         run_dir = os.path.join(work, "run")
         process = subprocess.Popen(
-            [BINARY, "--config", os.path.join(ROOT, SMOKE, "es.yaml"), "--set", "data.synthetic.train_size=4096",
-             "--set", "train.epochs=3", "--out", run_dir] + ONE_THREAD,
+            launched(ranks, ["--config", os.path.join(ROOT, SMOKE, f"{sampler}.yaml"),
+                             "--set", "data.synthetic.train_size=4096", "--set", "train.epochs=3", "--out", run_dir]),
             cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         metrics = os.path.join(run_dir, "metrics.jsonl")
         while not (os.path.exists(metrics) and os.path.getsize(metrics) > 0):
@@ -171,10 +190,11 @@ def record_open_epoch_run():
         err = process.communicate()[1]
         if process.returncode != 3 or "in epoch 2" not in err:
             raise SystemExit(f"expected a stop in epoch 2 (exit 3), got {process.returncode}:\n{err}")
-        shutil.rmtree(OPEN_EPOCH_RUN, ignore_errors=True)
-        os.makedirs(os.path.join(OPEN_EPOCH_RUN, "checkpoints"))
+        target = os.path.join(GOLDEN, folder)
+        shutil.rmtree(target, ignore_errors=True)
+        os.makedirs(os.path.join(target, "checkpoints"))
         for name in ("config.resolved.yaml", "metrics.jsonl", "checkpoints/last.pt"):
-            shutil.copy(os.path.join(run_dir, name), os.path.join(OPEN_EPOCH_RUN, name))
+            shutil.copy(os.path.join(run_dir, name), os.path.join(target, name))
 
 
 @unittest.skipUnless(BINARY, "ESRUN_BINARY is not set")
@@ -194,16 +214,18 @@ class BehaviourUnchanged(unittest.TestCase):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true", help="write tests/golden/expected/ with ESRUN_BINARY")
-    parser.add_argument("--record-open-epoch", action="store_true",
-                        help="also make tests/golden/open_epoch_run/ anew (a mid-epoch checkpoint)")
+    parser.add_argument("--record-open-epoch", action="append", default=[], metavar="FOLDER",
+                        help="also make tests/golden/FOLDER/ anew (a mid-epoch checkpoint; FOLDER as in "
+                             "OPEN_EPOCH_RUNS); repeatable")
     args, rest = parser.parse_known_args()
     if not (args.record or args.record_open_epoch):
         unittest.main(argv=[sys.argv[0]] + rest)
         return
     if not BINARY:
         raise SystemExit("set ESRUN_BINARY to the esrun binary")
-    if args.record_open_epoch:
-        record_open_epoch_run()
+    for folder in args.record_open_epoch:
+        (_, sampler, ranks), = [v for v in OPEN_EPOCH_RUNS.values() if v[0] == folder]
+        record_open_epoch_run(folder, sampler, ranks)
     with tempfile.TemporaryDirectory() as work:
         results = run_all(work)
     os.makedirs(EXPECTED, exist_ok=True)

@@ -46,15 +46,13 @@ std::string defaults_markdown() {
   return out.str();
 }
 
-std::string print_each(const RunRequest& request) {
+void print_each(const RunRequest& request, std::ostream& out) {
   ESRUN_CHECK(!request.configs.empty(), "print-config --each: give at least one --config FILE");
-  std::string out;
   for (const auto& config : request.configs) {
     RunRequest one = request;
     one.configs = {config};
-    out += "--- # " + config + "\n" + load_config(one).resolved.to_yaml(/*notes=*/true);
+    out << "--- # " << config << "\n" << load_config(one).resolved.to_yaml(/*notes=*/true);
   }
-  return out;
 }
 
 }  // namespace esrun

@@ -2,6 +2,7 @@
 // configs resolved alone (--each), or every key with its default and help (--defaults).
 #pragma once
 
+#include <ostream>
 #include <string>
 
 #include "esrun/commands/run.h"
@@ -13,7 +14,8 @@ std::string defaults_yaml();
 std::string defaults_markdown();
 
 // Each --config file resolved on its own (with every --set), one YAML document each headed
-// "--- # FILE", in the order given.
-std::string print_each(const RunRequest& request);
+// "--- # FILE", in the order given, written to `out` as each resolves (a bad file after good ones
+// leaves theirs printed).
+void print_each(const RunRequest& request, std::ostream& out);
 
 }  // namespace esrun

@@ -36,8 +36,7 @@ void read_images(const Checker& check, DataOptions& d) {
   ESRUN_CHECK(d.augment.mean.has_value() == d.augment.std.has_value(), c.where(d.augment.mean ? "data.augment.std" : "data.augment.mean"),
               ": set data.augment.mean and data.augment.std together (a pretrained model's input statistics), or neither");
   if (d.augment.mean) {
-    const auto& images = find_key("data.augment.mean")->used_by;
-    ESRUN_CHECK(std::find(images.begin(), images.end(), d.name) != images.end(), c.where("data.augment.mean"),
+    ESRUN_CHECK(reads(d.name, "data.augment.mean"), c.where("data.augment.mean"),
                 ": ", d.name, " has no images to normalise; set null");
     ESRUN_CHECK(d.augment.normalize, c.where("data.augment.mean"), ": is set, but data.augment.normalize is false; "
                 "set normalize: true to normalise with these statistics, or drop them");
@@ -54,7 +53,7 @@ void read_tables(const Checker& check, DataOptions& d) {
   csv.file = c.get_string("data.csv.file");
   csv.test_file = c.get_optional_string("data.csv.test_file");
   csv.target = c.get_optional_string("data.csv.target").value_or("");
-  ESRUN_CHECK(d.name != "csv_table" || !csv.target.empty(), c.where("data.csv.target"),
+  ESRUN_CHECK(!reads(d.name, "data.csv.target") || !csv.target.empty(), c.where("data.csv.target"),
               ": expected the name of the target column");
   csv.features = c.get_optional_strings("data.csv.features");
   csv.drop = c.get_optional_strings("data.csv.drop").value_or(std::vector<std::string>{});
@@ -66,7 +65,7 @@ void read_tables(const Checker& check, DataOptions& d) {
               ": expected the values of data.csv.split_column that mark test rows, got []");
   ESRUN_CHECK(!(csv.split_column && csv.test_file), c.where("data.csv.split_column"), " and ",
               c.where("data.csv.test_file"), ": set one of them, not both");
-  ESRUN_CHECK(d.name != "csv_table" || csv.split_column || csv.test_file || csv.test_fraction > 0,
+  ESRUN_CHECK(!reads(d.name, "data.csv.test_fraction") || csv.split_column || csv.test_file || csv.test_fraction > 0,
               c.where("data.csv.test_fraction"), ": is 0 with no data.csv.test_file or data.csv.split_column; "
               "the test split would be empty");
   csv.standardize = c.get_bool("data.csv.standardize");
@@ -93,7 +92,7 @@ void read_text(const Checker& check, DataOptions& d) {
   d.text_lm.test = c.get_string("data.text_lm.test");
   d.tokens_jsonl.train = c.get_string("data.tokens_jsonl.train");
   d.tokens_jsonl.test = c.get_string("data.tokens_jsonl.test");
-  if (d.name == "tokens_jsonl") {
+  if (reads(d.name, "data.tokens_jsonl.vocab_size")) {
     const auto vocab = check.optional_int_at_least("data.tokens_jsonl.vocab_size", 1);
     ESRUN_CHECK(vocab.has_value(), c.where("data.tokens_jsonl.vocab_size"),
                 ": expected the tokenizer's vocabulary size (every id in the records must be below it)");

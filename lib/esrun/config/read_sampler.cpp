@@ -10,23 +10,27 @@ namespace esrun {
 namespace {
 
 // The values a policy uses for sampler keys left null, as it declares them (ComponentFacts::defaults:
-// the papers' defaults, docs/methods.md); keys it declares none for fall back to these.
+// the papers' defaults, docs/methods.md); keys it declares none for fall back to these. A declared
+// default may name another key, whose value it then is (omission's b/B is its sampler.keep).
 struct SamplerDefaults {
   double ratio = 1.0;
   double beta1 = 0.2, beta2 = 0.9;
   double prune_ratio = 0.0;
+  std::string ratio_from;  // the key the ratio's default is the value of, or empty
 };
 
-SamplerDefaults sampler_defaults(const std::string& name) {
+SamplerDefaults sampler_defaults(const ResolvedConfig& c, const std::string& name) {
   const auto declared = registry_of("sampler").facts(name).defaults;
   SamplerDefaults d;
-  const auto read = [&](const char* key, double& value) {
-    if (const auto it = declared.find(key); it != declared.end()) value = YAML::Load(it->second).as<double>();
-  };
-  read("sampler.ratio", d.ratio);
-  read("sampler.beta1", d.beta1);
-  read("sampler.beta2", d.beta2);
-  read("sampler.prune_ratio", d.prune_ratio);
+  for (const auto& [key, text] : declared) {
+    const bool named = find_key(text) != nullptr;
+    const double value = named ? c.get_float(text) : YAML::Load(text).as<double>();
+    if (key == "sampler.ratio") d.ratio = value, d.ratio_from = named ? text : "";
+    else if (key == "sampler.beta1") d.beta1 = value;
+    else if (key == "sampler.beta2") d.beta2 = value;
+    else if (key == "sampler.prune_ratio") d.prune_ratio = value;
+    else ESRUN_INTERNAL_CHECK(false, "sampler '", name, "' declares a default for ", key, ", which config/ does not resolve");
+  }
   return d;
 }
 
@@ -41,13 +45,12 @@ void resolve_sampler_nulls(ResolvedConfig& c, const SamplerOptions& p, const Sam
   const std::string policy_default = "default (" + p.name + ")";
   const auto fill = [&](const std::string& path, const YAML::Node& value, const YAML::Node& default_value,
                         const std::string& note) {
-    const auto& readers = find_key(path)->used_by;
-    if (std::find(readers.begin(), readers.end(), p.name) == readers.end()) return;
+    if (!reads(p.name, path)) return;
     if (c.value(path).IsNull()) c.resolve_null(path, value, note);
     else if (!c.origin(path).note.empty() && flow_yaml(c.value(path)) != flow_yaml(default_value)) c.drop_note(path);
   };
   const YAML::Node b(p.resolved_mini_batch);
-  const YAML::Node default_ratio = yaml_number(p.name == "omission" ? p.keep : defaults.ratio);
+  const YAML::Node default_ratio = yaml_number(defaults.ratio);
   fill("sampler.beta1", yaml_number(p.beta1), yaml_number(defaults.beta1), policy_default);
   fill("sampler.beta2", yaml_number(p.beta2), yaml_number(defaults.beta2), policy_default);
   fill("sampler.anneal_epochs", YAML::Node(p.anneal_epochs), YAML::Node(std::llround(0.05 * static_cast<double>(epochs))),
@@ -56,7 +59,8 @@ void resolve_sampler_nulls(ResolvedConfig& c, const SamplerOptions& p, const Sam
   if (p.mini_batch)
     fill("sampler.ratio", yaml_number(ratio), yaml_number(ratio), "derived: mini_batch / meta_batch");
   else
-    fill("sampler.ratio", yaml_number(ratio), default_ratio, policy_default + (p.name == "omission" ? ": keep" : ""));
+    fill("sampler.ratio", yaml_number(ratio), default_ratio,
+         policy_default + (defaults.ratio_from.empty() ? "" : ": " + defaults.ratio_from.substr(8)));
   fill("sampler.mini_batch", b, b, "derived: round(ratio * meta_batch)");
 }
 
@@ -64,7 +68,7 @@ void resolve_sampler_nulls(ResolvedConfig& c, const SamplerOptions& p, const Sam
 // within train.accumulate's bound. Returns b/B.
 double resolve_mini_batch(const Checker& check, SamplerOptions& p, const SamplerDefaults& defaults, const TrainOptions& t) {
   const ResolvedConfig& c = check.config();
-  // Omission's batch level spends
+  // b from mini_batch, else from ratio, else from the policy's ratio (omission's batch level spends
   // its budget keep * B per meta-batch). Both may be set when they agree (config.resolved.yaml).
   const auto b_of = [&p](double ratio) {
     return std::max<int64_t>(1, std::llround(ratio * static_cast<double>(p.meta_batch)));
@@ -77,15 +81,14 @@ double resolve_mini_batch(const Checker& check, SamplerOptions& p, const Sampler
               "; set one of them and the other to null");
   const double ratio = p.ratio   ? *p.ratio
                        : p.mini_batch ? static_cast<double>(*p.mini_batch) / static_cast<double>(p.meta_batch)
-                       : p.name == "omission" ? p.keep : defaults.ratio;
+                       : defaults.ratio;
   p.resolved_mini_batch = p.mini_batch.value_or(b_of(ratio));
   ESRUN_CHECK(p.resolved_mini_batch <= p.meta_batch, c.where("sampler.mini_batch"),
               ": expected mini-batch b <= meta-batch B = ", p.meta_batch, ", got ", p.resolved_mini_batch);
   // The rows of one training step: b for the batch-level policies, except AdaSelection's full
   // batches of B; B for the others, which ignore b.
-  const auto& batch_level = find_key("sampler.mini_batch")->used_by;
-  const bool selects_rows = std::find(batch_level.begin(), batch_level.end(), p.name) != batch_level.end();
-  const int64_t step_rows = !selects_rows || (p.name == "adaselection" && p.full_batches) ? p.meta_batch : p.resolved_mini_batch;
+  const bool full_batches = reads(p.name, "sampler.full_batches") && p.full_batches;
+  const int64_t step_rows = !reads(p.name, "sampler.mini_batch") || full_batches ? p.meta_batch : p.resolved_mini_batch;
   ESRUN_CHECK(!t.accumulate || *t.accumulate <= step_rows, c.where("train.accumulate"),
               ": expected micro-batches of at most the ", step_rows, " rows of a training step (the mini-batch b), got ",
               *t.accumulate);
@@ -98,7 +101,7 @@ SamplerOptions read_sampler(const Checker& check, const TrainOptions& t, Resolve
   const ResolvedConfig& c = check.config();
   SamplerOptions p;
   p.name = check.registered("sampler", "sampler.name");
-  const SamplerDefaults defaults = sampler_defaults(p.name);
+  const SamplerDefaults defaults = sampler_defaults(c, p.name);
   p.meta_batch = check.int_at_least("sampler.meta_batch", 1);
   p.mini_batch = check.optional_int_at_least("sampler.mini_batch", 1);
   p.ratio = c.get_optional_float("sampler.ratio");
@@ -143,7 +146,7 @@ SamplerOptions read_sampler(const Checker& check, const TrainOptions& t, Resolve
   p.hide_fraction = check.float_in("sampler.hide_fraction", 0.0, 1.0, false);
   p.confidence = check.float_in("sampler.confidence", 0.0, 1.0, true);
   p.scores = c.get_optional_string("sampler.scores");
-  ESRUN_CHECK(p.scores || !registry_of("sampler").facts(p.name).has("scores_file"), c.where("sampler.scores"), ": ", p.name,
+  ESRUN_CHECK(p.scores || !reads(p.name, "sampler.scores"), c.where("sampler.scores"), ": ", p.name,
               " needs the scores file esrun score wrote (esrun score --config X --method M --out scores.pt)");
   p.score_keep = c.get_string("sampler.score_keep");
   p.strata = check.int_at_least("sampler.strata", 1);

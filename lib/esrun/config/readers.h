@@ -18,7 +18,7 @@ void read_run(const Checker& check, RunConfig& run);
 DataOptions read_data(const Checker& check, uint64_t run_seed);
 // The task the data implies (task.name, else the dataset's fixed one; empty when the dataset's
 // task depends on what it loads).
-std::string known_task(const ResolvedConfig& c, const DataOptions& data, const TaskOptions& task);
+std::string known_task(const DataOptions& data, const TaskOptions& task);
 TaskOptions read_task(const Checker& check, const DataOptions& data);
 ModelOptions read_model(const Checker& check, const DataOptions& data, const std::string& task);
 TrainOptions read_train(const Checker& check);

@@ -45,6 +45,28 @@ const char* to_string(NoiseKind kind) {
   return "?";
 }
 
+void read_run(const Checker& check, RunConfig& r) {
+  const ResolvedConfig& c = check.config();
+  r.name = c.get_string("name");
+  ESRUN_CHECK(!r.name.empty() && r.name.find('/') == std::string::npos, c.where("name"),
+              ": expected a non-empty name without '/', got '", r.name, "'");
+  r.seed = static_cast<uint64_t>(check.int_at_least("seed", 0, kMaxSeed));
+  r.device = c.get_string("device");
+  ESRUN_CHECK(r.device == "auto" || r.device == "cpu" || r.device == "cuda" ||
+                  (r.device.rfind("cuda:", 0) == 0 && r.device.size() > 5 &&
+                   r.device.find_first_not_of("0123456789", 5) == std::string::npos),
+              c.where("device"), ": expected auto, cpu, cuda or cuda:N, got '", r.device, "'");
+  r.threads = check.int_at_least("threads", 0);
+  const std::string precision = c.get_string("precision");
+  r.precision = precision == "bf16" ? Precision::Bf16 : precision == "fp16" ? Precision::Fp16 : Precision::Fp32;
+  ESRUN_CHECK(r.precision != Precision::Fp16 || r.device != "cpu", c.where("precision"),
+              ": fp16 needs a CUDA device (device is cpu); use bf16 or fp32 on the CPU");
+  r.channels_last = c.get_bool("channels_last");
+  r.cudnn_benchmark = c.get_bool("cudnn_benchmark");
+  r.timing = c.get_string("timing");
+  r.out_root = c.get_string("out_root");
+}
+
 RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   const ResolvedConfig c = without_stale_notes(input);
   const Checker check(c, warn);
@@ -53,7 +75,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   read_run(check, r);
   r.data = read_data(check, r.seed);
   r.task = read_task(check, r.data);
-  r.model = read_model(check, r.data, known_task(c, r.data, r.task));
+  r.model = read_model(check, r.data, known_task(r.data, r.task));
   r.train = read_train(check);
   r.task.label_smoothing = r.train.label_smoothing;
   r.score = read_score(check, r.train);
@@ -70,16 +92,13 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
 
 void check_environment(const RunConfig& config, bool scores) {
   const auto& c = config.resolved;
-  const auto& readers = find_key("data.root")->used_by;
-  if (std::find(readers.begin(), readers.end(), config.data.name) != readers.end())
+  if (reads(config.data.name, "data.root"))
     ESRUN_CHECK(std::filesystem::is_directory(config.data.root), c.where("data.root"), ": dataset directory '",
                 config.data.root, "' does not exist (expected the ", config.data.name, " files there)");
-  if (config.model.name == "torchscript")
+  if (reads(config.model.name, "model.torchscript.path"))
     ESRUN_CHECK(std::filesystem::is_regular_file(config.model.torchscript.path), c.where("model.torchscript.path"),
                 ": '", config.model.torchscript.path, "' is not a file (expected a TorchScript module saved by torch.jit.save)");
-  const auto& readers_of_scores = find_key("sampler.scores")->used_by;
-  if (scores && config.sampler.scores &&
-      std::find(readers_of_scores.begin(), readers_of_scores.end(), config.sampler.name) != readers_of_scores.end())
+  if (scores && config.sampler.scores && reads(config.sampler.name, "sampler.scores"))
     ESRUN_CHECK(std::filesystem::is_regular_file(*config.sampler.scores), c.where("sampler.scores"), ": scores file '",
                 *config.sampler.scores, "' does not exist; make it with esrun score --config CONFIG --method METHOD --out ",
                 *config.sampler.scores);

@@ -18,6 +18,11 @@ bool ComponentFacts::has(const std::string& trait) const {
 
 void catalogue(const RegistryView& registry) { catalog()[registry.kind()] = &registry; }
 
+void uncatalogue(const RegistryView& registry) {
+  const auto it = catalog().find(registry.kind());
+  if (it != catalog().end() && it->second == &registry) catalog().erase(it);
+}
+
 const RegistryView& registry_of(const std::string& kind) {
   const auto it = catalog().find(kind);
   ESRUN_INTERNAL_CHECK(it != catalog().end(), "no ", kind, " registry was made (its components register at start-up)");

@@ -25,17 +25,20 @@ namespace esrun {
 //   presets   the values of model.preset it knows (models)
 //   tasks     the only tasks it serves (models: gpt) or yields (datasets: text_lm); empty: any
 //   metrics   the metrics it reports, any of which task.metric may name (tasks)
-//   defaults  the values it uses for its section's keys left null, as YAML (samplers: sampler.ratio,
-//             sampler.beta1, ...)
+//   defaults  the values it uses for its section's keys left null, as YAML or the name of the key
+//             whose value it takes (samplers: sampler.ratio, sampler.beta1, ...)
+//   reads     the keys of its section it reads that not every component of its kind reads
+//             (config/schema.cpp derives each key's readers from these)
 //   traits    named properties that cross-section rules read (datasets: "tokens" for pre-tokenised
 //             or tokenised-at-load token ids; models: "positions" for a position embedding bounded
-//             by model.max_positions; samplers: "scores_file" for a policy that needs sampler.scores)
+//             by model.max_positions)
 struct ComponentFacts {
   std::vector<std::string> presets = {};
   std::vector<std::string> tasks = {};
   std::vector<std::string> metrics = {};
   std::map<std::string, std::string> defaults = {};
   std::vector<std::string> traits = {};
+  std::vector<std::string> reads = {};
   bool has(const std::string& trait) const;
 };
 
@@ -77,6 +80,7 @@ class RegistryView {
 // Every registry, by its kind: each registers itself when it is made (at start-up, by the first
 // component that adds itself). config/ finds the components' registries here.
 void catalogue(const RegistryView& registry);
+void uncatalogue(const RegistryView& registry);  // a registry that ends (a test's own)
 const RegistryView& registry_of(const std::string& kind);
 
 template <typename Product, typename... Args>
@@ -85,6 +89,9 @@ class Registry final : public RegistryView {
   using Creator = std::function<Product(Args...)>;
 
   explicit Registry(std::string kind) : kind_(std::move(kind)) { catalogue(*this); }
+  ~Registry() override { uncatalogue(*this); }
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   // Returns true so that it can initialise a namespace-scope constant in the registering .cpp.
   bool add(const std::string& name, const std::string& help, Creator create, ComponentFacts facts = {}) {

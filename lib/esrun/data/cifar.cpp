@@ -21,26 +21,27 @@ struct CifarLayout {
   std::vector<std::string> train_files, test_files;
 };
 
-Split read_records(const std::vector<std::string>& paths, const CifarLayout& layout) {
+// The records of `paths`, whose names come from the config key `key` (with its origin).
+Split read_records(const std::vector<std::string>& paths, const CifarLayout& layout, const std::string& key) {
   const int64_t record = layout.label_bytes + kPixels;
   std::vector<torch::Tensor> images, labels;
   for (const auto& path : paths) {
     std::ifstream in(path, std::ios::binary);
-    ESRUN_CHECK(std::filesystem::is_regular_file(path) && in, layout.dataset, " file '", path,
+    ESRUN_CHECK(std::filesystem::is_regular_file(path) && in, key, ": ", layout.dataset, " file '", path,
                 "' is missing or unreadable (set data.root, or data.train_files/data.test_files for a partial copy)");
     const auto bytes = static_cast<int64_t>(std::filesystem::file_size(path));
-    ESRUN_CHECK(bytes > 0 && bytes % record == 0, layout.dataset, " file '", path, "' has ", bytes,
+    ESRUN_CHECK(bytes > 0 && bytes % record == 0, key, ": ", layout.dataset, " file '", path, "' has ", bytes,
                 " bytes, not a whole number of ", record, "-byte records: truncated or not a ", layout.dataset,
                 " binary file");
     const int64_t n = bytes / record;
     auto raw = torch::empty({n, record}, torch::kUInt8);
     in.read(reinterpret_cast<char*>(raw.data_ptr<uint8_t>()), bytes);
-    ESRUN_CHECK(in.gcount() == bytes, "could not read all of '", path, "'");
+    ESRUN_CHECK(in.gcount() == bytes, key, ": could not read all of '", path, "'");
     auto label = raw.select(1, layout.label_offset).to(torch::kLong);
     const int64_t max_label = label.max().item<int64_t>();
     if (max_label >= layout.classes) {
       const int64_t bad = (label >= layout.classes).nonzero()[0][0].item<int64_t>();
-      ESRUN_FAIL(layout.dataset, " file '", path, "', record ", bad, ": label ", label[bad].item<int64_t>(),
+      ESRUN_FAIL(key, ": ", layout.dataset, " file '", path, "', record ", bad, ": label ", label[bad].item<int64_t>(),
                  " is out of range [0, ", layout.classes, ")");
     }
     images.push_back(raw.narrow(1, layout.label_bytes, kPixels).reshape({n, 3, 32, 32}));
@@ -64,8 +65,11 @@ Dataset load_cifar(const DataOptions& options, const CifarLayout& layout, std::v
   Dataset data;
   data.name = layout.dataset;
   data.num_classes = layout.classes;
-  data.train = read_records(under_root(options.root, options.train_files.value_or(layout.train_files)), layout);
-  data.test = read_records(under_root(options.root, options.test_files.value_or(layout.test_files)), layout);
+  const auto key = [&](const auto& files, const char* path) { return options.where(files ? path : "data.root"); };
+  data.train = read_records(under_root(options.root, options.train_files.value_or(layout.train_files)), layout,
+                            key(options.train_files, "data.train_files"));
+  data.test = read_records(under_root(options.root, options.test_files.value_or(layout.test_files)), layout,
+                           key(options.test_files, "data.test_files"));
   data.mean = std::move(mean);
   data.std = std::move(std);
   return data;
@@ -86,9 +90,13 @@ Dataset make_cifar100(const DataOptions& options) {
 }
 
 const bool registered_cifar10 = datasets().add(
-    "cifar10", "CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin) under data.root", make_cifar10);
+    "cifar10", "CIFAR-10 binary files (data_batch_1..5.bin, test_batch.bin) under data.root", make_cifar10,
+    {.reads = {"data.root", "data.train_files", "data.test_files", "data.augment.crop_padding", "data.augment.flip",
+        "data.augment.normalize", "data.augment.mean", "data.augment.std"}});
 const bool registered_cifar100 = datasets().add(
-    "cifar100", "CIFAR-100 binary files (train.bin, test.bin) under data.root; data.label fine|coarse", make_cifar100);
+    "cifar100", "CIFAR-100 binary files (train.bin, test.bin) under data.root; data.label fine|coarse", make_cifar100,
+    {.reads = {"data.root", "data.label", "data.train_files", "data.test_files", "data.augment.crop_padding",
+        "data.augment.flip", "data.augment.normalize", "data.augment.mean", "data.augment.std"}});
 
 }  // namespace
 }  // namespace esrun

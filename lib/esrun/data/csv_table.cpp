@@ -217,7 +217,10 @@ Dataset make_csv_table(const DataOptions& options) {
 
 const bool registered = datasets().add(
     "csv_table", "a CSV table with a header (data.csv.*): numeric and one-hot features, a numeric target; regression by default",
-    make_csv_table);
+    make_csv_table,
+    {.reads = {"data.root", "data.csv.file", "data.csv.test_file", "data.csv.target", "data.csv.features",
+        "data.csv.drop", "data.csv.categorical", "data.csv.test_fraction", "data.csv.split_column",
+        "data.csv.test_values", "data.csv.split_seed", "data.csv.standardize"}});
 
 }  // namespace
 }  // namespace esrun

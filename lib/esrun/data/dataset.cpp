@@ -79,13 +79,13 @@ DatasetRegistry& datasets() {
   return registry;
 }
 
-void fail_without_matio(const std::string& dataset) {
-  ESRUN_FAIL("data.name: ", dataset, " reads MAT files with libmatio, and this esrun was built with ESRUN_WITH_MATIO=OFF; "
+void fail_without_matio(const DataOptions& options) {
+  ESRUN_FAIL(options.where("data.name"), ": ", options.name, " reads MAT files with libmatio, and this esrun was built with ESRUN_WITH_MATIO=OFF; "
              "rebuild with -DESRUN_WITH_MATIO=ON (Debian: libmatio-dev)");
 }
 
-void fail_without_opencv(const std::string& dataset) {
-  ESRUN_FAIL("data.name: ", dataset, " needs OpenCV, and this esrun was built with ESRUN_WITH_OPENCV=OFF; rebuild "
+void fail_without_opencv(const DataOptions& options) {
+  ESRUN_FAIL(options.where("data.name"), ": ", options.name, " needs OpenCV, and this esrun was built with ESRUN_WITH_OPENCV=OFF; rebuild "
              "with -DESRUN_WITH_OPENCV=ON or choose cifar10/cifar100");
 }
 

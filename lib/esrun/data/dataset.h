@@ -63,9 +63,9 @@ DatasetRegistry& datasets();
 Dataset load_dataset(const RunConfig& config);
 
 // The error of a dataset that needs OpenCV in a build without it (ESRUN_WITH_OPENCV=OFF).
-[[noreturn]] void fail_without_opencv(const std::string& dataset);
+[[noreturn]] void fail_without_opencv(const DataOptions& options);
 // Likewise for libmatio (ESRUN_WITH_MATIO=OFF).
-[[noreturn]] void fail_without_matio(const std::string& dataset);
+[[noreturn]] void fail_without_matio(const DataOptions& options);
 
 // Per-channel mean and std of uint8 images, on the [0, 1] scale.
 void channel_statistics(const torch::Tensor& images, std::vector<double>& mean, std::vector<double>& std);

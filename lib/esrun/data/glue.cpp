@@ -195,7 +195,10 @@ Dataset load_glue(const DataOptions& o) {
 
 const bool registered = datasets().add(
     "glue", "a GLUE task's TSVs (data.glue.task: cola sst2 mrpc qqp stsb mnli qnli rte wnli), SentencePiece-tokenised",
-    load_glue);
+    load_glue,
+    {.reads = {"data.root", "data.glue.task", "data.glue.dev", "data.tokenizer.model", "data.tokenizer.vocab_size",
+        "data.tokenizer.model_type", "data.tokenizer.lowercase", "data.tokenizer.max_length",
+        "data.tokenizer.train_sentences"}});
 
 }  // namespace
 }  // namespace esrun

@@ -189,14 +189,17 @@ Dataset make_image_folder(const DataOptions& options) {
   return data;
 }
 #else
-Dataset make_image_folder(const DataOptions&) { fail_without_opencv("image_folder"); }
+Dataset make_image_folder(const DataOptions& options) { fail_without_opencv(options); }
 #endif
 
 const bool registered = datasets().add(
     "image_folder",
     "<data.root>/<train_dir>/<class>/*.jpg|png|... and <test_dir>/<class>/... (ImageNet layout), decoded by "
     "worker threads batch by batch",
-    make_image_folder);
+    make_image_folder,
+    {.reads = {"data.root", "data.augment.flip", "data.augment.normalize", "data.augment.mean", "data.augment.std",
+        "data.image_folder.train_dir", "data.image_folder.test_dir", "data.image_folder.image_size",
+        "data.image_folder.resize", "data.image_folder.min_scale", "data.loader.workers", "data.loader.prefetch"}});
 
 }  // namespace
 }  // namespace esrun

@@ -26,7 +26,9 @@ Dataset make_linear_synthetic(const DataOptions& options) {
 
 const bool registered = datasets().add(
     "linear_synthetic", "AdaSelection's y = slope * x + intercept + Gaussian noise (data.linear.*); regression",
-    make_linear_synthetic);
+    make_linear_synthetic,
+    {.reads = {"data.linear.train_size", "data.linear.test_size", "data.linear.slope", "data.linear.intercept",
+        "data.linear.noise", "data.linear.x_low", "data.linear.x_high"}});
 
 }  // namespace
 }  // namespace esrun

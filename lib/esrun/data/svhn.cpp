@@ -121,7 +121,7 @@ Dataset make_svhn(const DataOptions& options) {
 #else
 namespace esrun {
 namespace {
-Dataset make_svhn(const DataOptions&) { fail_without_matio("svhn"); }
+Dataset make_svhn(const DataOptions& options) { fail_without_matio(options); }
 }  // namespace
 }  // namespace esrun
 #endif
@@ -130,6 +130,8 @@ namespace esrun {
 namespace {
 const bool registered = datasets().add(
     "svhn", "SVHN cropped digits, official train_32x32.mat / test_32x32.mat (+ extra_32x32.mat) under data.root",
-    make_svhn);
+    make_svhn,
+    {.reads = {"data.root", "data.svhn.extra", "data.augment.crop_padding", "data.augment.flip",
+        "data.augment.normalize", "data.augment.mean", "data.augment.std"}});
 }  // namespace
 }  // namespace esrun

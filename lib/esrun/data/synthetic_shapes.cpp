@@ -103,13 +103,16 @@ Dataset make_synthetic_shapes(const DataOptions& options) {
   return data;
 }
 #else
-Dataset make_synthetic_shapes(const DataOptions&) { fail_without_opencv("synthetic_shapes"); }
+Dataset make_synthetic_shapes(const DataOptions& options) { fail_without_opencv(options); }
 #endif
 
 const bool registered = datasets().add(
     "synthetic_shapes",
     "generated images of shapes (circle, square, triangle, cross, ring, star, hexagon, bar) on noisy backgrounds",
-    make_synthetic_shapes);
+    make_synthetic_shapes,
+    {.reads = {"data.synthetic.train_size", "data.synthetic.test_size", "data.synthetic.classes",
+        "data.synthetic.image_size", "data.synthetic.noise", "data.augment.crop_padding", "data.augment.flip",
+        "data.augment.normalize", "data.augment.mean", "data.augment.std"}});
 
 }  // namespace
 }  // namespace esrun

@@ -92,7 +92,9 @@ Dataset load_text_lm(const DataOptions& o) {
 const bool registered = datasets().add(
     "text_lm", "raw text files (Wikitext's wiki.*.tokens) cut into blocks of data.tokenizer.max_length SentencePiece "
                "tokens for causal language modelling",
-    load_text_lm, {.tasks = {"causal_lm"}, .traits = {"tokens"}});
+    load_text_lm, {.tasks = {"causal_lm"}, .traits = {"tokens"}, .reads = {"data.root", "data.tokenizer.model",
+        "data.tokenizer.vocab_size", "data.tokenizer.model_type", "data.tokenizer.lowercase",
+        "data.tokenizer.max_length", "data.tokenizer.train_sentences", "data.text_lm.train", "data.text_lm.test"}});
 
 }  // namespace
 }  // namespace esrun

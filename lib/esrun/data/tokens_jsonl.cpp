@@ -159,7 +159,8 @@ Dataset load_tokens_jsonl(const DataOptions& o) {
 const bool registered = datasets().add(
     "tokens_jsonl", "pre-tokenised JSON lines: {input_ids, loss_mask} for causal_lm, or {input_ids, token_type_ids, "
                     "label} for classification",
-    load_tokens_jsonl, {.traits = {"tokens"}});
+    load_tokens_jsonl, {.traits = {"tokens"}, .reads = {"data.root", "data.tokens_jsonl.train",
+        "data.tokens_jsonl.test", "data.tokens_jsonl.vocab_size"}});
 
 }  // namespace
 }  // namespace esrun

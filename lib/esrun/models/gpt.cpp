@@ -24,11 +24,7 @@ struct Size {
   int64_t width, depth, heads;
 };
 
-Size preset_size(const std::optional<std::string>& preset) {
-  if (!preset || *preset == "tiny") return {128, 2, 4};
-  if (*preset == "small") return {768, 12, 12};
-  ESRUN_FAIL("model.preset: expected tiny or small for gpt, got '", *preset, "'");
-}
+const Presets<Size> preset_size = {{"tiny", {128, 2, 4}}, {"small", {768, 12, 12}}};
 
 class Block final : public torch::nn::Module {
  public:
@@ -71,6 +67,7 @@ class Gpt final : public Model {
     const int64_t depth = o.depth.value_or(preset.depth);
     const int64_t hidden = checked_hidden_width(o, width, heads);
     max_positions_ = o.max_positions;
+    max_positions_where_ = o.where("model.max_positions");
     ESRUN_CHECK(o.input_shape[1] <= max_positions_, o.where("model.max_positions"), ": ", max_positions_,
                 " positions, but the examples have up to ", o.input_shape[1],
                 " tokens; raise it, or shorten the sequences (data.tokenizer.max_length)");
@@ -87,7 +84,7 @@ class Gpt final : public Model {
 
   torch::Tensor forward(torch::Tensor x) override {
     ESRUN_CHECK(x.dim() == 3 && x.size(1) == 2, "gpt: expected token ids [N, 2, L], got ", x.sizes());
-    ESRUN_CHECK(x.size(2) <= max_positions_, "model.max_positions: ", max_positions_, " positions, but a batch has ",
+    ESRUN_CHECK(x.size(2) <= max_positions_, max_positions_where_, ": ", max_positions_, " positions, but a batch has ",
                 x.size(2), " tokens per example");
     const auto ids = x.select(1, 0).to(torch::kLong);
     const auto positions = torch::arange(x.size(2), ids.options()).unsqueeze(0);
@@ -108,6 +105,7 @@ class Gpt final : public Model {
   }
 
   int64_t max_positions_ = 512;
+  std::string max_positions_where_;  // the key with its origin, for errors at forward time
   double dropout_ = 0.1;
   torch::nn::Embedding tokens_{nullptr}, positions_{nullptr};
   torch::nn::ModuleList blocks_{nullptr};
@@ -119,7 +117,9 @@ const bool registered = models().add(
     "GPT-2-style decoder for causal_lm: model.preset tiny | small, causal self-attention, tied output embedding; "
     "logits per position",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Gpt>(o); },
-    {.presets = {"tiny", "small"}, .tasks = {"causal_lm"}, .traits = {"positions"}});
+    {.presets = preset_size.names(), .tasks = {"causal_lm"}, .traits = {"positions"}, .reads = {"model.preset",
+        "model.width", "model.activation", "model.dropout", "model.depth", "model.heads", "model.mlp_ratio",
+        "model.max_positions"}});
 
 }  // namespace
 }  // namespace esrun

@@ -10,11 +10,7 @@
 namespace esrun {
 namespace {
 
-std::vector<int64_t> preset_hidden(const std::optional<std::string>& preset) {
-  if (!preset || *preset == "simple") return {32};
-  if (*preset == "two_layer") return {64, 64};
-  ESRUN_FAIL("model.preset: expected one of simple, two_layer for mlp, got '", *preset, "'");
-}
+const Presets<std::vector<int64_t>> preset_hidden = {{"simple", {32}}, {"two_layer", {64, 64}}};
 
 torch::nn::AnyModule activation(const std::string& name, const std::string& where) {
   if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
@@ -62,7 +58,8 @@ const bool registered = models().add(
     "multilayer perceptron on the flattened input: model.hidden (or model.preset simple [32] | two_layer "
     "[64, 64]) layers of Linear -> BatchNorm1d (model.batch_norm) -> model.activation -> dropout",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Mlp>(o); },
-    {.presets = {"simple", "two_layer"}});
+    {.presets = preset_hidden.names(), .reads = {"model.preset", "model.hidden", "model.activation",
+        "model.batch_norm", "model.dropout"}});
 
 }  // namespace
 }  // namespace esrun

@@ -7,10 +7,12 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "esrun/config/run_config.h"
+#include "esrun/core/error.h"
 #include "esrun/core/registry.h"
 
 namespace esrun {
@@ -34,6 +36,30 @@ class Model : public torch::nn::Module {
   // parameter and buffer kept its shape: an error naming the first that did not (a checkpoint of
   // another model), instead of silently becoming that model.
   void load(torch::serialize::InputArchive& archive) override;
+};
+
+// A model's presets (model.preset), the first the default: one table that both the registration's
+// facts (their names, which config/ validates against) and the model's construction read.
+template <typename Size>
+class Presets {
+ public:
+  Presets(std::initializer_list<std::pair<std::string, Size>> table) : table_(table) {}
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, size] : table_) out.push_back(name);
+    return out;
+  }
+  // The preset's sizes; null: the first preset's.
+  const Size& operator()(const std::optional<std::string>& preset) const {
+    if (!preset) return table_.front().second;
+    for (const auto& [name, size] : table_)
+      if (name == *preset) return size;
+    ESRUN_INTERNAL_CHECK(false, "model.preset '", *preset, "' passed validation but is no preset");
+    return table_.front().second;
+  }
+
+ private:
+  std::vector<std::pair<std::string, Size>> table_;
 };
 
 using ModelRegistry = Registry<std::shared_ptr<Model>, const ModelOptions&>;

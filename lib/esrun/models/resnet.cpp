@@ -101,10 +101,12 @@ class ResNet final : public Model {
 
 const bool registered18 = models().add(
     "resnet18", "ResNet-18, basic blocks [2, 2, 2, 2]; model.stem cifar (3x3 conv) or imagenet (7x7/2 conv + max-pool)",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{2, 2, 2, 2}, false, o); },
+    {.reads = {"model.width", "model.stem"}});
 const bool registered50 = models().add(
     "resnet50", "ResNet-50, bottleneck blocks [3, 4, 6, 3]; model.stem cifar (3x3 conv) or imagenet (7x7/2 conv + max-pool)",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<ResNet>(std::vector<int64_t>{3, 4, 6, 3}, true, o); },
+    {.reads = {"model.width", "model.stem"}});
 
 }  // namespace
 }  // namespace esrun

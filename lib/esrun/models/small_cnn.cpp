@@ -38,7 +38,8 @@ const bool registered = models().add(
     "small_cnn", "3 conv-BN-ReLU-maxpool blocks (model.width, default 32) + linear; fast on CPU",
     [](const ModelOptions& o) -> std::shared_ptr<Model> {
       return std::make_shared<SmallCnn>(image_channels(o), o.width.value_or(32), o.outputs);
-    });
+    },
+    {.reads = {"model.width"}});
 
 }  // namespace
 }  // namespace esrun

@@ -326,7 +326,9 @@ const bool registered = models().add(
     "torchscript",
     "an imported TorchScript module (model.torchscript.path; scripts/export_torchscript.py): images or token batches, "
     "head surgery, freezing by pattern, a separate head learning rate",
-    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<TorchScriptModel>(o); });
+    [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<TorchScriptModel>(o); },
+    {.reads = {"model.torchscript.path", "model.torchscript.output", "model.torchscript.head",
+        "model.torchscript.freeze", "model.torchscript.head_lr_scale"}});
 
 }  // namespace
 }  // namespace esrun

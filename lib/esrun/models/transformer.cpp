@@ -27,12 +27,9 @@ struct Size {
   bool albert;
 };
 
-Size preset_size(const std::optional<std::string>& preset) {
-  if (!preset || *preset == "tiny") return {128, 2, 2, 128, 0.1, 0.1, 0.1, "gelu", false};
-  if (*preset == "bert-base") return {768, 12, 12, 768, 0.1, 0.1, 0.1, "gelu", false};
-  if (*preset == "albert-base") return {768, 12, 12, 128, 0.0, 0.0, 0.1, "gelu_tanh", true};
-  ESRUN_FAIL("model.preset: expected one of tiny, bert-base, albert-base for transformer, got '", *preset, "'");
-}
+const Presets<Size> preset_size = {{"tiny", {128, 2, 2, 128, 0.1, 0.1, 0.1, "gelu", false}},
+                                    {"bert-base", {768, 12, 12, 768, 0.1, 0.1, 0.1, "gelu", false}},
+                                    {"albert-base", {768, 12, 12, 128, 0.0, 0.0, 0.1, "gelu_tanh", true}}};
 
 torch::nn::LayerNorm layer_norm(int64_t width) {
   return torch::nn::LayerNorm(torch::nn::LayerNormOptions({width}).eps(1e-12));
@@ -107,6 +104,7 @@ class Transformer final : public Model {
     const std::string norm = o.norm.value_or("post");
     const int64_t hidden = checked_hidden_width(o, width, heads);
     max_positions_ = o.max_positions;
+    max_positions_where_ = o.where("model.max_positions");
     ESRUN_CHECK(o.input_shape[1] <= max_positions_, o.where("model.max_positions"), ": ", max_positions_,
                 " positions, but the training examples have up to ", o.input_shape[1],
                 " tokens; raise it or lower data.tokenizer.max_length");
@@ -141,7 +139,7 @@ class Transformer final : public Model {
     ESRUN_CHECK(x.dim() == 3 && x.size(1) == 2, "transformer: expected token ids [N, 2, L], got ", x.sizes());
     // Per-batch padding: the batch is cut to its longest example (one host read).
     const int64_t length = x.select(1, 1).gt(0).sum(1).max().item<int64_t>();
-    ESRUN_CHECK(length <= max_positions_, "model.max_positions: ", max_positions_, " positions, but an example has ",
+    ESRUN_CHECK(length <= max_positions_, max_positions_where_, ": ", max_positions_, " positions, but an example has ",
                 length, " tokens; raise it or lower data.tokenizer.max_length");
     x = x.narrow(2, 0, std::max<int64_t>(1, length));
     const auto ids = x.select(1, 0).to(torch::kLong), segment_plus_one = x.select(1, 1).to(torch::kLong);
@@ -161,6 +159,7 @@ class Transformer final : public Model {
 
  private:
   int64_t depth_ = 0, max_positions_ = 512;
+  std::string max_positions_where_;  // the key with its origin, for errors at forward time
   double embedding_dropout_ = 0, head_dropout_ = 0;
   torch::nn::Embedding words_{nullptr}, positions_{nullptr}, segments_{nullptr};
   torch::nn::LayerNorm embedding_norm_{nullptr}, final_norm_{nullptr};
@@ -173,7 +172,10 @@ const bool registered = models().add(
     "BERT-style text encoder on token ids: model.preset tiny | bert-base | albert-base, model.albert (factorised "
     "embeddings, one shared layer), model.norm post | pre, [CLS] pooler and head",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<Transformer>(o); },
-    {.presets = {"tiny", "bert-base", "albert-base"}, .traits = {"positions"}});
+    {.presets = preset_size.names(), .traits = {"positions"}, .reads = {"model.preset",
+        "model.width", "model.activation", "model.dropout", "model.depth", "model.heads", "model.mlp_ratio",
+        "model.albert", "model.embedding_size", "model.norm", "model.attention_dropout", "model.head_dropout",
+        "model.max_positions"}});
 
 }  // namespace
 }  // namespace esrun

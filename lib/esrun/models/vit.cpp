@@ -18,13 +18,8 @@ struct VitSize {
   int64_t width, depth, heads;
 };
 
-VitSize preset_size(const std::optional<std::string>& preset) {
-  if (!preset || *preset == "tiny") return {192, 12, 3};
-  if (*preset == "small") return {384, 12, 6};
-  if (*preset == "base") return {768, 12, 12};
-  if (*preset == "large") return {1024, 24, 16};
-  ESRUN_FAIL("model.preset: expected one of tiny, small, base, large for vit, got '", *preset, "'");
-}
+const Presets<VitSize> preset_size = {
+    {"tiny", {192, 12, 3}}, {"small", {384, 12, 6}}, {"base", {768, 12, 12}}, {"large", {1024, 24, 16}}};
 
 // timm's init draws from a normal truncated to [a, b]; libtorch (1.13 and 2.x) has no
 // trunc_normal_, so this is PyTorch's Python one: inverse-CDF sampling, exact, from the global
@@ -153,7 +148,8 @@ const bool registered = models().add(
     "Vision Transformer as timm's (pre-norm); model.preset tiny | small | base | large, model.patch_size "
     "(default 4 up to 64 pixels, else 16), model.pool cls | mean",
     [](const ModelOptions& o) -> std::shared_ptr<Model> { return std::make_shared<VisionTransformer>(o); },
-    {.presets = {"tiny", "small", "base", "large"}});
+    {.presets = preset_size.names(), .reads = {"model.preset", "model.width", "model.dropout",
+        "model.patch_size", "model.depth", "model.heads", "model.mlp_ratio", "model.pool"}});
 
 }  // namespace
 }  // namespace esrun

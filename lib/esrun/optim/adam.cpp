@@ -9,7 +9,8 @@ const bool registered = optimizers().add(
       return std::make_unique<torch::optim::Adam>(
           std::move(params),
           torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}).eps(o.eps).weight_decay(o.weight_decay));
-    });
+    },
+    {.reads = {"optimizer.betas", "optimizer.eps"}});
 
 }  // namespace
 }  // namespace esrun

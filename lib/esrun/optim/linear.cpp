@@ -10,7 +10,8 @@ const bool registered = schedules().add(
     "linear", "linear warm-up over warmup_epochs, then linear decay to min_lr (BERT/ViT fine-tuning)",
     [](const ScheduleOptions& o, double lr, double epochs) {
       return warmup_then_decay(o, lr, epochs, [](double from, double to, double t) { return from + (to - from) * t; });
-    });
+    },
+    {.reads = {"schedule.warmup_epochs", "schedule.min_lr"}});
 
 }  // namespace
 }  // namespace esrun

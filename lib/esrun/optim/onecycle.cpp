@@ -41,7 +41,9 @@ const bool registered = schedules().add(
     "onecycle", "cosine OneCycle: rise to optimizer.lr over pct_start of training, then anneal",
     [](const ScheduleOptions& o, double lr, double epochs) -> std::unique_ptr<Schedule> {
       return std::make_unique<OneCycle>(o, lr, epochs);
-    });
+    },
+    {.reads = {"schedule.pct_start", "schedule.div_factor", "schedule.final_div_factor", "schedule.cycle_momentum",
+        "schedule.base_momentum", "schedule.max_momentum"}});
 
 }  // namespace
 }  // namespace esrun

@@ -14,7 +14,8 @@ const bool registered = schedules().add(
       return warmup_then_decay(o, lr, epochs, [power = o.power](double from, double to, double t) {
         return to + (from - to) * std::pow(1.0 - t, power);
       });
-    });
+    },
+    {.reads = {"schedule.warmup_epochs", "schedule.min_lr", "schedule.power"}});
 
 }  // namespace
 }  // namespace esrun

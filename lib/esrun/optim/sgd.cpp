@@ -9,7 +9,8 @@ const bool registered = optimizers().add(
       return std::make_unique<torch::optim::SGD>(
           std::move(params),
           torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay));
-    });
+    },
+    {.reads = {"optimizer.momentum", "optimizer.nesterov"}});
 
 }  // namespace
 }  // namespace esrun

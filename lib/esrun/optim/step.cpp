@@ -22,7 +22,8 @@ class Step final : public Schedule {
 
 const bool registered = schedules().add(
     "step", "multiply the lr by gamma at each epoch in milestones",
-    [](const ScheduleOptions& o, double lr, double) -> std::unique_ptr<Schedule> { return std::make_unique<Step>(o, lr); });
+    [](const ScheduleOptions& o, double lr, double) -> std::unique_ptr<Schedule> { return std::make_unique<Step>(o, lr); },
+    {.reads = {"schedule.milestones", "schedule.gamma"}});
 
 }  // namespace
 }  // namespace esrun

@@ -118,7 +118,8 @@ class AdaSelection final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<AdaSelection>(
     "adaselection", "AdaSelection: top-k by an adaptively weighted mix of candidate importance methods",
-    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
+    {.defaults = {{"sampler.ratio", "0.25"}}, .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.candidates",
+        "sampler.method_beta", "sampler.cl_gamma", "sampler.full_batches"}});
 
 }  // namespace
 }  // namespace esrun

@@ -12,6 +12,7 @@
 
 #include "esrun/sampling/es.h"
 
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -78,10 +79,14 @@ class EvolvedSampling final : public SelectionPolicy {
 
 const bool registered_es = samplers().add_type<EvolvedSampling>(
     "es", "Evolved Sampling: b of each meta-batch B drawn proportionally to decoupled-EMA loss weights",
-    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}}, false);
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}},
+        .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.beta1", "sampler.beta2",
+        "sampler.anneal_epochs"}}, false);
 const bool registered_eswp = samplers().add_type<EvolvedSampling>(
     "eswp", "ES with pruning: each selecting epoch keeps round((1-r)n) samples drawn proportionally to the scores",
-    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.8"}, {"sampler.prune_ratio", "0.2"}}}, true);
+    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.8"},
+        {"sampler.prune_ratio", "0.2"}}, .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.beta1",
+        "sampler.beta2", "sampler.anneal_epochs", "sampler.prune_ratio"}}, true);
 
 }  // namespace
 }  // namespace esrun

@@ -9,8 +9,9 @@
 // pruned samples keep stale scores.
 #include <cmath>
 
+#include "esrun/core/rng.h"
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -64,7 +65,8 @@ class InfoBatch final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<InfoBatch>(
     "infobatch", "InfoBatch: prune a fraction r of the below-mean-loss samples each epoch, upweight the rest by 1/(1-r)",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.5"}}});
+    {.defaults = {{"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.5"}}, .reads = {"sampler.beta2",
+        "sampler.prune_ratio", "sampler.delta", "sampler.rescale", "sampler.ema"}});
 
 }  // namespace
 }  // namespace esrun

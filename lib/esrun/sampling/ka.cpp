@@ -11,8 +11,9 @@
 #include <cmath>
 #include <limits>
 
+#include "esrun/core/rng.h"
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -86,7 +87,7 @@ class Kakurenbo final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<Kakurenbo>(
     "ka", "KAKURENBO: hide low-loss, confidently correct samples (up to F of the data), scale the lr up to match",
-    {});
+    {.reads = {"sampler.hide_fraction", "sampler.confidence"}});
 
 }  // namespace
 }  // namespace esrun

@@ -33,7 +33,7 @@ class LossSampling final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<LossSampling>(
     "loss", "b of each meta-batch B drawn proportionally to the current losses (unbiased: importance weights)",
-    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
+    {.defaults = {{"sampler.ratio", "0.25"}}, .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.unbiased"}});
 
 }  // namespace
 }  // namespace esrun

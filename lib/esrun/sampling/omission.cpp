@@ -13,6 +13,7 @@
 #include <cmath>
 
 #include "esrun/core/device.h"
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/sampling/weighted.h"
 
@@ -92,7 +93,9 @@ class Omission final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<Omission>(
     "omission", "historical weighted Bernoulli sampling by logit-gradient scores, unbiased weights (level set|batch)",
-    {.defaults = {{"sampler.ratio", "0.5"}, {"sampler.beta1", "0.9"}, {"sampler.beta2", "0.99"}, {"sampler.prune_ratio", "0.0"}}});
+    {.defaults = {{"sampler.ratio", "sampler.keep"}, {"sampler.beta1", "0.9"}, {"sampler.beta2", "0.99"}},
+        .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.beta1", "sampler.beta2", "sampler.level",
+        "sampler.keep", "sampler.alpha"}});
 
 }  // namespace
 }  // namespace esrun

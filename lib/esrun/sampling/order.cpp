@@ -65,7 +65,8 @@ class OrderedSgd final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<OrderedSgd>(
     "order", "Ordered SGD: train on the b largest losses of each meta-batch B (adaptive_q shrinks b)",
-    {.defaults = {{"sampler.ratio", "0.25"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
+    {.defaults = {{"sampler.ratio", "0.25"}}, .reads = {"sampler.mini_batch", "sampler.ratio",
+        "sampler.adaptive_q"}});
 
 }  // namespace
 }  // namespace esrun

@@ -2,8 +2,8 @@
 // uniformly at random, no reweighting.
 #include <cmath>
 
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -25,7 +25,7 @@ class RandomPrune final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<RandomPrune>(
     "random_prune", "Random*: each epoch keep (1-r)n samples uniformly at random",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}});
+    {.defaults = {{"sampler.prune_ratio", "0.3"}}, .reads = {"sampler.prune_ratio"}});
 
 }  // namespace
 }  // namespace esrun

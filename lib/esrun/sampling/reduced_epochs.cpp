@@ -2,8 +2,8 @@
 // run (the trainer builds it over the policy's epoch count).
 #include <cmath>
 
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -23,7 +23,7 @@ class ReducedEpochs final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<ReducedEpochs>(
     "reduced_epochs", "uniform training for round((1-r)E) epochs, the LR schedule compressed to them",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}});
+    {.defaults = {{"sampler.prune_ratio", "0.3"}}, .reads = {"sampler.prune_ratio"}});
 
 }  // namespace
 }  // namespace esrun

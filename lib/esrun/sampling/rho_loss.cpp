@@ -44,7 +44,8 @@ class RhoLoss final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<RhoLoss>(
     "rho_loss", "RHO-LOSS: b of each meta-batch B with the largest training loss - irreducible loss (esrun score)",
-    {.defaults = {{"sampler.ratio", "0.1"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}, .traits = {"scores_file"}});
+    {.defaults = {{"sampler.ratio", "0.1"}}, .reads = {"sampler.mini_batch",
+        "sampler.ratio", "sampler.scores"}});
 
 }  // namespace
 }  // namespace esrun

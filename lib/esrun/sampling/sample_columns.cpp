@@ -4,7 +4,8 @@ namespace esrun {
 
 torch::Tensor SampleColumns::pack() const {
   std::vector<torch::Tensor> columns;
-  for (const auto column : kSampleColumns) columns.push_back((this->*column).to(torch::kFloat));
+  for (const auto column : kSampleColumns)
+    if ((this->*column).defined()) columns.push_back((this->*column).to(torch::kFloat));
   return torch::stack(columns, 1);
 }
 
@@ -12,6 +13,7 @@ SampleColumns SampleColumns::unpack(const torch::Tensor& packed) const {
   SampleColumns out = *this;
   int64_t i = 0;
   for (const auto column : kSampleColumns) {
+    if (!(this->*column).defined()) continue;
     const auto values = packed.select(1, i++);
     const auto type = (this->*column).scalar_type();
     out.*column = type == torch::kBool ? values.to(torch::kBool) : values.to(type).contiguous();
@@ -33,7 +35,7 @@ SampleColumns SampleColumns::cat(const std::vector<SampleColumns>& parts) {
   for (const auto column : kSampleColumns) {
     std::vector<torch::Tensor> pieces;
     for (const auto& part : parts) pieces.push_back(part.*column);
-    out.*column = torch::cat(pieces);
+    if (pieces.front().defined()) out.*column = torch::cat(pieces);
   }
   return out;
 }

@@ -82,7 +82,8 @@ class SelectiveBackprop final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<SelectiveBackprop>(
     "selective_backprop", "keep each scored sample with probability CDF(loss)^beta, train on queues of b kept samples",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.0"}}});
+    {.defaults = {{"sampler.ratio", "1.0"}}, .reads = {"sampler.mini_batch", "sampler.ratio", "sampler.sb_beta",
+        "sampler.p_min", "sampler.history"}});
 
 }  // namespace
 }  // namespace esrun

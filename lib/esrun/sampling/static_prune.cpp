@@ -9,8 +9,8 @@
 #include <cmath>
 
 #include "esrun/core/error.h"
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -70,7 +70,8 @@ class StaticPrune final : public SelectionPolicy {
 
 const bool registered = samplers().add_type<StaticPrune>(
     "static_prune", "static pruning: train on a fixed (1-r) of the data chosen by a scores file (esrun score)",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}, .traits = {"scores_file"}});
+    {.defaults = {{"sampler.prune_ratio", "0.3"}}, .reads = {"sampler.prune_ratio",
+        "sampler.scores", "sampler.score_keep", "sampler.strata", "sampler.hard_cutoff"}});
 
 }  // namespace
 }  // namespace esrun

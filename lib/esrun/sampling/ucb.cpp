@@ -7,8 +7,9 @@
 // use the deviation from the mean before the update.
 #include <cmath>
 
+#include "esrun/core/rng.h"
+#include "esrun/sampling/per_sample.h"
 #include "esrun/sampling/policy.h"
-#include "esrun/sampling/weighted.h"
 
 namespace esrun {
 namespace {
@@ -83,10 +84,12 @@ class Bandit final : public SelectionPolicy {
 
 const bool registered_ucb = samplers().add_type<Bandit>(
     "ucb", "keep the (1-r)n samples with the highest loss EMA + c * deviation EMA, re-chosen every period epochs",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}}, false);
+    {.defaults = {{"sampler.prune_ratio", "0.3"}}, .reads = {"sampler.prune_ratio", "sampler.period",
+        "sampler.ucb_c"}}, false);
 const bool registered_greedy = samplers().add_type<Bandit>(
     "epsilon_greedy", "keep (1-r)n samples: a fraction epsilon at random, the rest with the highest loss EMA",
-    {.defaults = {{"sampler.ratio", "1.0"}, {"sampler.beta1", "0.2"}, {"sampler.beta2", "0.9"}, {"sampler.prune_ratio", "0.3"}}}, true);
+    {.defaults = {{"sampler.prune_ratio", "0.3"}}, .reads = {"sampler.prune_ratio", "sampler.period",
+        "sampler.epsilon"}}, true);
 
 }  // namespace
 }  // namespace esrun

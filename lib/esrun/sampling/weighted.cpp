@@ -22,12 +22,4 @@ int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch) {
   return std::max<int64_t>(1, std::min<int64_t>(size, scaled));
 }
 
-int64_t kept_count(double prune_ratio, int64_t n) {
-  return static_cast<int64_t>(std::llround((1.0 - prune_ratio) * static_cast<double>(n)));
-}
-
-torch::Tensor per_sample(const PolicyContext& context, double value, torch::ScalarType type) {
-  return torch::full({context.train_size}, value, torch::TensorOptions(type).device(context.device));
-}
-
 }  // namespace esrun

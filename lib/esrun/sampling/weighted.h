@@ -6,7 +6,6 @@
 #include <cstdint>
 
 #include "esrun/core/rng.h"  // save_generator, load_generator, load_tensor
-#include "esrun/sampling/policy.h"
 
 namespace esrun {
 
@@ -19,12 +18,5 @@ torch::Tensor sample_without_replacement(const torch::Tensor& weights, int64_t k
 // The mini-batch for a meta-batch of `size` rows: b for a full one, max(1, round(b * size / B))
 // for the last, smaller one (docs/methods.md, es).
 int64_t mini_batch_for(int64_t size, int64_t mini_batch, int64_t meta_batch);
-
-// The samples a prune ratio r keeps of n: round((1 - r) n), as ESWP, Random*, UCB and static
-// pruning count them (docs/methods.md).
-int64_t kept_count(double prune_ratio, int64_t n);
-
-// A per-sample state column of the training split (n rows on the policy's device) filled with `value`.
-torch::Tensor per_sample(const PolicyContext& context, double value, torch::ScalarType type = torch::kDouble);
 
 }  // namespace esrun

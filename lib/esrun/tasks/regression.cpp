@@ -98,7 +98,8 @@ const bool registered = tasks().add(
     [](const TaskOptions& o, const TaskContext& c) -> std::unique_ptr<Task> {
       return std::make_unique<Regression>(o, c);
     },
-    {.metrics = {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"}});
+    {.metrics = {"rmse", "mae", "mse", "r2", "pearson", "spearman", "acc"}, .reads = {"task.loss", "task.huber_delta",
+        "task.tolerance", "task.standardize"}});
 
 }  // namespace
 }  // namespace esrun

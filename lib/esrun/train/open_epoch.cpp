@@ -35,9 +35,9 @@ void read_positional(torch::serialize::InputArchive& archive, OpenEpoch& o) {
 
 }  // namespace
 
-OpenEpoch::OpenEpoch(int64_t epoch_, torch::Tensor order_, torch::Tensor order_weights_, int64_t steps_,
+OpenEpoch::OpenEpoch(int64_t e, torch::Tensor plan, torch::Tensor plan_weights, int64_t meta_batches,
                      torch::Device device)
-    : epoch(epoch_), order(std::move(order_)), order_weights(std::move(order_weights_)), steps(steps_) {
+    : epoch(e), order(std::move(plan)), order_weights(std::move(plan_weights)), steps(meta_batches) {
   record.epoch = epoch;
   const auto sum_options = torch::TensorOptions().dtype(torch::kDouble).device(device);
   loss = torch::zeros({}, sum_options);

@@ -21,13 +21,14 @@ torch::Tensor Trainer::forward_no_grad(const torch::Tensor& inputs) {
   return forward(inputs);
 }
 
-SampleColumns Trainer::measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const {
+SampleColumns Trainer::measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses,
+                               bool confidence) const {
   torch::NoGradGuard no_grad;
   SampleColumns rows;
   rows.losses = losses.detach();
   rows.grad_norms = task_->grad_sq_norm(outputs, targets);
   rows.correct = task_->correct(outputs, targets);
-  rows.confidence = task_->confidence(outputs, targets);
+  if (confidence) rows.confidence = task_->confidence(outputs, targets);
   return rows;
 }
 
@@ -58,9 +59,13 @@ Scores Trainer::score(const Batch& batch) {
     if (size == 0) continue;  // an empty pass of synchronised BatchNorm
     c10::InferenceMode inference;
     const auto targets = batch.targets.narrow(0, share.begin + begin, size);
-    parts.push_back(measure(outputs, targets, task_->loss(outputs, targets)));
+    parts.push_back(measure(outputs, targets, task_->loss(outputs, targets), /*confidence=*/false));
   }
-  if (parts.empty()) return gather(SampleColumns::none(device_), batch.inputs.size(0));
+  if (parts.empty()) {
+    SampleColumns none = SampleColumns::none(device_);
+    none.confidence = torch::Tensor();  // as the other ranks' scores: one all-gather of three columns
+    return gather(none, batch.inputs.size(0));
+  }
   SampleColumns local;
   {
     c10::InferenceMode inference;

@@ -55,9 +55,7 @@ std::string dropout_generator_key(torch::Device device) {
 
 // The scores file of sampler.scores, checked against the training split, for a sampler that reads one.
 std::shared_ptr<const ScoresFile> sampler_scores(const RunConfig& config, const Dataset& data) {
-  const auto& readers = find_key("sampler.scores")->used_by;
-  if (!config.sampler.scores || std::find(readers.begin(), readers.end(), config.sampler.name) == readers.end())
-    return nullptr;
+  if (!config.sampler.scores || !reads(config.sampler.name, "sampler.scores")) return nullptr;
   return std::make_shared<const ScoresFile>(
       read_scores(*config.sampler.scores, config.resolved.where("sampler.scores"), identify(data)));
 }
@@ -187,6 +185,8 @@ void Trainer::save(torch::serialize::OutputArchive& archive) {
 void Trainer::load(torch::serialize::InputArchive& archive) {
   torch::Tensor format = torch::tensor(int64_t{1});
   archive.try_read("format", format);
+  ESRUN_CHECK(format.item<int64_t>() <= kCheckpointFormat, "it was written by a newer esrun (checkpoint format ",
+              format.item<int64_t>(), "; this esrun reads formats 1 to ", kCheckpointFormat, ")");
   torch::serialize::InputArchive model, optimizer, policy;
   archive.read("model", model);
   archive.read("optimizer", optimizer);

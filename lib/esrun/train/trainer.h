@@ -108,8 +108,10 @@ class Trainer {
   void backward(const torch::Tensor& loss);  // scaled by the fp16 loss scale when there is one
   void finish_step();  // unscale (fp16), clip, optimizer step
   // The per-sample quantities policies read, of one forward's outputs (no gradient); computed per
-  // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once.
-  SampleColumns measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses) const;
+  // micro-batch, so per-token outputs [n, L, V] never exist for a whole meta-batch at once. The
+  // confidence only when asked for: policies read it from observations, never from scores.
+  SampleColumns measure(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& losses,
+                        bool confidence = true) const;
   // Every rank's share of `rows` rows of per-sample columns, in order.
   SampleColumns gather(const SampleColumns& local, int64_t rows);
   // The micro-batches (begin, size) of this rank's `local` rows of `total`: passes of at most
