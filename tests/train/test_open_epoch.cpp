@@ -22,17 +22,23 @@ esrun::OpenEpoch filled() {
   return o;
 }
 
-}  // namespace
-
-TEST_CASE("An open epoch saved under named keys reads back into the same plan and progress", "[checkpoint][train]") {
-  const esrun::OpenEpoch saved = filled();
+// The archive OpenEpoch::save writes, as a checkpoint reads it back.
+torch::serialize::InputArchive saved_and_read(const esrun::OpenEpoch& open) {
   torch::serialize::OutputArchive out;
-  saved.save(out);
+  open.save(out);
   std::ostringstream bytes;
   out.save_to(bytes);
   std::istringstream in_bytes(bytes.str());
   torch::serialize::InputArchive in;
   in.load_from(in_bytes);
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("An open epoch saved under named keys reads back into the same plan and progress", "[checkpoint][train]") {
+  const esrun::OpenEpoch saved = filled();
+  torch::serialize::InputArchive in = saved_and_read(saved);
 
   const auto plan = esrun::read_open_epoch_plan(in, esrun::kCheckpointFormat);
   CHECK(plan.epoch == 3);
@@ -61,12 +67,6 @@ TEST_CASE("An open epoch saved under named keys reads back into the same plan an
 
 TEST_CASE("An open epoch without plan weights saves none and reads back none", "[checkpoint][train]") {
   const esrun::OpenEpoch saved(0, torch::arange(5, torch::kLong), torch::Tensor(), 2, torch::kCPU);
-  torch::serialize::OutputArchive out;
-  saved.save(out);
-  std::ostringstream bytes;
-  out.save_to(bytes);
-  std::istringstream in_bytes(bytes.str());
-  torch::serialize::InputArchive in;
-  in.load_from(in_bytes);
+  torch::serialize::InputArchive in = saved_and_read(saved);
   CHECK_FALSE(esrun::read_open_epoch_plan(in, esrun::kCheckpointFormat).order_weights.defined());
 }
