@@ -34,10 +34,11 @@
 #include <typeinfo>
 #include <vector>
 
+#include "esrun/commands/run.h"
 #include "esrun/core/error.h"
 #include "esrun/core/rng.h"
+#include "esrun/data/dataset.h"
 #include "esrun/data/tokenizer.h"
-#include "esrun/commands/run.h"
 
 namespace esrun_fuzz {
 

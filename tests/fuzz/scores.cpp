@@ -8,7 +8,7 @@
 // fixed: DataIdentity{"linear_synthetic", 4, "00000000000000aa"}; the seeds are made for it with
 // esrun's own write_scores (and bare archives for the odd ones), so mutations get past the
 // identity check. read_scores promises esrun::Error for every bad file.
-#include "esrun/scoring/scorer.h"
+#include "esrun/core/scores_file.h"
 #include "fuzz_common.h"
 
 namespace {
