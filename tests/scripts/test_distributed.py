@@ -164,8 +164,8 @@ class DataParallel(unittest.TestCase):
             run_dir = run_dirs.pop()
             # last.prev.pt: the checkpoint before last.pt (a hard link), written by rank 0 as well.
             self.assertEqual(written, sorted(os.path.join(run_dir, name) for name in (
-                "checkpoints/last.prev.pt", "checkpoints/last.pt", "config.resolved.yaml", "metrics.jsonl",
-                "summary.json")))
+                "checkpoints/last.prev.pt", "checkpoints/last.pt", "config.resolved.yaml", "evaluations.jsonl",
+                "metrics.jsonl", "summary.json")))
 
     def test_a_killed_rank_makes_the_others_fail_naming_it(self):
         with tempfile.TemporaryDirectory() as root:

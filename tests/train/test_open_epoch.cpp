@@ -5,6 +5,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "esrun/core/error.h"
 #include "esrun/train/open_epoch.h"
 
 namespace {
@@ -48,7 +49,7 @@ TEST_CASE("An open epoch saved under named keys reads back into the same plan an
   esrun::read_open_epoch_progress(in, esrun::kCheckpointFormat, read);
   std::vector<std::string> keys;
   esrun::OpenEpoch::fields(saved, [&](const char* key, const auto&) { keys.emplace_back(key); });
-  CHECK(keys.size() == 17);
+  CHECK(keys.size() == 19);
   CHECK(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());  // every key once
   size_t i = 0;
   esrun::OpenEpoch::fields(read, [&](const char* key, const auto& value) {
@@ -69,4 +70,31 @@ TEST_CASE("An open epoch without plan weights saves none and reads back none", "
   const esrun::OpenEpoch saved(0, torch::arange(5, torch::kLong), torch::Tensor(), 2, torch::kCPU);
   torch::serialize::InputArchive in = saved_and_read(saved);
   CHECK_FALSE(esrun::read_open_epoch_plan(in, esrun::kCheckpointFormat).order_weights.defined());
+}
+
+TEST_CASE("A format-2 open epoch, without optimizer_steps and eval_seconds, reads them as 0", "[checkpoint][train]") {
+  const esrun::OpenEpoch saved = filled();
+  torch::serialize::OutputArchive out;
+  out.write("epoch", torch::tensor(saved.epoch, torch::kLong));
+  out.write("order", saved.order);
+  out.write("order_weights", saved.order_weights);
+  esrun::OpenEpoch::fields(saved, [&](const char* key, const auto& value) {
+    using T = std::decay_t<decltype(value)>;
+    if (esrun::OpenEpoch::added_in_format_3(key)) return;
+    if constexpr (std::is_same_v<T, torch::Tensor>) out.write(key, value);
+    else if constexpr (std::is_same_v<T, double>) out.write(key, torch::tensor(value, torch::kDouble));
+    else out.write(key, torch::tensor(value, torch::kLong));
+  });
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  std::istringstream in_bytes(bytes.str());
+  torch::serialize::InputArchive in;
+  in.load_from(in_bytes);
+  esrun::OpenEpoch read(saved.epoch, saved.order, saved.order_weights, 7, torch::kCPU);
+  esrun::read_open_epoch_progress(in, 2, read);
+  CHECK(read.next_step == saved.next_step);
+  CHECK(read.optimizer_steps == 0);
+  CHECK(read.eval_seconds == 0.0);
+  esrun::OpenEpoch again(saved.epoch, saved.order, saved.order_weights, 7, torch::kCPU);
+  CHECK_THROWS_AS(esrun::read_open_epoch_progress(in, 3, again), esrun::Error);  // format 3 must have them
 }

@@ -2,6 +2,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/core/sealed_archive.h"
+#include "esrun/metrics/records.h"
 #include "esrun/train/trainer.h"
 
 namespace esrun {
@@ -9,17 +10,17 @@ namespace esrun {
 namespace fs = std::filesystem;
 
 void write_checkpoint(const std::optional<RunDirectory>& dir, const std::string& file, Trainer& trainer,
-                      int64_t next_epoch, const std::string& config_hash, const std::vector<nlohmann::json>& records) {
+                      int64_t next_epoch, const std::string& config_hash, const std::vector<nlohmann::json>& records,
+                      const std::vector<nlohmann::json>& evaluations) {
   torch::serialize::OutputArchive archive, state;
   trainer.save(state);
   if (!dir) return;
-  std::string metrics;
-  for (const auto& r : records) metrics += r.dump() + "\n";
   archive.write("trainer", state);
   archive.write("world_size", torch::tensor(static_cast<int64_t>(trainer.replicas().world_size()), torch::kLong));
   archive.write("next_epoch", torch::tensor(next_epoch, torch::kLong));
   archive.write("config_hash", c10::IValue(config_hash));
-  archive.write("metrics", c10::IValue(metrics));
+  archive.write("metrics", c10::IValue(json_lines(records)));
+  archive.write("evaluations", c10::IValue(json_lines(evaluations)));
   const std::string bytes = seal_archive(archive);
   // The previous last.pt stays as last.prev.pt (a hard link: no copy), so that a damaged last.pt
   // still leaves a checkpoint to resume from; each file is replaced by a rename, never half written.
@@ -41,10 +42,10 @@ Checkpoint read_checkpoint(const fs::path& file) {
   torch::Tensor next_epoch;
   archive.read("next_epoch", next_epoch);
   checkpoint.next_epoch = next_epoch.item<int64_t>();
-  c10::IValue metrics;
+  c10::IValue metrics, evaluations;
   archive.read("metrics", metrics);
-  std::istringstream lines(metrics.toStringRef());
-  for (std::string line; std::getline(lines, line);) checkpoint.records.push_back(nlohmann::json::parse(line));
+  checkpoint.records = parse_json_lines(metrics.toStringRef());
+  if (archive.try_read("evaluations", evaluations)) checkpoint.evaluations = parse_json_lines(evaluations.toStringRef());
   archive.read("trainer", checkpoint.trainer);
   torch::Tensor saved_world = torch::tensor(int64_t{1});
   archive.try_read("world_size", saved_world);  // none: written by one process

@@ -6,7 +6,7 @@
 
 namespace esrun {
 
-CheckpointSchedule::CheckpointSchedule(const RunConfig& config, const RunRequest& request, int64_t until,
+CheckpointSchedule::CheckpointSchedule(const RunConfig& config, const RunRequest& request, std::optional<int64_t> until,
                                        DataParallel& replicas, bool writes, const std::vector<nlohmann::json>& records)
     : options_(config.checkpoint),
       stop_after_epochs_(request.stop_after),
@@ -28,7 +28,7 @@ bool CheckpointSchedule::stop_requested() {
 
 CheckpointSchedule::AfterEpoch CheckpointSchedule::after_epoch(const EpochRecord& record) {
   AfterEpoch next;
-  const bool last = record.epoch + 1 == until_;
+  const bool last = record.last || (until_ && record.epoch + 1 == *until_);
   const bool stopping = !last && ((stop_after_epochs_ && ++epochs_ >= *stop_after_epochs_) || stop_requested());
   next.write_last = last || stopping || (options_.every > 0 && (record.epoch + 1) % options_.every == 0);
   // Rank 0's view decides (every rank must take part in the checkpoint's collectives alike).

@@ -18,10 +18,11 @@ namespace esrun {
 
 class CheckpointSchedule {
  public:
-  // `until`: the epoch after which the run ends; `records`: the metrics so far (a resumed run's),
-  // whose best evaluation best.pt must beat; `writes`: this rank writes the run directory.
-  CheckpointSchedule(const RunConfig& config, const RunRequest& request, int64_t until, DataParallel& replicas,
-                     bool writes, const std::vector<nlohmann::json>& records);
+  // The run ends after the epoch whose record is `last` (its budget is spent), or after epoch
+  // `until` when given (a stage's); `records`: the metrics so far (a resumed run's), whose best
+  // evaluation best.pt must beat; `writes`: this rank writes the run directory.
+  CheckpointSchedule(const RunConfig& config, const RunRequest& request, std::optional<int64_t> until,
+                     DataParallel& replicas, bool writes, const std::vector<nlohmann::json>& records);
 
   // After each meta-batch step of this invocation.
   void step_done() { ++steps_; }
@@ -39,7 +40,7 @@ class CheckpointSchedule {
  private:
   const CheckpointOptions options_;
   const std::optional<int64_t> stop_after_epochs_, stop_after_steps_;
-  const int64_t until_;
+  const std::optional<int64_t> until_;
   DataParallel& replicas_;
   const bool writes_;
   std::optional<double> best_score_;

@@ -25,7 +25,7 @@ void check_resumable(const ResolvedConfig& now, const std::string& run_dir) {
                                                    "checkpoint.best", "train.epochs", "progress.mode",
                                                    "progress.every", "distributed.backend", "distributed.timeout_s",
                                                    "distributed.check_sync", "score.batch", "logging.tensorboard",
-                                                   "logging.tensorboard_steps"};
+                                                   "logging.tensorboard_steps", "eval.targets", "eval.every_steps"};
   std::string changed;
   for (const auto& key : config_schema()) {
     const std::string before = flow_yaml(saved.value(key.path)), after = flow_yaml(now.value(key.path));
@@ -36,7 +36,7 @@ void check_resumable(const ResolvedConfig& now, const std::string& run_dir) {
   ESRUN_CHECK(changed.empty(), "--resume ", run_dir, ": the config differs from the run's config.resolved.yaml in keys a "
               "resumed run may not change:", changed, "\n(set them as the run had them, e.g. --set sampler.anneal_epochs=N "
               "for a default that moved with train.epochs; allowed: threads, device, out_root, train.epochs (to grow), "
-              "train.eval_every, train.eval_batch, train.on_nan, checkpoint.*, progress.*, logging.*, distributed.backend, "
+              "train.eval_every, train.eval_batch, train.on_nan, eval.*, checkpoint.*, progress.*, logging.*, distributed.backend, "
               "distributed.timeout_s, distributed.check_sync, score.batch)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");

@@ -59,7 +59,7 @@ Setup set_up(const RunRequest& request) {
 // Where a resumed run continues: read before anything is written.
 struct ResumePoint {
   int64_t first_epoch = 0;
-  std::vector<nlohmann::json> records;
+  std::vector<nlohmann::json> records, evaluations;
   torch::serialize::InputArchive state;
 };
 
@@ -74,6 +74,7 @@ ResumePoint read_resume_point(const RunRequest& request, const Setup& setup) {
               "the BatchNorm statistics are per rank)");
   point.first_epoch = checkpoint.next_epoch;
   point.records = std::move(checkpoint.records);
+  point.evaluations = std::move(checkpoint.evaluations);
   point.state = std::move(checkpoint.trainer);
   return point;
 }
@@ -120,20 +121,19 @@ void resume_trainer(Trainer& trainer, ResumePoint& point, std::optional<RunDirec
   if (!request.resume) return;
   restore(trainer, point.state, *request.resume);
   if (!dir) return;
-  std::string metrics_so_far;
-  for (const auto& r : point.records) metrics_so_far += r.dump() + "\n";
-  dir->continue_metrics(metrics_so_far);
+  dir->continue_metrics(point.records, point.evaluations);
   dir->write_atomic("config.resolved.yaml", config.resolved.to_yaml(/*notes=*/true));
 }
 
-// What the run shows and writes of each step and epoch: the progress line, metrics.jsonl,
-// TensorBoard and the epoch's log line.
+// What the run shows and writes of each step, evaluation and epoch: the progress line,
+// evaluations.jsonl, metrics.jsonl, TensorBoard and the epoch's log line.
 class Reporter {
  public:
   Reporter(const Setup& setup, std::optional<RunDirectory>& dir, const RunRequest& request, ResumePoint& point)
       : dir_(dir),
         progress_(progress_mode(setup.config.progress.mode), setup.config.progress.every),
-        records_(point.records) {
+        records_(point.records),
+        evaluations_(point.evaluations) {
     if (dir && setup.config.logging.tensorboard)
       board_.emplace(dir->path(), setup.config.logging.tensorboard_steps, records_, request.resume.has_value());
   }
@@ -141,7 +141,12 @@ class Reporter {
     progress_.step(step);
     if (board_) board_->step(step);
   }
-  void epoch(const EpochRecord& record, const Task& task, int64_t until) {
+  void evaluation(const EvaluationPoint& point) {
+    const auto json = to_json(point);
+    if (dir_) dir_->append_evaluation(json);
+    evaluations_.push_back(json);
+  }
+  void epoch(const EpochRecord& record, const Task& task, int64_t epochs) {
     progress_.epoch_done(record.time.epoch_total);
     const auto json = to_json(record);
     if (dir_) dir_->append_metrics(json);
@@ -149,16 +154,18 @@ class Reporter {
     records_.push_back(json);
     const double busy = record.time.epoch_total - record.time.eval;
     const double rate = busy > 0 ? static_cast<double>(record.samples_backward + record.samples_forward) / busy : 0.0;
-    spdlog::info(format_record(record, task, until, rate));
+    spdlog::info(format_record(record, task, epochs, rate));
   }
   void clear() { progress_.clear(); }
   const std::vector<nlohmann::json>& records() const { return records_; }
+  const std::vector<nlohmann::json>& evaluations() const { return evaluations_; }
 
  private:
   std::optional<RunDirectory>& dir_;
   ProgressReporter progress_;
   std::optional<TensorBoardLog> board_;
   std::vector<nlohmann::json>& records_;
+  std::vector<nlohmann::json>& evaluations_;
 };
 
 // A run stopped before its end: the open epoch checkpointed, and how to continue.
@@ -166,7 +173,8 @@ RunResult stopped(Trainer& trainer, const Setup& setup, const std::optional<RunD
                   const CheckpointSchedule& schedule) {
   reporter.clear();
   const auto open = trainer.open_epoch();
-  if (open) write_checkpoint(dir, "last.pt", trainer, *open, setup.config.resolved.hash(), reporter.records());
+  if (open)
+    write_checkpoint(dir, "last.pt", trainer, *open, setup.config.resolved.hash(), reporter.records(), reporter.evaluations());
   if (setup.group) setup.group->finish();
   const std::string where =
       open ? fmt::format("in epoch {}", *open + 1) : fmt::format("after epoch {}", reporter.records().size());
@@ -178,21 +186,26 @@ RunResult stopped(Trainer& trainer, const Setup& setup, const std::optional<RunD
   return RunResult{run_dir, {}, false, schedule.stopped_by()};
 }
 
-// summary.json: the last and best evaluations, totals, and where and how the run ran.
+// summary.json: the last and best evaluations, totals, the budget and the time to each target, and
+// where and how the run ran.
 nlohmann::json write_summary(Trainer& trainer, const Setup& setup, RunDirectory& dir, const RunRequest& request,
-                             const std::vector<nlohmann::json>& records, int64_t until, double wall_seconds) {
+                             const Reporter& reporter, double wall_seconds) {
   const RunConfig& config = setup.config;
-  nlohmann::json summary = summarise(records);
+  const Task& task = trainer.task();
+  nlohmann::json summary = summarise(reporter.records());
   summary.update({
       {"name", config.name},
       {"seed", config.seed},
-      {"epochs", until},
+      {"epochs", reporter.records().size()},
+      {"budget", budget_summary(trainer.budget(), trainer.spent())},
+      {"time_to_target", time_to_target(reporter.evaluations(), config.eval.targets, task.headline_metric(),
+                                        task.lower_is_better())},
       {"wall_time_s", wall_seconds},
       {"config_hash", config.resolved.hash()},
       {"device", setup.device.str()},
       {"threads", setup.threads},
       {"world_size", setup.world},
-      {"metric", trainer.task().headline_metric()},
+      {"metric", task.headline_metric()},
       // The scoring run behind a scores file (static pruning, RHO-LOSS's irreducible-loss model).
       {"extra_cost_s", trainer.policy().extra_cost_s()},
   });
@@ -214,8 +227,9 @@ RunResult run(const RunRequest& request) {
   const RunConfig& config = setup.config;
   Trainer trainer(config, std::move(data), setup.device, setup.group,
                   request.stage ? request.stage->policy : PolicyFactory{});
-  // A stage's run ends after its epochs; a plain run trains the policy's.
-  const int64_t until = request.stage ? std::min(request.stage->epochs, trainer.epochs()) : trainer.epochs();
+  // A plain run trains until its budget is spent; a stage's ends after its epochs.
+  const std::optional<int64_t> until =
+      request.stage ? std::optional<int64_t>(std::min(request.stage->epochs, trainer.epochs())) : std::nullopt;
   if (request.stage && request.stage->start) request.stage->start(trainer);
   resume_trainer(trainer, point, dir, request, config);
   spdlog::info("{} on {} ({} threads), sampler {}, B={}, b={}", config.model.name, setup.device.str(), setup.threads,
@@ -230,25 +244,30 @@ RunResult run(const RunRequest& request) {
     reporter.step(step);
   };
   hooks.stop_requested = [&] { return schedule.stop_requested(); };
+  hooks.on_evaluation = [&](const EvaluationPoint& point) { reporter.evaluation(point); };
   hooks.on_epoch = [&](const EpochRecord& record) {
-    reporter.epoch(record, trainer.task(), until);
+    reporter.epoch(record, trainer.task(), until.value_or(trainer.epochs()));
     const auto next = schedule.after_epoch(record);
-    if (next.write_last) write_checkpoint(dir, "last.pt", trainer, record.epoch + 1, hash, reporter.records());
-    if (next.write_best) write_checkpoint(dir, "best.pt", trainer, record.epoch + 1, hash, reporter.records());
+    const auto write = [&](const char* file) {
+      write_checkpoint(dir, file, trainer, record.epoch + 1, hash, reporter.records(), reporter.evaluations());
+    };
+    if (next.write_last) write("last.pt");
+    if (next.write_best) write("best.pt");
     return next.go_on;
   };
+  const bool stage_done = until && point.first_epoch >= *until;
   // A stage that trains no epoch still leaves a checkpoint, so that it resumes like any run.
-  if (point.first_epoch >= until && !request.resume)
-    write_checkpoint(dir, "last.pt", trainer, point.first_epoch, hash, reporter.records());
-  // fit() reports a stop when on_epoch ends a stage's training before the policy's last epoch.
-  const bool finished = point.first_epoch >= until || trainer.fit(point.first_epoch, hooks) ||
-                        (!trainer.open_epoch() && static_cast<int64_t>(reporter.records().size()) >= until);
+  if (stage_done && !request.resume)
+    write_checkpoint(dir, "last.pt", trainer, point.first_epoch, hash, reporter.records(), reporter.evaluations());
+  // fit() reports a stop when on_epoch ends a stage's training before its budget's last epoch.
+  const bool finished = stage_done || trainer.fit(point.first_epoch, hooks) ||
+                        (until && !trainer.open_epoch() && static_cast<int64_t>(reporter.records().size()) >= *until);
   if (!finished) return stopped(trainer, setup, dir, reporter, schedule);
   if (setup.group) setup.group->finish();
   if (!dir) return RunResult{fs::path(), {}, true};
 
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-  const nlohmann::json summary = write_summary(trainer, setup, *dir, request, reporter.records(), until, wall);
+  const nlohmann::json summary = write_summary(trainer, setup, *dir, request, reporter, wall);
   if (request.stage && request.stage->finish) request.stage->finish(trainer, summary);
   spdlog::info(format_done(summary, trainer.task(), dir->path().string()));
   return RunResult{dir->path(), summary, true};

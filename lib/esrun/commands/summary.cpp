@@ -3,6 +3,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
@@ -67,6 +68,34 @@ nlohmann::json summarise(const std::vector<nlohmann::json>& records) {
     summary["best_" + key] = best ? best->value(key, nlohmann::json(nullptr)) : nlohmann::json(nullptr);
   }
   return summary;
+}
+
+nlohmann::json time_to_target(const std::vector<nlohmann::json>& evaluations, const std::vector<double>& targets,
+                              const std::string& metric, bool lower_is_better) {
+  nlohmann::json out = nlohmann::json::array();
+  const std::string key = "test_" + metric;
+  for (const double target : targets) {
+    nlohmann::json entry = {{"target", target}, {"reached", false}, {"epoch", nullptr}, {"optimizer_steps", nullptr},
+                            {"samples_backward", nullptr}, {"train_time_s", nullptr}};
+    for (const auto& point : evaluations) {
+      const auto& value = point.contains(key) ? point[key] : nlohmann::json();
+      if (!value.is_number()) continue;
+      const double v = value.get<double>();
+      if (!std::isfinite(v) || (lower_is_better ? v > target : v < target)) continue;
+      entry.update({{"reached", true}, {"epoch", point["epoch"]}, {"optimizer_steps", point["optimizer_steps"]},
+                    {"samples_backward", point["samples_backward"]}, {"train_time_s", point["train_time_s"]}});
+      break;
+    }
+    out.push_back(entry);
+  }
+  return out;
+}
+
+nlohmann::json budget_summary(const Budget& budget, const Spent& reached) {
+  return {{"kind", to_string(budget.kind())},
+          {"amount", budget.amount()},
+          {"reached", {{"epochs", reached.epochs}, {"steps", reached.steps}, {"samples", reached.samples},
+                       {"seconds", reached.seconds}}}};
 }
 
 std::string format_record(const EpochRecord& r, const Task& task, int64_t epochs, double images_per_second) {

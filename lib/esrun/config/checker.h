@@ -14,6 +14,7 @@ namespace esrun {
 
 inline constexpr int64_t kMaxCount = 2147483647;  // 2^31 - 1
 inline constexpr int64_t kMaxEpochs = 1000000;
+inline constexpr int64_t kMaxSteps = int64_t{1} << 50;  // optimizer steps and samples of a budget
 inline constexpr int64_t kMaxSeed = std::numeric_limits<int64_t>::max();
 
 class Checker {

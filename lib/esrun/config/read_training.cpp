@@ -18,7 +18,31 @@ TrainOptions read_train(const Checker& check) {
   t.skip_nan = c.get_string("train.on_nan") == "skip";
   if (c.get_optional_float("train.clip_grad_norm")) t.clip_grad_norm = check.positive("train.clip_grad_norm");
   t.accumulate = check.optional_int_at_least("train.accumulate", 1);
+  t.budget = BudgetOptions{BudgetKind::Epochs, static_cast<double>(t.epochs)};
+  std::optional<std::string> chosen;
+  const auto choose = [&](const char* key, BudgetKind kind, double amount) {
+    ESRUN_CHECK(!chosen, c.where(key), ": expected one budget, but ", *chosen, " is set too");
+    chosen = key;
+    t.budget = BudgetOptions{kind, amount};
+  };
+  if (const auto steps = check.optional_int_at_least("train.budget.steps", 1, kMaxSteps))
+    choose("train.budget.steps", BudgetKind::Steps, static_cast<double>(*steps));
+  if (const auto samples = check.optional_int_at_least("train.budget.samples", 1, kMaxSteps))
+    choose("train.budget.samples", BudgetKind::Samples, static_cast<double>(*samples));
+  if (c.get_optional_float("train.budget.seconds"))
+    choose("train.budget.seconds", BudgetKind::Seconds, check.positive("train.budget.seconds"));
   return t;
+}
+
+EvalOptions read_eval(const Checker& check) {
+  const ResolvedConfig& c = check.config();
+  EvalOptions e;
+  e.targets = c.get_floats("eval.targets");
+  for (const double target : e.targets)
+    ESRUN_CHECK(std::isfinite(target), c.where("eval.targets"), ": expected finite numbers, got ",
+                flow_yaml(c.value("eval.targets")));
+  e.every_steps = check.int_at_least("eval.every_steps", 0);
+  return e;
 }
 
 ScoreOptions read_score(const Checker& check, const TrainOptions& t) {

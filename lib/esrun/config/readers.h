@@ -22,6 +22,7 @@ std::string known_task(const DataOptions& data, const TaskOptions& task);
 TaskOptions read_task(const Checker& check, const DataOptions& data);
 ModelOptions read_model(const Checker& check, const DataOptions& data, const std::string& task);
 TrainOptions read_train(const Checker& check);
+EvalOptions read_eval(const Checker& check);
 ScoreOptions read_score(const Checker& check, const TrainOptions& train);
 // checkpoint, distributed, progress and logging.
 void read_runtime(const Checker& check, RunConfig& run);

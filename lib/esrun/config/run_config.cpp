@@ -45,6 +45,16 @@ const char* to_string(NoiseKind kind) {
   return "?";
 }
 
+const char* to_string(BudgetKind kind) {
+  switch (kind) {
+    case BudgetKind::Epochs: return "epochs";
+    case BudgetKind::Steps: return "steps";
+    case BudgetKind::Samples: return "samples";
+    case BudgetKind::Seconds: return "seconds";
+  }
+  return "?";
+}
+
 void read_run(const Checker& check, RunConfig& r) {
   const ResolvedConfig& c = check.config();
   r.name = c.get_string("name");
@@ -78,6 +88,7 @@ RunConfig load_run_config(const ResolvedConfig& input, bool warn) {
   r.model = read_model(check, r.data, known_task(r.data, r.task));
   r.train = read_train(check);
   r.task.label_smoothing = r.train.label_smoothing;
+  r.eval = read_eval(check);
   r.score = read_score(check, r.train);
   read_runtime(check, r);
   r.optimizer = read_optimizer(check);

@@ -261,14 +261,31 @@ struct ScoreOptions {
   int64_t batch = 500;
 };
 
+// How much a run trains (train.budget): epochs (train.epochs, the default), optimizer steps,
+// samples back-propagated or seconds of training. The LR schedule and the policies' epoch-based
+// schedules span the budget, so every run ends with its schedule fully decayed (train/budget.h).
+enum class BudgetKind { Epochs, Steps, Samples, Seconds };
+const char* to_string(BudgetKind kind);
+
+struct BudgetOptions {
+  BudgetKind kind = BudgetKind::Epochs;
+  double amount = 15;  // in the kind's unit (epochs: train.epochs)
+};
+
 struct TrainOptions {
   int64_t epochs = 15;
+  BudgetOptions budget;
   double label_smoothing = 0.0;
   int64_t eval_every = 1;
   int64_t eval_batch = 500;
   bool skip_nan = false;  // train.on_nan: skip
   std::optional<double> clip_grad_norm;
   std::optional<int64_t> accumulate;  // micro-batch rows: one optimizer step over several passes
+};
+
+struct EvalOptions {
+  std::vector<double> targets;  // values of the headline metric: summary.json's time_to_target
+  int64_t every_steps = 0;      // also evaluate every N optimizer steps within epochs; 0 = off
 };
 
 struct CheckpointOptions {
@@ -280,8 +297,8 @@ struct CheckpointOptions {
 struct DistributedOptions {
   std::string backend = "auto";  // auto (nccl on CUDA, gloo on CPU) | gloo | nccl
   double timeout_s = 600;        // how long a rank waits for the others before failing
-  bool check_sync = false;
-  bool sync_bn = false;          // BatchNorm statistics over every rank's rows (esrun's own models)       // compare a checksum of the policy's state and the model every epoch
+  bool check_sync = false;       // compare a checksum of the policy's state and the model every epoch
+  bool sync_bn = false;          // BatchNorm statistics over every rank's rows (esrun's own models)
 };
 
 struct LoggingOptions {
@@ -308,6 +325,7 @@ struct RunConfig {
   TaskOptions task;
   ModelOptions model;
   TrainOptions train;
+  EvalOptions eval;
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
   SamplerOptions sampler;

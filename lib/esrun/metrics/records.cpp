@@ -1,35 +1,42 @@
 #include "esrun/metrics/records.h"
 
+#include <sstream>
+
 namespace esrun {
 
-nlohmann::json to_json(const EpochRecord& r) {
-  using nlohmann::json;
-  const auto optional = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
-  const auto test = [&](const std::optional<double>& v) { return r.evaluated ? optional(v) : json(nullptr); };
-  const auto when_evaluated = [&](double v) { return r.evaluated ? json(v) : json(nullptr); };
+namespace {
+
+using nlohmann::json;
+
+json optional(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+// test_loss, test_acc, ... test_score: every task's fields, null where they do not apply or
+// nothing was evaluated.
+void add_test_fields(json& out, const Evaluation* test) {
+  const auto field = [&](const std::optional<double>& v) { return test ? optional(v) : json(nullptr); };
+  out["test_loss"] = test ? json(test->loss) : json(nullptr);
+  const std::pair<const char*, std::optional<double> Evaluation::*> metrics[] = {
+      {"test_acc", &Evaluation::acc},   {"test_acc5", &Evaluation::acc5},         {"test_mse", &Evaluation::mse},
+      {"test_rmse", &Evaluation::rmse}, {"test_mae", &Evaluation::mae},           {"test_r2", &Evaluation::r2},
+      {"test_f1", &Evaluation::f1},     {"test_mcc", &Evaluation::mcc},           {"test_pearson", &Evaluation::pearson},
+      {"test_spearman", &Evaluation::spearman}, {"test_perplexity", &Evaluation::perplexity}};
+  for (const auto& [key, member] : metrics) out[key] = test ? field(test->*member) : json(nullptr);
+  out["test_score"] = test ? json(test->score) : json(nullptr);
+}
+
+}  // namespace
+
+json to_json(const EpochRecord& r) {
   const auto phase = [&](double v) { return r.time.per_phase ? json(v) : json(nullptr); };
-  return json{
-      {"epoch", r.epoch},
-      {"lr", r.lr},
-      {"train_loss", r.train_loss},
-      {"train_acc", r.train_acc},
-      {"test_loss", when_evaluated(r.test.loss)},
-      {"test_acc", test(r.test.acc)},
-      {"test_acc5", test(r.test.acc5)},
-      {"test_mse", test(r.test.mse)},
-      {"test_rmse", test(r.test.rmse)},
-      {"test_mae", test(r.test.mae)},
-      {"test_r2", test(r.test.r2)},
-      {"test_f1", test(r.test.f1)},
-      {"test_mcc", test(r.test.mcc)},
-      {"test_pearson", test(r.test.pearson)},
-      {"test_spearman", test(r.test.spearman)},
-      {"test_perplexity", test(r.test.perplexity)},
-      {"test_score", when_evaluated(r.test.score)},
+  json out{{"epoch", r.epoch}, {"lr", r.lr}, {"train_loss", r.train_loss}, {"train_acc", r.train_acc}};
+  add_test_fields(out, r.evaluated ? &r.test : nullptr);
+  out.update({
       {"samples_forward", r.samples_forward},
       {"samples_backward", r.samples_backward},
       {"samples_backward_total", r.samples_backward_total},
       {"backward_passes", r.backward_passes},
+      {"optimizer_steps", r.optimizer_steps},
+      {"optimizer_steps_total", r.optimizer_steps_total},
       {"epoch_dataset_size", r.epoch_dataset_size},
       {"noisy_backward_fraction", optional(r.noisy_backward_fraction)},
       {"time",
@@ -42,7 +49,32 @@ nlohmann::json to_json(const EpochRecord& r) {
         {"reduce", r.time.reduce},
         {"eval", r.time.eval},
         {"train_total_so_far", r.time.train_total_so_far}}},
-  };
+  });
+  return out;
+}
+
+std::string json_lines(const std::vector<json>& values) {
+  std::string text;
+  for (const auto& value : values) text += value.dump() + "\n";
+  return text;
+}
+
+std::vector<json> parse_json_lines(const std::string& text) {
+  std::vector<json> values;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) values.push_back(json::parse(line));
+  return values;
+}
+
+json to_json(const EvaluationPoint& p) {
+  json out{{"epoch", p.epoch},
+           {"step", p.step},
+           {"optimizer_steps", p.optimizer_steps},
+           {"samples_backward", p.samples_backward},
+           {"train_time_s", p.train_seconds}};
+  add_test_fields(out, &p.test);
+  return out;
 }
 
 }  // namespace esrun

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace esrun {
 
@@ -51,11 +53,30 @@ struct EpochRecord {
   // Backward passes of the epoch: one per training step, or one per micro-batch of at most
   // train.accumulate rows (ES's saving is ceil(b / micro) against ceil(B / micro) passes a step).
   int64_t backward_passes = 0;
+  int64_t optimizer_steps = 0, optimizer_steps_total = 0;
   int64_t epoch_dataset_size = 0;        // |plan| of this epoch
   std::optional<double> noisy_backward_fraction;  // only with label noise
   PhaseTimes time;
+  bool last = false;                     // the run's budget ends with this epoch (not written)
 };
 
 nlohmann::json to_json(const EpochRecord& record);
+
+// One evaluation on the quality-against-time curve (evaluations.jsonl): after an epoch, or within
+// one (eval.every_steps), with the training done by then.
+struct EvaluationPoint {
+  int64_t epoch = 0;             // 0-based epoch it was taken in
+  int64_t step = 0;              // meta-batch steps of that epoch done
+  int64_t optimizer_steps = 0;   // of the run so far
+  int64_t samples_backward = 0;  // of the run so far
+  double train_seconds = 0;      // of the run so far, evaluation excluded
+  Evaluation test;
+};
+
+nlohmann::json to_json(const EvaluationPoint& point);
+
+// JSON lines (metrics.jsonl, evaluations.jsonl): one compact value and a newline each.
+std::string json_lines(const std::vector<nlohmann::json>& values);
+std::vector<nlohmann::json> parse_json_lines(const std::string& text);
 
 }  // namespace esrun

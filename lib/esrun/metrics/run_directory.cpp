@@ -17,6 +17,7 @@
 
 #include "esrun/core/error.h"
 #include "esrun/core/files.h"
+#include "esrun/metrics/records.h"
 
 namespace esrun {
 namespace fs = std::filesystem;
@@ -127,6 +128,7 @@ RunDirectory RunDirectory::create(const std::string& out_root, const std::string
                 " or choose another folder");
   }
   dir.metrics_ = AppendFile(path / "metrics.jsonl", /*truncate=*/true);
+  dir.evaluations_ = AppendFile(path / "evaluations.jsonl", /*truncate=*/true);
   return dir;
 }
 
@@ -137,11 +139,14 @@ RunDirectory RunDirectory::resume(const fs::path& path) {
   return dir;
 }
 
-void RunDirectory::continue_metrics(const std::string& metrics) {
-  write_atomic("metrics.jsonl", metrics);
+void RunDirectory::continue_metrics(const std::vector<nlohmann::json>& records,
+                                    const std::vector<nlohmann::json>& evaluations) {
+  write_atomic("metrics.jsonl", json_lines(records));
+  write_atomic("evaluations.jsonl", json_lines(evaluations));
   std::error_code ignored;
   fs::remove(path_ / "summary.json", ignored);
   metrics_ = AppendFile(path_ / "metrics.jsonl", /*truncate=*/false);
+  evaluations_ = AppendFile(path_ / "evaluations.jsonl", /*truncate=*/false);
 }
 
 void RunDirectory::write_atomic(const std::string& file, const std::string& content) const {
@@ -153,5 +158,7 @@ void RunDirectory::append_metrics(const nlohmann::json& record) {
   // crash leaves complete lines only.
   metrics_.append(record.dump() + "\n");
 }
+
+void RunDirectory::append_evaluation(const nlohmann::json& point) { evaluations_.append(point.dump() + "\n"); }
 
 }  // namespace esrun

@@ -1,5 +1,6 @@
 // The run directory: config.resolved.yaml (written first), metrics.jsonl (one line per epoch,
-// written whole or not at all), summary.json (written last). Whole files are written to a
+// written whole or not at all), evaluations.jsonl (one line per evaluation, within epochs too),
+// summary.json (written last). Whole files are written to a
 // temporary name and renamed, so no file that looks complete is ever half-written. esrun.lock
 // keeps a second esrun from writing into a run directory in use.
 #pragma once
@@ -42,20 +43,21 @@ class RunDirectory {
                              const std::optional<std::string>& out);
   // An existing run directory to continue in, locked; nothing in it changes until continue_metrics.
   static RunDirectory resume(const std::filesystem::path& path);
-  // For a resumed run, once everything it needs has loaded: metrics.jsonl is rewritten (atomically)
-  // to `metrics`, the lines of the checkpointed epochs, then appended to; a stale summary.json is
-  // removed.
-  void continue_metrics(const std::string& metrics);
+  // For a resumed run, once everything it needs has loaded: metrics.jsonl and evaluations.jsonl are
+  // rewritten (atomically) to the lines the checkpoint holds, then appended to; a stale
+  // summary.json is removed.
+  void continue_metrics(const std::vector<nlohmann::json>& records, const std::vector<nlohmann::json>& evaluations);
 
   const std::filesystem::path& path() const { return path_; }
   void write_atomic(const std::string& file, const std::string& content) const;
   void append_metrics(const nlohmann::json& record);
+  void append_evaluation(const nlohmann::json& point);
 
  private:
   explicit RunDirectory(std::filesystem::path path);
   std::filesystem::path path_;
   std::optional<RunLock> lock_;
-  AppendFile metrics_;
+  AppendFile metrics_, evaluations_;
 };
 
 }  // namespace esrun

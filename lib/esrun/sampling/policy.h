@@ -56,7 +56,10 @@ struct Observation : SampleColumns {
 
 struct PolicyContext {
   int64_t train_size = 0;   // n
-  int64_t epochs = 0;       // E
+  // E: the epochs the run trains. Under a steps, samples or seconds budget the trainer updates it at
+  // each epoch's start to the count the budget is then expected to last (expect_epochs), so epoch
+  // schedules (annealing, pruning windows, InfoBatch's delta) end with the budget.
+  int64_t epochs = 0;
   int64_t num_classes = 0;
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;        // the policy stream's seed
@@ -90,6 +93,9 @@ class SelectionPolicy {
   virtual double lr_scale(int64_t /*epoch*/) const { return 1.0; }
   // How many epochs to train when train.epochs is `configured`; the LR schedule spans them.
   virtual int64_t epochs(int64_t configured) const { return configured; }
+  // The run's epoch count as its budget now expects it (context().epochs); the trainer calls it
+  // before an epoch's plan, and only under a steps, samples or seconds budget.
+  void expect_epochs(int64_t epochs) { context_.epochs = epochs; }
   // Seconds spent before training on the policy's behalf (the scoring run behind a scores file),
   // reported as the run's extra cost.
   virtual double extra_cost_s() const { return 0.0; }

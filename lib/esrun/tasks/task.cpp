@@ -22,13 +22,16 @@ Task::Task(const std::string& default_metric, const std::vector<std::string>& kn
               ": expected one of ", join(known), " for this task, got '", metric_, "'");
 }
 
+bool Task::lower_is_better() const {
+  static const std::vector<std::string> errors = {"mse", "rmse", "mae", "perplexity", "loss"};
+  return std::find(errors.begin(), errors.end(), metric_) != errors.end();
+}
+
 void Task::set_score(Evaluation& evaluation) const {
   const auto value = metric_value(evaluation, metric_);
   // Undefined or non-finite (a correlation on constant predictions, a diverged model) ranks below
   // every defined value.
-  static const std::vector<std::string> lower_is_better = {"mse", "rmse", "mae", "perplexity", "loss"};
-  const bool error = std::find(lower_is_better.begin(), lower_is_better.end(), metric_) != lower_is_better.end();
-  evaluation.score = value && std::isfinite(*value) ? (error ? -*value : *value) : -1e300;
+  evaluation.score = value && std::isfinite(*value) ? (lower_is_better() ? -*value : *value) : -1e300;
 }
 
 std::vector<std::string> task_metrics(const std::string& task, int64_t classes) {

@@ -69,6 +69,8 @@ class Task {
   // "metric" and final_test_<it>, test_score, checkpoint.best.
   const std::string& headline_metric() const { return metric_; }
   std::string format_headline(double value) const { return format_metric(metric_, value); }
+  // Whether smaller values of the headline metric are better (errors, perplexity, the loss).
+  bool lower_is_better() const;
 
  protected:
   // The headline metric is task.metric, else the dataset's, else `default_metric`; it must be one

@@ -39,14 +39,40 @@ std::unique_ptr<OpenEpoch> Trainer::begin_epoch(int64_t epoch, torch::Tensor ord
   auto open = std::make_unique<OpenEpoch>(epoch, std::move(order), std::move(order_weights), steps, device_);
   open->scoring = policy_->needs_scores(epoch);
   open->lr_scale = policy_->lr_scale(epoch);
-  open->record.lr = schedule_->lr(static_cast<double>(epoch)) * open->lr_scale;
+  const double progress = budget_.by_epochs() ? static_cast<double>(epoch) : budget_.fraction(totals_.spent) * static_cast<double>(epochs_);
+  open->record.lr = schedule_->lr(progress) * open->lr_scale;
   return open;
+}
+
+void Trainer::expect_epochs() {
+  if (budget_.by_epochs()) return;
+  const int64_t n = data_.train.size(), meta = config_.sampler.meta_batch;
+  const Spent plain{1, config_.sampler.drop_last ? n / meta : (n + meta - 1) / meta, n, 0.0};
+  const int64_t expected = budget_.expected_epochs(totals_.spent, totals_.last_epoch, plain, config_.train.epochs);
+  expected_epochs_ = parallel_.max({expected})[0];  // seconds differ between ranks; the policies must not
+  policy_->expect_epochs(expected_epochs_);
+}
+
+Spent Trainer::spent_now(const OpenEpoch& open, double epoch_seconds) {
+  Spent now = totals_.spent;
+  now.steps += open.optimizer_steps;
+  now.samples += open.samples_backward;
+  now.seconds += epoch_seconds - open.eval_seconds;
+  if (budget_.kind() == BudgetKind::Seconds && parallel_.distributed())
+    now.seconds = static_cast<double>(parallel_.max({std::llround(now.seconds * 1e6)})[0]) / 1e6;
+  return now;
+}
+
+double Trainer::schedule_progress(const OpenEpoch& open, int64_t step, const Spent& now) const {
+  if (budget_.by_epochs()) return static_cast<double>(open.epoch) + static_cast<double>(step) / static_cast<double>(open.steps);
+  return budget_.fraction(now) * static_cast<double>(epochs_);
 }
 
 std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& hooks) {
   PhaseClock clock(device_, numerics_.per_phase);
   model_->train();
   if (!open_ || open_->epoch != epoch) {
+    expect_epochs();
     // The shuffled plan lives where the training images do (one copy per epoch when they are not
     // on the device).
     const EpochPlan plan = policy_->plan_epoch(epoch);
@@ -68,13 +94,19 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     time.reduce += parallel_.reduce_seconds() - reduced_before;
   };
   while (open.next_step < open.steps) {
-    run_step(open, clock);
+    // A steps, samples or seconds budget may end the run within the epoch.
+    const Spent now = budget_.by_epochs() ? Spent{} : spent_now(open, seconds.seconds());
+    if (!budget_.by_epochs() && budget_.exhausted(now)) break;
+    const double progress = schedule_progress(open, open.next_step, now);
+    const int64_t steps_before = totals_.spent.steps + open.optimizer_steps;
+    run_step(open, clock, progress);
     ++open.next_step;
-    if (hooks.on_step) {
-      const double progress = static_cast<double>(epoch) + static_cast<double>(open.next_step - 1) / static_cast<double>(open.steps);
-      hooks.on_step(StepProgress{epoch, epochs_, open.next_step, open.steps, open.images, seconds.seconds(), open.loss,
+    if (hooks.on_step)
+      hooks.on_step(StepProgress{epoch, epochs(), open.next_step, open.steps, open.images, seconds.seconds(), open.loss,
                                  open.samples_backward, schedule_->lr(progress) * open.lr_scale});
-    }
+    const int64_t every = config_.eval.every_steps, steps_after = totals_.spent.steps + open.optimizer_steps;
+    if (every > 0 && open.next_step < open.steps && steps_after / every > steps_before / every)
+      evaluate_within(open, clock, hooks, seconds.seconds());
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
       if (synced_norms_ == 0) parallel_.average_batchnorm(*model_);  // the checkpoint holds the ranks' consensus
@@ -84,27 +116,51 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
       return std::nullopt;
     }
   }
-  EpochRecord record = finish_epoch(open, clock);
+  const double progress = budget_.by_epochs() ? static_cast<double>(epoch + 1) - 1e-9
+                                              : schedule_progress(open, open.steps, spent_now(open, seconds.seconds()));
+  EpochRecord record = finish_epoch(open, clock, progress);
   if (synced_norms_ == 0) parallel_.average_batchnorm(*model_);  // synchronised ones agree already
   check_replicas_agree(epoch);
   account_collectives();
   record.time.gather = time.gather, record.time.reduce = time.reduce;
+  const Spent before = totals_.spent;
+  totals_.spent = spent_now(open, seconds.seconds());
+  ++totals_.spent.epochs;
+  totals_.last_epoch = totals_.spent - before;
+  const int64_t steps_done = open.next_step;
   open_.reset();
-  totals_.train_seconds += seconds.seconds();
-  record.time.train_total_so_far = totals_.train_seconds;
-  if (epoch + 1 == epochs_ || (epoch + 1) % config_.train.eval_every == 0) {
+  record.time.train_total_so_far = totals_.spent.seconds;
+  record.optimizer_steps_total = totals_.spent.steps;
+  record.last = budget_.exhausted(totals_.spent);
+  if (record.last || (epoch + 1) % config_.train.eval_every == 0) {
     // Evaluation reads its results on the host, so the host clock measures it without a sync.
     const auto eval_start = std::chrono::steady_clock::now();
     record.test = evaluate();
     record.evaluated = true;
-    record.time.eval = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+    record.time.eval += std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
+    if (hooks.on_evaluation)
+      hooks.on_evaluation(EvaluationPoint{epoch, steps_done, totals_.spent.steps, totals_.spent.samples,
+                                          totals_.spent.seconds, record.test});
   }
   record.time.per_phase = numerics_.per_phase;
   record.time.epoch_total = seconds.seconds();
   return record;
 }
 
-void Trainer::run_step(OpenEpoch& open, PhaseClock& clock) {
+void Trainer::evaluate_within(OpenEpoch& open, PhaseClock& clock, const FitHooks& hooks, double epoch_seconds) {
+  clock.lap(open.record.time.select);
+  const auto start = std::chrono::steady_clock::now();
+  const Evaluation test = evaluate();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Spent now = spent_now(open, epoch_seconds);
+  open.eval_seconds += took;
+  open.record.time.eval += took;
+  clock.restart();  // evaluation is no phase of training
+  if (hooks.on_evaluation)
+    hooks.on_evaluation(EvaluationPoint{open.epoch, open.next_step, now.steps, now.samples, now.seconds, test});
+}
+
+void Trainer::run_step(OpenEpoch& open, PhaseClock& clock, double progress) {
   PhaseTimes& time = open.record.time;
   const int64_t step = open.next_step, meta = config_.sampler.meta_batch;
   const int64_t begin = step * meta, size = std::min(meta, open.order.size(0) - begin);
@@ -123,7 +179,6 @@ void Trainer::run_step(OpenEpoch& open, PhaseClock& clock) {
   const Selection selection = policy_->select(batch, scores);
   clock.lap(time.select);
 
-  const double progress = static_cast<double>(open.epoch) + static_cast<double>(step) / static_cast<double>(open.steps);
   if (selection.queued) {
     for (const Batch& queued : *selection.queued)
       train_rows(queued.indices, queued.inputs, queued.targets, {}, progress, open, clock);
@@ -149,12 +204,12 @@ void Trainer::check_finite(const OpenEpoch& open) const {
 }
 
 // The queue's remainder, the policy's forward-only refresh pass, and the epoch's sums read once.
-EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
+EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock, double progress) {
   const int64_t epoch = open.epoch;
   PhaseTimes& time = open.record.time;
   for (const Batch& rest : policy_->flush(epoch)) {
     clock.lap(time.select);
-    train_rows(rest.indices, rest.inputs, rest.targets, {}, static_cast<double>(epoch + 1) - 1e-9, open, clock);
+    train_rows(rest.indices, rest.inputs, rest.targets, {}, progress, open, clock);
   }
   refresh(epoch, open, clock);
 
@@ -171,8 +226,8 @@ EpochRecord Trainer::finish_epoch(OpenEpoch& open, PhaseClock& clock) {
   record.epoch_dataset_size = open.order.size(0);
   record.samples_backward = open.samples_backward;
   record.backward_passes = open.backward_passes;
-  totals_.samples_backward += record.samples_backward;
-  record.samples_backward_total = totals_.samples_backward;
+  record.optimizer_steps = open.optimizer_steps;
+  record.samples_backward_total = totals_.spent.samples + record.samples_backward;
   record.train_loss = loss / trained;
   record.train_acc = correct / trained;
   if (config_.data.label_noise.kind != NoiseKind::None) record.noisy_backward_fraction = noisy / trained;
@@ -213,8 +268,17 @@ void Trainer::refresh(int64_t epoch, OpenEpoch& open, PhaseClock& clock) {
   }
 }
 
-void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inputs, const torch::Tensor& targets,
-                         const torch::Tensor& weights, double progress, OpenEpoch& open, PhaseClock& clock) {
+void Trainer::train_rows(const torch::Tensor& indices_in, const torch::Tensor& inputs_in, const torch::Tensor& targets_in,
+                         const torch::Tensor& weights_in, double progress, OpenEpoch& open, PhaseClock& clock) {
+  // A steps or samples budget ends exactly: no step past it, the last one trimmed to its samples.
+  Spent spent = totals_.spent;
+  spent.steps += open.optimizer_steps;
+  spent.samples += open.samples_backward;
+  const int64_t left = budget_.samples_left(spent);
+  if ((budget_.kind() == BudgetKind::Steps || budget_.kind() == BudgetKind::Samples) && budget_.exhausted(spent)) return;
+  const auto within = [&](const torch::Tensor& t) { return t.defined() && t.size(0) > left ? t.narrow(0, 0, left) : t; };
+  const torch::Tensor indices = within(indices_in), inputs = within(inputs_in), targets = within(targets_in),
+                      weights = within(weights_in);
   const int64_t rows = indices.size(0);
   if (rows == 0) return;
   const auto share = parallel_.share(rows);
@@ -223,6 +287,7 @@ void Trainer::train_rows(const torch::Tensor& indices, const torch::Tensor& inpu
                                     schedule_->momentum(progress), rows);
   open.images += indices.size(0);
   open.backward_passes += out.passes;
+  ++open.optimizer_steps;
   clock.lap(open.record.time.train_step);
   if (!out.loss.defined()) {
     ++open.skipped_steps;

@@ -2,6 +2,8 @@
 
 #include <type_traits>
 
+#include "esrun/core/error.h"
+
 namespace esrun {
 namespace {
 
@@ -72,7 +74,11 @@ void read_open_epoch_progress(torch::serialize::InputArchive& archive, int64_t f
   const torch::Device device = open.loss.device();
   OpenEpoch::fields(open, [&](const char* key, auto& value) {
     using T = std::decay_t<decltype(value)>;
-    const auto saved = read_tensor(archive, key);
+    torch::Tensor saved;
+    if (!archive.try_read(key, saved)) {
+      ESRUN_CHECK(format < 3 && OpenEpoch::added_in_format_3(key), "its open epoch has no '", key, "'");
+      return;
+    }
     if constexpr (std::is_same_v<T, torch::Tensor>) value = saved.to(device);
     else value = saved.item<T>();
   });

@@ -4,14 +4,18 @@
 
 #include <torch/torch.h>
 
+#include <string>
+
 #include "esrun/metrics/records.h"
 
 namespace esrun {
 
 // The trainer's checkpoint format, written under "format".
+//   3  the budget spent ("spent", "last_epoch_spent", "expected_epochs" instead of "totals"); the
+//      open epoch's optimizer_steps and eval_seconds (read as 0 from older formats).
 //   2  the open epoch under one named key per field (OpenEpoch::fields).
 //   1  no "format" key: the open epoch's counters, seconds and sums as positional vectors.
-inline constexpr int64_t kCheckpointFormat = 2;
+inline constexpr int64_t kCheckpointFormat = 3;
 
 struct OpenEpoch {
   int64_t epoch = 0;
@@ -23,7 +27,9 @@ struct OpenEpoch {
   torch::Tensor loss, correct, noisy;  // sums on the device, read once per epoch
   torch::Tensor first_bad_step;        // -1, or the first step whose loss was not finite
   int64_t samples_backward = 0, skipped_steps = 0, images = 0, backward_passes = 0;
+  int64_t optimizer_steps = 0;         // steps taken (a skipped non-finite one counts)
   double seconds_before = 0;           // spent in this epoch before an interruption
+  double eval_seconds = 0;             // of it, in evaluations within the epoch (eval.every_steps)
 
   // An epoch of `steps` meta-batches over `order`, its sums zero, on `device`.
   OpenEpoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights, int64_t steps, torch::Device device);
@@ -49,7 +55,11 @@ struct OpenEpoch {
     visit("correct_sum", o.correct);
     visit("noisy_sum", o.noisy);
     visit("first_bad_step", o.first_bad_step);
+    visit("optimizer_steps", o.optimizer_steps);
+    visit("eval_seconds", o.eval_seconds);
   }
+  // The fields a format-2 checkpoint lacks (they read as 0).
+  static bool added_in_format_3(const std::string& key) { return key == "optimizer_steps" || key == "eval_seconds"; }
 
   void save(torch::serialize::OutputArchive& archive) const;
 };

@@ -133,6 +133,8 @@ void Trainer::build_components(const PolicyFactory& make_policy) {
     policy_ = samplers().create(config_.sampler.name, config_.resolved.where("sampler.name"), config_.sampler, context);
   }
   epochs_ = policy_->epochs(config_.train.epochs);
+  budget_ = Budget(config_.train.budget, config_.train.epochs, epochs_);
+  expected_epochs_ = epochs_;
   schedule_ = schedules().create(config_.schedule.name, config_.resolved.where("schedule.name"), config_.schedule,
                                  config_.optimizer.lr, static_cast<double>(epochs_));
 }
@@ -140,10 +142,11 @@ void Trainer::build_components(const PolicyFactory& make_policy) {
 Trainer::~Trainer() = default;
 
 bool Trainer::fit(int64_t first_epoch, const FitHooks& hooks) {
-  for (int64_t epoch = first_epoch; epoch < epochs_; ++epoch) {
+  totals_.spent.epochs = first_epoch;
+  for (int64_t epoch = first_epoch; open_ || !budget_.exhausted(totals_.spent); ++epoch) {
     const auto record = train_epoch(epoch, hooks);
     if (!record) return false;
-    if (hooks.on_epoch && !hooks.on_epoch(*record)) return epoch + 1 == epochs_;
+    if (hooks.on_epoch && !hooks.on_epoch(*record)) return record->last;
   }
   return true;
 }
@@ -174,7 +177,9 @@ void Trainer::save(torch::serialize::OutputArchive& archive) {
   } else {
     save_generator(archive, dropout_generator_key(device_), streams_.dropout);
   }
-  archive.write("totals", torch::tensor({static_cast<double>(totals_.samples_backward), totals_.train_seconds}, torch::kDouble));
+  save_spent(archive, "spent", totals_.spent);
+  save_spent(archive, "last_epoch_spent", totals_.last_epoch);
+  archive.write("expected_epochs", torch::tensor(expected_epochs_, torch::kLong));
   if (numerics_.scaler) numerics_.scaler->save(archive);
   if (!open_) return;
   torch::serialize::OutputArchive open;
@@ -204,10 +209,20 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
     std::lock_guard<std::mutex> lock(streams_.dropout.mutex());
     streams_.dropout.set_state(dropout_state);
   }
-  torch::Tensor totals;
-  archive.read("totals", totals);
-  totals_.samples_backward = static_cast<int64_t>(totals[0].item<double>());
-  totals_.train_seconds = totals[1].item<double>();
+  totals_ = Totals{};
+  if (format.item<int64_t>() >= 3) {
+    totals_.spent = read_spent(archive, "spent");
+    totals_.last_epoch = read_spent(archive, "last_epoch_spent");
+    torch::Tensor expected;
+    archive.read("expected_epochs", expected);
+    expected_epochs_ = expected.item<int64_t>();
+  } else {  // [samples back-propagated, train seconds]; format 2 ran epochs budgets only
+    torch::Tensor totals;
+    archive.read("totals", totals);
+    totals_.spent.samples = static_cast<int64_t>(totals[0].item<double>());
+    totals_.spent.seconds = totals[1].item<double>();
+  }
+  if (!budget_.by_epochs()) policy_->expect_epochs(expected_epochs_);
   if (numerics_.scaler) numerics_.scaler->load(archive);
   open_.reset();
   torch::serialize::InputArchive open;

@@ -17,6 +17,7 @@
 #include "esrun/optim/schedule.h"
 #include "esrun/sampling/policy.h"
 #include "esrun/tasks/task.h"
+#include "esrun/train/budget.h"
 #include "esrun/train/data_parallel.h"
 #include "esrun/train/loss.h"
 #include "esrun/train/open_epoch.h"
@@ -28,6 +29,7 @@ struct FitHooks {
   std::function<bool(const EpochRecord&)> on_epoch;  // after each epoch; false stops after it
   std::function<void(const StepProgress&)> on_step;  // after each meta-batch step
   std::function<bool()> stop_requested;              // checked after each step: true leaves the epoch open
+  std::function<void(const EvaluationPoint&)> on_evaluation;  // after every evaluation, within epochs too
 };
 
 class Trainer {
@@ -39,9 +41,10 @@ class Trainer {
           const PolicyFactory& make_policy = {});
   ~Trainer();
 
-  // Trains epochs first_epoch .. epochs() - 1. Returns false when it stopped early: either
-  // on_epoch returned false, or stop_requested() did mid-epoch, in which case the epoch stays open
-  // (open_epoch()) and save() records it, so that a resumed run continues from the next step.
+  // Trains from epoch first_epoch until the budget (train.budget) is spent. Returns false when it
+  // stopped early: either on_epoch returned false before the budget's last epoch, or
+  // stop_requested() did mid-epoch, in which case the epoch stays open (open_epoch()) and save()
+  // records it, so that a resumed run continues from the next step.
   bool fit(int64_t first_epoch, const FitHooks& hooks);
 
   // Everything a resumed run needs to continue bit for bit: model, optimizer, policy, the RNG
@@ -78,7 +81,11 @@ class Trainer {
   StepOutput train_step(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Tensor& weights,
                         double lr, std::optional<double> momentum = std::nullopt, int64_t total_rows = -1);
 
-  int64_t epochs() const { return epochs_; }  // as the policy decides (reduced_epochs trains fewer)
+  // The epochs the run trains: as the policy decides (reduced_epochs trains fewer) under an epochs
+  // budget; the count the budget is now expected to last under the others.
+  int64_t epochs() const { return budget_.by_epochs() ? epochs_ : expected_epochs_; }
+  const Budget& budget() const { return budget_; }
+  Spent spent() const { return totals_.spent; }  // by the finished epochs
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const Task& task() const { return *task_; }
@@ -92,9 +99,18 @@ class Trainer {
   void build_components(const PolicyFactory& make_policy);
   // The epoch (epoch.cpp).
   std::unique_ptr<OpenEpoch> begin_epoch(int64_t epoch, torch::Tensor order, torch::Tensor order_weights);
-  // One meta-batch: scoring forward, selection, the step(s) on the selected rows.
-  void run_step(OpenEpoch& open, PhaseClock& clock);
-  EpochRecord finish_epoch(OpenEpoch& open, PhaseClock& clock);
+  // Under a steps, samples or seconds budget: the epochs it is expected to last, told to the policy.
+  void expect_epochs();
+  // The budget spent so far: the finished epochs' and the open one's (`epoch_seconds` in it), the
+  // seconds agreed over the ranks (the largest).
+  Spent spent_now(const OpenEpoch& open, double epoch_seconds);
+  // The LR schedule's progress in epochs at a step of the open epoch, given the budget spent.
+  double schedule_progress(const OpenEpoch& open, int64_t step, const Spent& now) const;
+  // An evaluation within the epoch (eval.every_steps): its time is not train time.
+  void evaluate_within(OpenEpoch& open, PhaseClock& clock, const FitHooks& hooks, double epoch_seconds);
+  // One meta-batch: scoring forward, selection, the step(s) on the selected rows at `progress`.
+  void run_step(OpenEpoch& open, PhaseClock& clock, double progress);
+  EpochRecord finish_epoch(OpenEpoch& open, PhaseClock& clock, double progress);
   void refresh(int64_t epoch, OpenEpoch& open, PhaseClock& clock);
   void check_finite(const OpenEpoch& open) const;
   // One step on these rows, its observation handed to the policy and added to the epoch's sums.
@@ -128,8 +144,8 @@ class Trainer {
 
   // Each replica's progress through the run, kept in checkpoints.
   struct Totals {
-    int64_t samples_backward = 0;
-    double train_seconds = 0;
+    Spent spent;       // by the finished epochs
+    Spent last_epoch;  // what the last finished epoch consumed (the rate of expected_epochs)
   };
   // The random streams, seeded from the run seed and kept in checkpoints.
   struct Streams {
@@ -157,7 +173,9 @@ class Trainer {
   std::vector<double> lr_scales_;  // per parameter group (Model::lr_scale)
   std::unique_ptr<Schedule> schedule_;
   std::unique_ptr<SelectionPolicy> policy_;
-  int64_t epochs_ = 0;
+  int64_t epochs_ = 0;           // the policy's epochs of train.epochs: the LR schedule's span
+  Budget budget_{BudgetOptions{}, 1, 1};
+  int64_t expected_epochs_ = 0;  // steps, samples and seconds budgets (expect_epochs)
   TrainAugment augment_;
   Normalizer normalize_;  // test batches, and training batches the file loader augmented
   std::unique_ptr<ImageFileLoader> train_loader_, test_loader_;  // file-backed splits only
