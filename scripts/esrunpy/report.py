@@ -25,6 +25,12 @@ extra_cost_s, as scripts/tables counts it), beside the paper's time saved; and a
     not runnable       esrun cannot run it (the table says why)
     not published      the paper prints no number there (the table's note says why)
 
+Equal train time: when the runs hold a uniform ladder (uniform and reduced_epochs runs of a cell's
+data and model at two or more training lengths; a uniform run with a train.budget is a rung only,
+never a cell's run), a column "Δ at equal time (95% CI)" gives ours minus uniform's at our train
+time, interpolated on the ladder and never extrapolated (esrunpy/equal_time.py), and the trade-off
+figure draws the ladder as uniform's curve.
+
 A cell's config is compared as esrun resolves it (`esrun print-config`: every key, the sampler's
 policy defaults included; --esrun, default build/esrun), so a run that differs from the paper's config
 in a key the config leaves to its default (InfoBatch's prune_ratio, ES's beta1 or annealing) is a
@@ -67,7 +73,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from .common import REPO, default_esrun  # noqa: E402  (REPO: a cell's config is relative to it)
 from .plot import curve, epoch_number  # noqa: E402
 from .published import config_mismatches, config_paths, load_table, resolved_configs  # noqa: E402
-from .runs import check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem  # noqa: E402
+from . import equal_time  # noqa: E402
+from .runs import (check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem,  # noqa: E402
+                   problem_at_any_length)
 
 # Keys naming files or folders: where the data, weights or scores lie on this machine.
 PATHS = ("data.root", "data.tokenizer.model", "model.torchscript.path", "sampler.scores", "score.out",
@@ -95,6 +103,7 @@ HEAD = ("row", "column", "published", "ours", "n", "Δ", "time saved (ours)", "t
 # A number in exponent form (5e-4, 1.0e5), which PyYAML reads as a string.
 EXPONENT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 NUMERIC = ("published", "ours", "n", "Δ", "time saved (ours)", "time saved (paper)")
+EQUAL_TIME = "Δ at equal time (95% CI)"
 MARKERS = "osD^vP*X<>"
 NONE = "—"
 
@@ -118,6 +127,9 @@ class Entry:
         self.unrecorded = {}  # {key the config sets: paths of our runs that did not record it (an older esrun's)}
         self.defaulted = set()  # the sampler keys of `match` its configs leave to the policy's default
         self.delta = self.saved = self.verdict = None
+        self.ladder = []  # equal_time.Rung of uniform (and reduced_epochs) runs on the same problem at any length
+        self.equal_time = None  # (Δ, 95% interval or None) against the ladder at our train time
+        self.base_time = None  # the baseline entry's time, against which time saved is counted
 
     @property
     def name(self):
@@ -203,12 +215,21 @@ def matches(config, entry, loose):
     return not config_mismatches({"match": wanted}, config)
 
 
+def rung_only(run):
+    """A uniform run with a train.budget: a rung of an equal-time ladder, never a cell's run."""
+    return run.get("sampler.name") == "uniform" and any(
+        k.startswith("train.budget.") and v is not None for k, v in run.config.items())
+
+
 def place(runs, entries, loose):
     """Puts each run in the entry whose match it has; returns the runs of no entry."""
     unmatched = []
     for entry in entries:
         entry.defaulted = defaulted(entry.cell) if entry.cell["match"] else set()
     for run in runs:
+        if rung_only(run):
+            unmatched.append(run)
+            continue
         config = plain_config(run.config)
         hits = [e for e in entries if e.cell["match"] and matches(config, e, loose)]
         if len(hits) > 1:
@@ -329,6 +350,38 @@ def problems(entry):
     return {problem(run) for run in entry.finished}
 
 
+def ladder(entry, runs):
+    """The entry's uniform ladder: every finished uniform or reduced_epochs run (placed in a cell or
+    not) on the entry's problem at any training length, one rung per length (and prune ratio), in
+    the cell's metric and units."""
+    cell = entry.cell
+    key = f"{cell['when']}_test_{cell['metric']}"
+    shared = {problem_at_any_length(run) for run in entry.finished}
+    if len(shared) != 1:
+        return []
+    rungs = {}
+    for run in runs:
+        if (run.finished and run.get("sampler.name") in ("uniform", "reduced_epochs") and
+                run.summary.get(key) is not None and problem_at_any_length(run) in shared):
+            rungs.setdefault((problem(run), run.get("sampler.name"), run.get("sampler.prune_ratio")), []).append(run)
+    out = []
+    for members in rungs.values():
+        value = mean_std([cell["scale"] * run.summary[key] for run in members])
+        out.append(equal_time.Rung(sum(cost(run) for run in members) / len(members), value[0], value[1], len(members),
+                                   members))
+    return out
+
+
+def at_equal_time(entry):
+    """(Δ, interval) against the ladder at our train time; a rung's own runs are Δ 0."""
+    if entry.ours is None or len({r.time for r in entry.ladder}) < 2:
+        return None
+    if any(set(map(id, rung.source)) == set(map(id, entry.finished)) for rung in entry.ladder):
+        return 0.0, (0.0, 0.0)
+    n = sum(len(group) for group in entry.groups) // max(1, len(entry.groups))
+    return equal_time.delta_at_equal_time(entry.ours[0], entry.ours[1], n, entry.time, entry.ladder)
+
+
 def baseline(entry, bases):
     """The baseline row's entry of the same column (else of any column: a number the paper prints
     once across columns) whose runs solve the same problem as the entry's (as scripts/tables)."""
@@ -375,9 +428,28 @@ def build(runs, table, loose=(), esrun=None):
             measure(entry)
     bases = [e for e in entries if e.row["id"] == table["baseline"]]
     for entry in entries:
-        entry.saved = time_saved(entry, baseline(entry, bases))
+        base = baseline(entry, bases)
+        entry.saved = time_saved(entry, base)
+        entry.base_time = base.time if base else None
         entry.verdict = judge(entry)
+        if entry.finished:
+            entry.ladder = ladder(entry, runs)
+            entry.equal_time = at_equal_time(entry)
     return entries, unmatched
+
+
+def timed(entries):
+    """Whether some cell has a ladder of two or more lengths: then the report has the equal-time column."""
+    return any(len({r.time for r in e.ladder}) >= 2 for e in entries)
+
+
+def equal_time_text(entry):
+    if not entry.finished or len({r.time for r in entry.ladder}) < 2:
+        return NONE
+    if entry.equal_time is None:
+        return "outside ladder"
+    delta, interval = entry.equal_time
+    return f"{delta:+.2f}" + ("" if interval is None else f" [{interval[0]:+.2f}, {interval[1]:+.2f}]")
 
 
 def number(value, std=None, form="{:.2f}"):
@@ -430,16 +502,21 @@ def mixed(entries):
 
 
 def head(entries):
-    return HEAD[:2] + (("metric",) if mixed(entries) else ()) + HEAD[2:]
+    names = HEAD[:2] + (("metric",) if mixed(entries) else ()) + HEAD[2:]
+    if timed(entries):
+        at = names.index("time saved (paper)") + 1
+        names = names[:at] + (EQUAL_TIME,) + names[at:]
+    return names
 
 
-def line(entry, with_metric, cited):
+def line(entry, with_metric, cited, with_equal_time=False):
     """The entry's fields, as head() names them; cited: footnotes()."""
     cell = entry.cell
     return [entry.row["label"], cell["column"]] + ([metric_label(cell)] if with_metric else []) + [
         number(cell["value"], cell["std"]), number(*entry.ours) if entry.ours else NONE, str(len(entry.finished)),
         number(entry.delta, form="{:+.2f}"), number(entry.saved, form="{:.1f}%"),
-        number(cell["time_saved"], form="{:.1f}%"), entry.verdict, details(entry, cited)]
+        number(cell["time_saved"], form="{:.1f}%")] + ([equal_time_text(entry)] if with_equal_time else []) + [
+        entry.verdict, details(entry, cited)]
 
 
 def panels(count):
@@ -493,6 +570,12 @@ def tradeoff_figure(table, entries, path):
                                capsize=3)
             if point or (entry.ours and entry.saved is not None):
                 panel.plot([], [], marker, color=colour, label=entry.row["label"])
+        # Uniform's curve: its ladder of training lengths, as time saved against the full run.
+        laddered = next((e for e in members if len({r.time for r in e.ladder}) >= 2 and e.base_time), None)
+        if laddered:
+            rungs = sorted(laddered.ladder, key=lambda r: r.time)
+            panel.plot([100.0 * (1.0 - r.time / laddered.base_time) for r in rungs], [r.mean for r in rungs], "--",
+                       color="0.45", label="uniform ladder", zorder=1)
         label_panel(panel, column, "time saved (%)", metric_label(members[0].cell))
     save_figure(figure, "hollow: published, filled: ours (± std over seeds)", path)
     return True
@@ -602,7 +685,7 @@ def header(table, entries, folders, runs, esrun=None):
             ("verdicts", verdict_counts(entries))]
 
 
-def notes(table, loose):
+def notes(table, loose, entries=()):
     out = [table["notes"]] + [f"{row['label']}: {row['note']}" for row in table["rows"] if row["note"]]
     out.append("Configs compared: a sampler setting a run left null (runs before esrun recorded the policy's "
                "defaults) or a key its config lacks (an older esrun) is unknown, not a difference, and named in the "
@@ -616,6 +699,12 @@ def notes(table, loose):
                "with such runs) on the same data, model and training length; — without such runs.")
     if loose:
         out.append(f"Matched ignoring {', '.join(sorted(loose))} (--loose): such cells are a different setting.")
+    if timed(entries):
+        out.append("Δ at equal time: ours minus uniform's at our train time (train time + extra cost, wall clock), "
+                   "interpolated linearly on the ladder of uniform and reduced_epochs runs of the same data and model "
+                   "at other training lengths (uniform runs with a train.budget are rungs only, in no cell), never "
+                   "extrapolated (outside ladder otherwise); 95% CI: Welch's t interval over seeds. The trade-off "
+                   "figure draws the ladder as uniform's curve.")
     return out
 
 
@@ -629,7 +718,8 @@ def markdown(title, meta, entries, drawn, note_lines, unmatched, files):
     out = [f"# {title}", ""]
     out += [f"- **{name}:** {text}" for name, text in meta] + ["", "## Cells", ""]
     out += ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    out += ["| " + " | ".join(markdown_cell(v) for v in line(e, mixed(entries), cited)) + " |" for e in entries]
+    out += ["| " + " | ".join(markdown_cell(v) for v in line(e, mixed(entries), cited, timed(entries))) + " |"
+            for e in entries]
     out += ([""] if cited else []) + [f"[{number}] {' '.join(text.split())}  " for text, number in cited.items()]
     out += ["", "## Figures", ""]
     for caption, path in drawn:
@@ -659,6 +749,9 @@ def html_cell(name, text, entry):
     if name == "verdict":
         return (f'<td class="verdict" data-row="{e(entry.row["id"])}" data-column="{e(entry.cell["column"])}" '
                 f'data-verdict="{e(entry.verdict)}">{e(text)}</td>')
+    if name == EQUAL_TIME:
+        return (f'<td class="num" data-row="{e(entry.row["id"])}" data-column="{e(entry.cell["column"])}" '
+                f'data-equal-time="{e(text)}">{e(text)}</td>')
     kind = "num" if name in NUMERIC else "column" if name == "column" else ""
     return f'<td class="{kind}">{e(text)}</td>' if kind else f"<td>{e(text)}</td>"
 
@@ -672,7 +765,7 @@ def html_page(title, meta, entries, drawn, note_lines, unmatched):
     out += ["</dl>", "<h2>Cells</h2>", "<table><thead><tr>" + "".join(f"<th>{e(n)}</th>" for n in names) +
             "</tr></thead><tbody>"]
     for entry in entries:
-        values = line(entry, mixed(entries), cited)
+        values = line(entry, mixed(entries), cited, timed(entries))
         out.append("<tr>" + "".join(html_cell(n, v, entry) for n, v in zip(names, values)) + "</tr>")
     out += ["</tbody></table>"] + [f'<p class="footnote">[{number}] {e(text)}</p>' for text, number in cited.items()]
     out += ["<h2>Figures</h2>"]
@@ -696,7 +789,7 @@ def write_report(runs, table, folders, out, title=None, loose=(), esrun=None):
     entries, unmatched = build(runs, table, loose, esrun)
     title = title or f"{table['table']} of {table['title']}: published and ours"
     drawn = figures(table, entries, out + "-files")
-    meta, note_lines = header(table, entries, folders, runs, esrun), notes(table, loose)
+    meta, note_lines = header(table, entries, folders, runs, esrun), notes(table, loose, entries)
     with open(out + ".md", "w") as f:
         f.write(markdown(title, meta, entries, drawn, note_lines, unmatched, os.path.basename(out) + "-files"))
     with open(out + ".html", "w") as f:

@@ -18,7 +18,7 @@ from .common import read_jsonl
 # Keys that do not define the experiment: where and how it ran, and how it was logged.
 IGNORED = ("seed", "name", "out_root", "threads", "device", "data.root", "data.label_noise.seed",
            "train.eval_every", "train.eval_batch", "train.on_nan")
-IGNORED_PREFIXES = ("checkpoint.", "progress.", "logging.")
+IGNORED_PREFIXES = ("checkpoint.", "progress.", "logging.", "eval.")
 
 
 def flatten(tree, prefix=""):
@@ -135,6 +135,16 @@ PROBLEM_PREFIXES = ("data.", "model.", "train.")
 
 def problem(run):
     return tuple(sorted((k, v) for k, v in run.config.items() if k.startswith(PROBLEM_PREFIXES) and not ignored(k)))
+
+
+# How long a run trains: the keys in which the rungs of a uniform ladder differ.
+LENGTH_KEYS = ("train.epochs",)
+LENGTH_PREFIXES = ("train.budget.",)
+
+
+def problem_at_any_length(run):
+    """The problem without its training length: what a method and the rungs of its ladder share."""
+    return tuple((k, v) for k, v in problem(run) if k not in LENGTH_KEYS and not k.startswith(LENGTH_PREFIXES))
 
 
 def check_distinct_seeds(cells):

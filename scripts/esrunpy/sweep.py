@@ -13,10 +13,19 @@ Sweep YAML:
                                         # each applied after `configs`; the job is named by its stem
     variants:                         # optional; each is crossed with the grid
       - {label: b0.25, set: {sampler.ratio: 0.25}}
+    ladder:                           # optional: the uniform baseline ladder for equal-time comparisons
+      - {label: steps2000, set: {train.budget.steps: 2000}}   # uniform, each schedule fully decayed
+      - {label: half, set: {sampler.name: reduced_epochs, sampler.prune_ratio: 0.5}}
     seeds: [0, 1]
     score: [../paper/infobatch_table1/scoring/*.yaml]  # optional: esrun score configs (globs allowed),
                                       # applied after `configs` (then `set` and --set), run to completion
                                       # before the training jobs; each writes the file its score.out names
+
+A ladder entry is a uniform job (sampler.name: uniform unless its `set` names another) for every
+combination of the grid's other keys, with the variants' settings left out; scripts/tables and
+scripts/report then compare every method with uniform at its own train time, interpolated on the
+ladder (the full-length uniform run of the grid is a rung too). Its jobs are named
+<grid keys but sampler.name,>ladder,<label>.
 
 Job folders: <out>/<name>/<key=value,...[,label]>/s<seed>; the log of each job is beside it
 (<job folder>.log). <out>/<name>/summary.csv has one row per training job (as timm's summary.csv has
@@ -167,7 +176,7 @@ class Sweep:
             raise SweepError(f"{path}: cannot read the sweep file: {e.strerror}")
         except yaml.YAMLError as e:
             raise SweepError(f"{path}: not valid YAML: {e}")
-        known = {"name", "out", "configs", "set", "grid", "variants", "seeds", "score"}
+        known = {"name", "out", "configs", "set", "grid", "variants", "ladder", "seeds", "score"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise SweepError(f"{path}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -198,6 +207,11 @@ class Sweep:
             if set(variant) - {"label", "set"} or "label" not in variant:
                 raise SweepError(f"{path}: variants[{i}]: expected {{label: ..., set: {{key: value}}}}")
             self.variants.append((str(variant["label"]), list((variant.get("set") or {}).items())))
+        self.ladder = []
+        for i, rung in enumerate(self._list(spec, "ladder", dict)):
+            if set(rung) - {"label", "set"} or "label" not in rung or not isinstance(rung.get("set") or {}, dict):
+                raise SweepError(f"{path}: ladder[{i}]: expected {{label: ..., set: {{key: value}}}}")
+            self.ladder.append((str(rung["label"]), list((rung.get("set") or {}).items())))
         self.seeds = self._list(spec, "seeds", int) or [0]
         self.score_configs = []
         for pattern in self._list(spec, "score", str):
@@ -247,9 +261,29 @@ class Sweep:
                 sets = self.sets + list(chosen.items()) + variant_sets
                 for seed in self.seeds:
                     jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
+        jobs += self.ladder_jobs(keys, combos)
         names = [(j.name, j.seed) for j in jobs]
         if len(set(names)) != len(names):
-            raise SweepError(f"{self.path}: two jobs have the same name; give the variants distinct labels")
+            raise SweepError(f"{self.path}: two jobs have the same name; give the variants and ladder entries "
+                             "distinct labels")
+        return jobs
+
+    def ladder_jobs(self, keys, combos):
+        """Uniform at each ladder entry's length, once per combination of the grid's other keys."""
+        jobs, seen = [], set()
+        for combo in combos:
+            chosen = {k: v for k, v in zip(keys, combo) if k != "sampler.name"}
+            config = chosen.pop("config", None)
+            for rung_label, rung_sets in self.ladder:
+                parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
+                    [f"{k}={yaml_value(v)}" for k, v in chosen.items()] + ["ladder", rung_label]
+                name = path_safe(",".join(parts))
+                if name in seen:
+                    continue
+                seen.add(name)
+                sets = self.sets + list(chosen.items()) + [("sampler.name", "uniform")] + rung_sets
+                for seed in self.seeds:
+                    jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
         return jobs
 
 

@@ -7,6 +7,13 @@ excluded) plus its extra_cost_s (the scoring run behind static pruning's or RHO-
 InfoBatch's Table 2 "extra cost"), shown in its own column when a run of the table has one. Other config keys that vary between runs of one cell are added to the row label, so
 different experiments are never averaged together. Cells without finished runs say "missing".
 
+Equal train time (esrunpy/equal_time.py): when a column has a uniform ladder, that is baseline runs
+(and reduced_epochs runs) of the same problem at two or more training lengths (train.epochs,
+train.budget.*, reduced_epochs' ratio), the table adds for every method its Δ against uniform at
+the method's own train time (train_time_s + extra_cost_s), interpolated on the ladder and never
+extrapolated ("outside ladder" otherwise), and 95% Welch intervals for both Δs. A sweep declares
+the ladder with its `ladder` key (scripts/sweep).
+
 The default metric (--value task) is each run's own headline metric, summary.json's "metric"
 (acc for summaries without one): GLUE's CoLA reports mcc, MRPC and QQP f1, STS-B pearson, the
 others acc. The runs of one cell must agree on it. acc, acc5, f1, mcc, pearson and spearman are
@@ -24,7 +31,9 @@ import io
 import os
 import sys
 
-from .runs import argument_parser, check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem
+from . import equal_time
+from .runs import (argument_parser, check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem,
+                   problem_at_any_length)
 
 MISSING = "missing"
 TASK = "task"  # --value: each run's own headline metric
@@ -70,6 +79,7 @@ class Cell:
             raise SystemExit(2)
         self.value = mean_std([scale * v for v in values]) if finished else None
         self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
+        self.length_free_problem = problem_at_any_length(runs[0]) if runs else None
         # The scoring run behind a scores file (summaries before esrun scored have none).
         self.extra = mean_std([r.summary.get("extra_cost_s", 0.0) for r in finished]) if finished else None
         self.backward = (sum(r.summary["samples_backward_total"] for r in finished) / self.n) if finished else None
@@ -95,7 +105,44 @@ def build(runs, rows, cols, baseline, when, value):
                           table[(b, c)].metric == table[(r, c)].metric]
             base[(r, c)] = table[(candidates[0], c)] if len(candidates) == 1 else None
     order = sorted(row_values, key=lambda v: (format_value(v[0]) != baseline,))
-    return row_keys, col_keys, order, col_values, table, base
+    # The uniform ladder of each cell: the baseline's (and reduced_epochs') finished cells of its
+    # column on the same problem at any training length, with the same metric.
+    ladder = {}
+    for r in row_values:
+        for c in col_values:
+            cell = table[(r, c)]
+            ladder[(r, c)] = [equal_time.Rung(rung.time[0] + rung.extra[0], rung.value[0], rung.value[1], rung.n, rung)
+                              for b in row_values if format_value(b[0]) in (baseline, "reduced_epochs")
+                              for rung in [table[(b, c)]]
+                              if rung.n > 0 and rung.length_free_problem == cell.length_free_problem and
+                              rung.metric == cell.metric]
+    return row_keys, col_keys, order, col_values, table, base, ladder
+
+
+def has_ladder(ladder):
+    return any(len({rung.time for rung in rungs}) >= 2 for rungs in ladder.values())
+
+
+def interval_of_delta(cell, base):
+    if cell.value is None or base is None:
+        return None
+    if cell is base:  # the baseline against itself: the same runs
+        return 0.0, 0.0
+    return equal_time.welch_interval(cell.value[0] - base.value[0],
+                                     [(1.0, cell.value[1], cell.n), (-1.0, base.value[1], base.n)])
+
+
+def equal_time_delta(cell, rungs):
+    """(Δ, interval) at the cell's train time on its ladder; None outside it."""
+    if cell.value is None:
+        return None
+    if any(rung.source is cell for rung in rungs):  # a rung against its own ladder: itself
+        return 0.0, (0.0, 0.0)
+    return equal_time.delta_at_equal_time(cell.value[0], cell.value[1], cell.n, cell.time[0] + cell.extra[0], rungs)
+
+
+def format_interval(interval):
+    return "n/a" if interval is None else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]"
 
 
 def column_metrics(rows, cols, table):
@@ -128,23 +175,25 @@ def saved(cell, base):
     return 100.0 * (1.0 - (cell.time[0] + cell.extra[0]) / (base.time[0] + base.extra[0]))
 
 
-def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
+def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when):
     head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
     per_column = column_metrics(rows, cols, table)
     extra = any(cell.extra and cell.extra[0] > 0 for cell in table.values())
+    timed = has_ladder(ladder)
     for c in cols:
         name, value = label(col_keys, c), per_column[c]
         # A column whose cells report different metrics names the metric in each cell.
         head += [f"{name} {value}{unit(value)}" if value else f"{name} metric", f"{name} Δ vs {baseline}"]
         head += [f"{name} extra cost (s)"] if extra else []
         head += [f"{name} time saved"]
+        head += [f"{name} Δ 95% CI", f"{name} Δ at equal time (95% CI)"] if timed else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         out = [label(row_keys, r)]
         for c in cols:
             cell, b = table[(r, c)], base[(r, c)]
             if cell.value is None:
-                out += [MISSING] * (4 if extra else 3)
+                out += [MISSING] * (3 + extra + 2 * timed)
                 continue
             spread = f" ± {cell.value[1]:.2f}" if cell.value[1] is not None else ""
             named = "" if per_column[c] else f"{cell.metric}{unit(cell.metric)} "
@@ -153,6 +202,10 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
             out += [shown, MISSING if d is None else f"{d:+.2f}"]
             out += [f"{cell.extra[0]:.1f}"] if extra else []
             out += [MISSING if s is None else f"{s:.1f}%"]
+            if timed:
+                at = equal_time_delta(cell, ladder[(r, c)])
+                out += [MISSING if b is None else format_interval(interval_of_delta(cell, b)),
+                        "outside ladder" if at is None else f"{at[0]:+.2f} {format_interval(at[1])}"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
     metrics = shown_metrics(table.values())
@@ -169,22 +222,29 @@ def markdown(row_keys, col_keys, rows, cols, table, base, baseline, when):
     if extra:
         notes.append("Extra cost: the wall time of the scoring run behind a scores file (esrun score: static pruning's "
                      "scores, RHO-LOSS's irreducible-loss model), as InfoBatch's Table 2 counts it.")
+    if timed:
+        notes.append(f"Δ at equal time: against {baseline} given the method's train time (train time + extra cost, "
+                     f"wall clock), interpolated linearly on the ladder of {baseline} and reduced_epochs runs of the same "
+                     "data and model at other training lengths, never extrapolated (outside ladder: the method's time "
+                     "lies outside the ladder's times). 95% CI: Welch's t interval over seeds (n/a with one seed).")
     if unfinished:
         notes.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
 
 
-def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
-    """value TASK: the columns are value_mean, value_std, delta_value and a column `metric`. The last
-    column but one is the mean number of backward passes (micro-batches with train.accumulate), empty
-    for runs whose summary.json does not count them; the last the mean extra cost (scoring) in seconds."""
+def csv_text(row_keys, col_keys, rows, cols, table, base, ladder, value="acc"):
+    """value TASK: the columns are value_mean, value_std, delta_value and a column `metric`. Then the
+    mean number of backward passes (micro-batches with train.accumulate), empty for runs whose
+    summary.json does not count them; the mean extra cost (scoring) in seconds; the 95% interval of
+    the Δ; and the Δ at equal time with its interval (empty outside the ladder or without one)."""
     name = "value" if value == TASK else value
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(row_keys + col_keys + ["n", "unfinished", f"{name}_mean", f"{name}_std", f"delta_{name}",
                                            "train_time_s_mean", "train_time_s_std", "time_saved_pct",
                                            "samples_backward_mean"] + (["metric"] if value == TASK else []) +
-                    ["backward_passes_mean", "extra_cost_s_mean"])
+                    ["backward_passes_mean", "extra_cost_s_mean", f"delta_{name}_lo", f"delta_{name}_hi",
+                     f"delta_{name}_equal_time", f"delta_{name}_equal_time_lo", f"delta_{name}_equal_time_hi"])
     blank = lambda v, f="{:.4f}": "" if v is None else f.format(v)  # noqa: E731
     for r in rows:
         for c in cols:
@@ -194,8 +254,17 @@ def csv_text(row_keys, col_keys, rows, cols, table, base, value="acc"):
                 blank(delta(cell, b)), blank(cell.time and cell.time[0]), blank(cell.time and cell.time[1]),
                 blank(saved(cell, b), "{:.2f}"), blank(cell.backward, "{:.0f}")] +
                 ([cell.metric or ""] if value == TASK else []) + [blank(cell.passes, "{:.0f}"),
-                                                                  blank(cell.extra and cell.extra[0], "{:.2f}")])
+                                                                  blank(cell.extra and cell.extra[0], "{:.2f}")] +
+                [blank(v) for v in interval_of_delta(cell, b) or (None, None)] +
+                [blank(v) for v in flat_equal_time(equal_time_delta(cell, ladder[(r, c)]))])
     return out.getvalue()
+
+
+def flat_equal_time(at):
+    """(Δ, low, high) of equal_time_delta's result, None where absent."""
+    if at is None:
+        return None, None, None
+    return (at[0],) + (at[1] if at[1] is not None else (None, None))
 
 
 def main(argv=None):

@@ -500,5 +500,71 @@ class Html(ReportTest):
         self.assertEqual(parsed.cells, {key: (verdict, verdict) for key, verdict in EXPECTED.items()})
 
 
+class EqualTimeCells(html.parser.HTMLParser):
+    """{(data-row, data-column): data-equal-time} of the cells carrying it."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-equal-time" in attrs:
+            self.cells[(attrs["data-row"], attrs["data-column"])] = attrs["data-equal-time"]
+
+
+class EqualTime(ReportTest):
+    """The runs of Verdicts plus a uniform ladder on CIFAR-10: steps budgets at 40 s and 70 s."""
+
+    def make_ladder(self):
+        self.make_runs()
+        for seed, acc in ((0, 0.92), (1, 0.93)):
+            make_run(self.runs, f"ladder1000/s{seed}", C10.format("uniform"), seed, acc, 40.0,
+                     sets={"train.budget.steps": 1000})
+        for seed in (0, 1):
+            make_run(self.runs, f"ladder2000/s{seed}", C10.format("uniform"), seed, 0.94, 70.0,
+                     sets={"train.budget.steps": 2000})
+
+    def test_each_cell_gets_its_delta_at_equal_time_on_the_ladder(self):
+        self.make_ladder()
+        _, markdown, _ = self.report()
+        self.assertIn("| time saved (paper) | Δ at equal time (95% CI) | verdict |", markdown)
+        # ES at 65 s: uniform there is 92.5 + (94.0 - 92.5) * 25/30 = 93.75; ES 95.20: +1.45, and the
+        # Welch interval of its two seeds and the two rungs' (weights 1/6 and 5/6).
+        self.assertIn("| 35.0% | 33.9% | +1.45 [+0.87, +2.03] | reproduced |", markdown)
+        self.assertIn("| Uniform | CIFAR-10 | 95.00 ± 0.10 | 95.00 ± 0.14 | 2 | +0.00 | 0.0% | — | +0.00 [+0.00, +0.00] |",
+                      markdown)
+        self.assertIn("| 50.0% | 40.0% | +0.00 | not reproduced |", markdown)  # ESWP at 50 s, one seed: no interval
+        self.assertIn("| ES | CIFAR-100 | 78.00 | 78.00 | 1 | +0.00 | — | — | — | reproduced |", markdown)  # no ladder
+        self.assertIn("interpolated linearly on the ladder", markdown)
+        # The rungs are no cell's runs: listed as not in this table, and the uniform cell keeps its two.
+        self.assertIn(os.path.join(self.runs, "ladder1000", "s0"), markdown.split("## Not in this table")[1])
+
+    def test_a_cell_faster_than_the_ladder_reads_outside(self):
+        self.make_ladder()
+        make_run(self.runs, "loss/s1", C10.format("loss"), 1, 0.95, 0.0)  # loss at (80 + 0) / 2 = 40 s: on a rung
+        make_run(self.runs, "fast/s0", C10.format("uniform"), 0, 0.5, 5.0, sets={"data.name": "svhn"})
+        _, markdown, _ = self.report()
+        self.assertIn("| Loss | CIFAR-10 | 94.00 | 95.00 ± 0.00 | 2 | +1.00 | 60.0% | — | +2.50", markdown)
+        entries, _ = report.build(find_runs([self.runs]), load_table(self.table))
+        eswp = next(e for e in entries if e.name == "eswp / CIFAR-10")
+        eswp.time = 10.0
+        eswp.equal_time = report.at_equal_time(eswp)
+        self.assertIsNone(eswp.equal_time)
+        self.assertEqual(report.equal_time_text(eswp), "outside ladder")
+
+    def test_the_equal_time_column_reads_back_in_the_browser(self):
+        self.make_ladder()
+        out, _, page = self.report()
+        parsed = EqualTimeCells()
+        parsed.feed(page)
+        self.assertEqual(parsed.cells[("es", "CIFAR-10")], "+1.45 [+0.87, +2.03]")
+        browser = Html.chromium(self, "--dump-dom", "file://" + os.path.abspath(out + ".html"))
+        rendered = EqualTimeCells()
+        rendered.feed(browser)
+        self.assertEqual(rendered.cells, parsed.cells)
+        self.assertEqual(rendered.cells[("uniform", "CIFAR-100")], "—")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -76,6 +76,39 @@ class SweepExpansion(unittest.TestCase):
     def sweep_file(self, text):
         return write(os.path.join(self.dir.name, "sweep.yaml"), textwrap.dedent(text))
 
+    def test_a_ladder_adds_uniform_jobs_per_combination_of_the_other_grid_keys(self):
+        path = self.sweep_file("""
+            name: demo
+            configs: [base.yaml]
+            grid:
+              sampler.name: [uniform, es, infobatch]
+              data.label_noise.ratio: [0.0, 0.2]
+            ladder:
+              - {label: steps100, set: {train.budget.steps: 100}}
+              - {label: half, set: {sampler.name: reduced_epochs, sampler.prune_ratio: 0.5}}
+            seeds: [0, 1]
+            """)
+        jobs = sweep.Sweep(path, out=self.dir.name).jobs()
+        ladder = [j for j in jobs if ",ladder," in j.name]
+        self.assertEqual(len(jobs), 3 * 2 * 2 + 2 * 2 * 2)  # the grid, then 2 rungs x 2 noise levels x 2 seeds
+        self.assertEqual(sorted({j.name for j in ladder}), [
+            "data.label_noise.ratio=0.0,ladder,half", "data.label_noise.ratio=0.0,ladder,steps100",
+            "data.label_noise.ratio=0.2,ladder,half", "data.label_noise.ratio=0.2,ladder,steps100"])
+        steps = dict(next(j for j in ladder if j.name.endswith("steps100")).sets)
+        self.assertEqual(steps["sampler.name"], "uniform")
+        self.assertEqual(steps["train.budget.steps"], 100)
+        half = next(j for j in ladder if j.name.endswith("half")).command("esrun", [])
+        self.assertLess(half.index("sampler.name=uniform"), half.index("sampler.name=reduced_epochs"))  # the last wins
+
+    def test_a_ladder_entry_without_a_label_is_an_error(self):
+        path = self.sweep_file("""
+            configs: [base.yaml]
+            ladder: [{set: {train.budget.steps: 100}}]
+            """)
+        with self.assertRaises(sweep.SweepError) as caught:
+            sweep.Sweep(path, out=self.dir.name)
+        self.assertIn("ladder[0]", str(caught.exception))
+
     def test_grid_times_variants_times_seeds_with_stable_names(self):
         path = self.sweep_file("""
             name: demo
@@ -333,9 +366,9 @@ class Tables(unittest.TestCase):
         make_run(root, "p1", "es", 1, 0.90, 30.0, data="svhn", summary={"backward_passes_total": 80})
         code, out = quiet(tables.main, [root, "--csv", "-"])
         self.assertEqual(code, 0, out)
-        self.assertIn("samples_backward_mean,metric,backward_passes_mean,extra_cost_s_mean\n", out)
-        self.assertIn("es,svhn,2,0,90.0000,0.0000,,30.0000,0.0000,,200,acc,70,0.00\n", out)
-        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200,acc,,0.00\n", out)  # an older summary: no count
+        self.assertIn("samples_backward_mean,metric,backward_passes_mean,extra_cost_s_mean,", out)
+        self.assertIn("es,svhn,2,0,90.0000,0.0000,,30.0000,0.0000,,200,acc,70,0.00,", out)
+        self.assertIn("es,cifar100,1,0,70.0000,,,50.0000,,,200,acc,,0.00,", out)  # an older summary: no count
 
     def test_the_scoring_cost_is_an_extra_cost_column_and_counts_in_time_saved(self):
         root = self.dir.name
@@ -349,7 +382,7 @@ class Tables(unittest.TestCase):
         self.assertIn("| static_prune | 89.00 ± 0.00 (n=2) | -2.00 | 30.0 | 20.0% |", out)
         self.assertIn("| uniform | 91.00 ± 1.41 (n=2) | +0.00 | 0.0 | 0.0% |", out)
         self.assertIn("Extra cost: the wall time of the scoring run", out)
-        self.assertIn("static_prune,cifar10,2,0,89.0000,0.0000,-2.0000,50.0000,0.0000,20.00,200,acc,,30.00\n", out)
+        self.assertIn("static_prune,cifar10,2,0,89.0000,0.0000,-2.0000,50.0000,0.0000,20.00,200,acc,,30.00,", out)
 
     def test_keys_that_differ_within_a_cell_split_the_row(self):
         make_run(self.dir.name, "long", "es", 0, 0.95, 120.0, extra={"train.epochs": 4})
@@ -378,6 +411,62 @@ class Tables(unittest.TestCase):
         code, out = quiet(tables.main, [empty])
         self.assertEqual(code, 2)
         self.assertIn("no run directories", out)
+
+
+class EqualTimeTables(unittest.TestCase):
+    """A uniform ladder (steps budgets of 100 and 200, and the full run) against es and ka."""
+
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        root = self.dir.name
+        for seed, acc in ((0, 0.80), (1, 0.82)):
+            make_run(root, f"u100-{seed}", "uniform", seed, acc, 25.0, extra={"train.budget.steps": 100})
+        for seed, acc in ((0, 0.86), (1, 0.88)):
+            make_run(root, f"u200-{seed}", "uniform", seed, acc, 50.0, extra={"train.budget.steps": 200})
+        for seed, acc in ((0, 0.90), (1, 0.92)):
+            make_run(root, f"u-{seed}", "uniform", seed, acc, 100.0)
+        for seed, acc in ((0, 0.91), (1, 0.93)):
+            make_run(root, f"es-{seed}", "es", seed, acc, 60.0)
+        make_run(root, "ka-0", "ka", 0, 0.95, 10.0)  # faster than the ladder's shortest rung
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_the_equal_time_delta_is_interpolated_on_the_ladder_with_its_interval(self):
+        code, out = quiet(tables.main, [self.dir.name, "--csv", "-"])
+        self.assertEqual(code, 0, out)
+        self.assertIn("| method | cifar10 acc (%) | cifar10 Δ vs uniform | cifar10 time saved | cifar10 Δ 95% CI | "
+                      "cifar10 Δ at equal time (95% CI) |", out)
+        # At 60 s uniform is 0.8 * 87 + 0.2 * 91 = 87.8 (between the 50 s and 100 s rungs): Δ = +4.2.
+        # Its variance: es's 2/2, the rungs' 2/2 weighted 0.8² and 0.2²: 1.68, ν = 2, t = 4.303.
+        # At equal epochs against the full run: +1.00 ± 4.303 · √2.
+        self.assertIn("| es, steps=null | 92.00 ± 1.41 (n=2) | +1.00 | 40.0% | [-5.08, +7.08] | +4.20 [-1.38, +9.78] |",
+                      out)
+        self.assertIn("| ka, steps=null | 95.00 (n=1) | +4.00 | 90.0% | n/a | outside ladder |", out)
+        self.assertIn("interpolated linearly on the ladder", out)
+        self.assertIn("es,null,cifar10,2,0,92.0000,1.4142,1.0000,60.0000,0.0000,40.00,200,acc,,0.00,-5.0849,7.0849,"
+                      "4.2000,-1.3769,9.7769\n", out)
+
+    def test_a_rung_is_its_own_point_on_the_ladder(self):
+        code, out = quiet(tables.main, [self.dir.name])
+        self.assertIn("| uniform, steps=200 | 87.00 ± 1.41 (n=2) | +0.00 | 0.0% | [+0.00, +0.00] | +0.00 [+0.00, +0.00] |",
+                      out)
+
+    def test_without_a_ladder_the_table_has_no_equal_time_columns(self):
+        with tempfile.TemporaryDirectory() as root:
+            make_run(root, "u", "uniform", 0, 0.9, 100.0)
+            make_run(root, "e", "es", 0, 0.9, 50.0)
+            code, out = quiet(tables.main, [root])
+            self.assertNotIn("equal time", out)
+
+    def test_the_t_quantiles_and_the_interpolation_are_the_textbooks(self):
+        from esrunpy import equal_time
+        for df, t in ((1, 12.7062), (2, 4.3027), (10, 2.2281), (1000, 1.9623)):
+            self.assertAlmostEqual(equal_time.t_quantile(0.975, df), t, places=3)
+        rungs = [equal_time.Rung(10.0, 50.0, None, 1), equal_time.Rung(30.0, 70.0, None, 1)]
+        self.assertEqual(equal_time.at_time(rungs, 15.0)[0], 55.0)
+        self.assertIsNone(equal_time.at_time(rungs, 31.0))  # never extrapolated
+        self.assertIsNone(equal_time.at_time(rungs[:1], 10.0))  # one rung is no ladder
 
 
 def make_glue_run(root, name, sampler, seed, task, metric, value, acc=0.7, train_time=100.0):
