@@ -73,7 +73,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from .common import REPO, default_esrun  # noqa: E402  (REPO: a cell's config is relative to it)
 from .plot import curve, epoch_number  # noqa: E402
 from .published import config_mismatches, config_paths, load_table, resolved_configs  # noqa: E402
-from . import equal_time  # noqa: E402
+from . import equal_time, reference_time  # noqa: E402
 from .runs import (check_distinct_seeds, find_runs, flatten, format_value, ignored, mean_std, problem,  # noqa: E402
                    problem_at_any_length)
 
@@ -329,11 +329,20 @@ def averaged(groups, value):
     return sum(sum(seeds.values()) / len(seeds) for seeds in by_seed) / len(by_seed), None
 
 
-def cost(run):
-    return run.summary["train_time_s"] + (run.summary.get("extra_cost_s") or 0.0)
+def cost(run, costs=None):
+    """Train time plus extra cost: wall clock, or with `costs` (reference_time.Costs) the run's work
+    costed on that calibration."""
+    if costs is None:
+        seconds = run.summary["train_time_s"]
+    else:
+        seconds = reference_time.reference_seconds(run.summary, costs)
+        if seconds is None:
+            raise ReportError(f"{os.path.join(run.path, 'summary.json')} has no \"work\" (written by an esrun before "
+                              "it counted steps and forwards); use --time wall")
+    return seconds + (run.summary.get("extra_cost_s") or 0.0)
 
 
-def measure(entry):
+def measure(entry, costs=None):
     cell = entry.cell
     key = f"{cell['when']}_test_{cell['metric']}"
     for run in entry.finished:
@@ -341,7 +350,7 @@ def measure(entry):
             raise ReportError(f"{os.path.join(run.path, 'summary.json')} has no {key}, the metric of cell "
                               f"{entry.name}")
     entry.ours = averaged(entry.groups, lambda run: cell["scale"] * run.summary[key])
-    entry.time = averaged(entry.groups, cost)[0]
+    entry.time = averaged(entry.groups, lambda run: cost(run, costs))[0]
     if cell["value"] is not None:
         entry.delta = entry.ours[0] - cell["value"]
 
@@ -350,7 +359,7 @@ def problems(entry):
     return {problem(run) for run in entry.finished}
 
 
-def ladder(entry, runs):
+def ladder(entry, runs, costs=None):
     """The entry's uniform ladder: every finished uniform or reduced_epochs run (placed in a cell or
     not) on the entry's problem at any training length, one rung per length (and prune ratio), in
     the cell's metric and units."""
@@ -367,7 +376,7 @@ def ladder(entry, runs):
     out = []
     for members in rungs.values():
         value = mean_std([cell["scale"] * run.summary[key] for run in members])
-        out.append(equal_time.Rung(sum(cost(run) for run in members) / len(members), value[0], value[1], len(members),
+        out.append(equal_time.Rung(sum(cost(run, costs) for run in members) / len(members), value[0], value[1], len(members),
                                    members))
     return out
 
@@ -413,9 +422,10 @@ def judge(entry):
     return "exceeds" if better else "not reproduced"
 
 
-def build(runs, table, loose=(), esrun=None):
+def build(runs, table, loose=(), esrun=None, costs=None):
     """Returns (entries in the table's order, the runs of no cell). esrun: the binary whose print-config
-    resolves the cells' configs; None compares only the keys the config files set."""
+    resolves the cells' configs; None compares only the keys the config files set. costs: a
+    reference_time.Costs to count reference time instead of the wall clock."""
     entries = [Entry(row, cell) for row in table["rows"] for cell in row["cells"]]
     unmatched = place(runs, entries, set(loose))
     configs = Configs(esrun)
@@ -425,7 +435,7 @@ def build(runs, table, loose=(), esrun=None):
     for entry in entries:
         if entry.finished:
             assign(table, entry, set(loose), configs)
-            measure(entry)
+            measure(entry, costs)
     bases = [e for e in entries if e.row["id"] == table["baseline"]]
     for entry in entries:
         base = baseline(entry, bases)
@@ -433,7 +443,7 @@ def build(runs, table, loose=(), esrun=None):
         entry.base_time = base.time if base else None
         entry.verdict = judge(entry)
         if entry.finished:
-            entry.ladder = ladder(entry, runs)
+            entry.ladder = ladder(entry, runs, costs)
             entry.equal_time = at_equal_time(entry)
     return entries, unmatched
 
@@ -784,12 +794,15 @@ def html_page(title, meta, entries, drawn, note_lines, unmatched):
     return "\n".join(out + ["</body></html>"]) + "\n"
 
 
-def write_report(runs, table, folders, out, title=None, loose=(), esrun=None):
-    """Writes <out>.md, <out>.html and <out>-files/; returns the entries. esrun: as build()."""
-    entries, unmatched = build(runs, table, loose, esrun)
+def write_report(runs, table, folders, out, title=None, loose=(), esrun=None, costs=None):
+    """Writes <out>.md, <out>.html and <out>-files/; returns the entries. esrun, costs: as build()."""
+    entries, unmatched = build(runs, table, loose, esrun, costs)
     title = title or f"{table['table']} of {table['title']}: published and ours"
     drawn = figures(table, entries, out + "-files")
     meta, note_lines = header(table, entries, folders, runs, esrun), notes(table, loose, entries)
+    if costs:
+        note_lines.append(f"Train time: reference time, each run's training steps and forwards costed with "
+                          f"{costs.path} (esrun bench on a quiet machine), not the wall clock.")
     with open(out + ".md", "w") as f:
         f.write(markdown(title, meta, entries, drawn, note_lines, unmatched, os.path.basename(out) + "-files"))
     with open(out + ".html", "w") as f:
@@ -810,6 +823,9 @@ def main(argv=None):
     parser.add_argument("--esrun", default=default_esrun(),
                         help="the esrun binary that resolves the cells' configs (default build/esrun); without it "
                              "only the keys a config file sets are compared")
+    parser.add_argument("--costs", help="count train time as reference time: each run's training steps and forwards "
+                                        "costed with this JSON of `esrun bench` (measured on a quiet machine), the "
+                                        "same for a run repeated on a busy machine; default: the wall clock")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
@@ -830,9 +846,10 @@ def main(argv=None):
         print(f"warning: without esrun ({shown(args.esrun)}), only the keys a cell's config sets are compared",
               file=sys.stderr)
     try:
+        costs = reference_time.Costs(args.costs) if args.costs else None
         entries = write_report(sorted(runs, key=lambda r: r.path), table, args.runs, args.out, args.title,
-                               [k for k in args.loose.split(",") if k], esrun)
-    except ReportError as error:
+                               [k for k in args.loose.split(",") if k], esrun, costs)
+    except (ReportError, reference_time.CalibrationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}.md, {args.out}.html and {args.out}-files/ ({verdict_counts(entries)})")

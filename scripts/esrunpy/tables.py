@@ -31,7 +31,7 @@ import io
 import os
 import sys
 
-from . import equal_time
+from . import equal_time, reference_time
 from .runs import (argument_parser, check_distinct_seeds, find_runs, format_value, group, label, mean_std, problem,
                    problem_at_any_length)
 
@@ -53,9 +53,26 @@ def headline(run):
     return run.summary.get("metric", "acc")
 
 
+def wall_time(run):
+    return run.summary["train_time_s"]
+
+
+def reference_clock(costs):
+    """A run's reference time on `costs` (reference_time.Costs); an error for a run without its work."""
+    def seconds(run):
+        value = reference_time.reference_seconds(run.summary, costs)
+        if value is None:
+            print(f"error: {run.path}/summary.json has no \"work\" (written by an esrun before it counted steps "
+                  "and forwards); use --time wall", file=sys.stderr)
+            raise SystemExit(2)
+        return value
+    return seconds
+
+
 class Cell:
-    def __init__(self, runs, when, value):
-        """value: a metric name, or TASK for the runs' own headline metric (which they must share)."""
+    def __init__(self, runs, when, value, clock=wall_time):
+        """value: a metric name, or TASK for the runs' own headline metric (which they must share);
+        clock: a run's train time (wall_time, or reference_clock's)."""
         finished = [r for r in runs if r.finished]
         self.problem = problem(runs[0]) if runs else None
         self.n = len(finished)
@@ -78,7 +95,7 @@ class Cell:
                   "choose another --value", file=sys.stderr)
             raise SystemExit(2)
         self.value = mean_std([scale * v for v in values]) if finished else None
-        self.time = mean_std([r.summary["train_time_s"] for r in finished]) if finished else None
+        self.time = mean_std([clock(r) for r in finished]) if finished else None
         self.length_free_problem = problem_at_any_length(runs[0]) if runs else None
         # The scoring run behind a scores file (summaries before esrun scored have none).
         self.extra = mean_std([r.summary.get("extra_cost_s", 0.0) for r in finished]) if finished else None
@@ -88,7 +105,7 @@ class Cell:
         self.passes = sum(passes) / self.n if finished and None not in passes else None
 
 
-def build(runs, rows, cols, baseline, when, value):
+def build(runs, rows, cols, baseline, when, value, clock=wall_time):
     """Returns (row_keys, col_keys, row list, col list, {(row, col): Cell}, {(row, col): baseline Cell})."""
     cells, row_keys, col_keys = group(runs, rows, cols)
     check_distinct_seeds(cells)
@@ -96,7 +113,7 @@ def build(runs, rows, cols, baseline, when, value):
     col_values = sorted({c for _, c in cells}, key=lambda v: tuple(format_value(x) for x in v))
     # The baseline cell of the same column solves the same problem (data, model, training length)
     # and reports the same metric.
-    table = {(r, c): Cell(cells.get((r, c), []), when, value) for r in row_values for c in col_values}
+    table = {(r, c): Cell(cells.get((r, c), []), when, value, clock) for r in row_values for c in col_values}
     base = {}
     for r in row_values:
         for c in col_values:
@@ -175,7 +192,7 @@ def saved(cell, base):
     return 100.0 * (1.0 - (cell.time[0] + cell.extra[0]) / (base.time[0] + base.extra[0]))
 
 
-def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when):
+def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when, costs=None):
     head = ["method" if row_keys[0] == "sampler.name" else row_keys[0]]
     per_column = column_metrics(rows, cols, table)
     extra = any(cell.extra and cell.extra[0] > 0 for cell in table.values())
@@ -219,12 +236,16 @@ def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when
              f"Δ and time saved: against {baseline} on the same data, model and training length (data.*, model.*, "
              f"train.* equal), time saved = 1 − (train time + extra cost) / {baseline}'s (evaluation excluded); "
              "missing where no such baseline finished."]
+    if costs:
+        notes.append(f"Train time: reference time, each run's training steps and forwards costed with {costs.path} "
+                     "(esrun bench on a quiet machine), not the wall clock.")
     if extra:
         notes.append("Extra cost: the wall time of the scoring run behind a scores file (esrun score: static pruning's "
                      "scores, RHO-LOSS's irreducible-loss model), as InfoBatch's Table 2 counts it.")
     if timed:
+        clock = "reference time" if costs else "wall clock"
         notes.append(f"Δ at equal time: against {baseline} given the method's train time (train time + extra cost, "
-                     f"wall clock), interpolated linearly on the ladder of {baseline} and reduced_epochs runs of the same "
+                     f"{clock}), interpolated linearly on the ladder of {baseline} and reduced_epochs runs of the same "
                      "data and model at other training lengths, never extrapolated (outside ladder: the method's time "
                      "lies outside the ladder's times). 95% CI: Welch's t interval over seeds (n/a with one seed).")
     if unfinished:
@@ -277,13 +298,29 @@ def main(argv=None):
                              "when absent; GLUE: CoLA mcc, MRPC/QQP f1, STS-B pearson); regression: rmse, mae, "
                              "mse, r2; causal_lm: perplexity")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
+    parser.add_argument("--time", choices=["wall", "reference"], default="wall",
+                        help="train time for time saved and equal time: summary.json's wall clock, or the runs' work "
+                             "costed with --costs (the same for a run repeated on a busy machine)")
+    parser.add_argument("--costs", help="with --time reference: the JSON of `esrun bench` for this model and data, "
+                                        "measured on a quiet machine")
     args = parser.parse_args(argv)
+    costs = None
+    if args.time == "reference":
+        if not args.costs:
+            print("error: --time reference needs --costs FILE (the JSON of esrun bench)", file=sys.stderr)
+            return 2
+        try:
+            costs = reference_time.Costs(args.costs)
+        except reference_time.CalibrationError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     runs = find_runs(args.runs)
     if not runs:
         print(f"error: no run directories (config.resolved.yaml) under {', '.join(args.runs)}", file=sys.stderr)
         return 2
-    built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value)
-    print(markdown(*built, args.baseline, args.metric), end="")
+    built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value,
+                  reference_clock(costs) if costs else wall_time)
+    print(markdown(*built, args.baseline, args.metric, costs), end="")
     if args.csv:
         text = csv_text(*built, args.value)
         if args.csv == "-":

@@ -553,6 +553,23 @@ class EqualTime(ReportTest):
         self.assertIsNone(eswp.equal_time)
         self.assertEqual(report.equal_time_text(eswp), "outside ladder")
 
+    def test_reference_time_replaces_the_wall_clock_with_costs(self):
+        self.make_ladder()
+        work = {"work": {"train_steps": {"128": 100}}}  # 100 steps of 128 rows: 10 s at 0.1 s each
+        for run in find_runs([self.runs]):
+            if run.finished:
+                with open(os.path.join(run.path, "summary.json")) as f:
+                    summary = json.load(f)
+                summary.update(work)
+                write(os.path.join(run.path, "summary.json"), json.dumps(summary))
+        costs = write(os.path.join(self.dir.name, "bench.json"), json.dumps(
+            {"batch": 128, "score_forward": {"seconds_per_step": 0.05},
+             "train_step_by_rows": [{"rows": 128, "seconds_per_step": 0.1}]}))
+        _, markdown, _ = self.report("--costs", costs)
+        # Every run did the same work: no time saved, whatever its wall clock.
+        self.assertIn("| ES | CIFAR-10 | 95.33 ± 0.05 | 95.20 ± 0.14 | 2 | -0.13 | 0.0% |", markdown)
+        self.assertIn("Train time: reference time", markdown)
+
     def test_the_equal_time_column_reads_back_in_the_browser(self):
         self.make_ladder()
         out, _, page = self.report()

@@ -459,6 +459,36 @@ class EqualTimeTables(unittest.TestCase):
             code, out = quiet(tables.main, [root])
             self.assertNotIn("equal time", out)
 
+    def test_reference_time_is_the_work_costed_with_a_calibration(self):
+        from esrunpy import reference_time
+        costs_path = write(os.path.join(self.dir.name, "bench.json"), json.dumps({
+            "batch": 64, "score_forward": {"seconds_per_step": 0.2},
+            "train_step_by_rows": [{"rows": 8, "seconds_per_step": 0.1}, {"rows": 32, "seconds_per_step": 0.25},
+                                   {"rows": 64, "seconds_per_step": 0.4}]}))
+        costs = reference_time.Costs(costs_path)
+        self.assertAlmostEqual(costs.step_seconds(16), 0.15)  # between 8 and 32 rows
+        self.assertAlmostEqual(costs.step_seconds(128), 0.8)  # beyond the largest: proportional
+        # 10 steps of 64 rows, 40 of 16 and 40 forwards of 64: 10 * 0.4 + 40 * 0.15 + 40 * 0.2 = 18 s.
+        work = {"work": {"train_steps": {"64": 10, "16": 40}, "forwards": {"64": 40}}}
+        self.assertAlmostEqual(reference_time.reference_seconds(work, costs), 18.0)
+        self.assertIsNone(reference_time.reference_seconds({}, costs))
+        with tempfile.TemporaryDirectory() as root:
+            # Two seeds of one experiment, the second on a busy machine: twice the wall time, the same work.
+            for seed, wall in ((0, 20.0), (1, 40.0)):
+                make_run(root, f"es{seed}", "es", seed, 0.9, wall, summary=work)
+                make_run(root, f"u{seed}", "uniform", seed, 0.9, 30.0,
+                         summary={"work": {"train_steps": {"64": 90}}})
+            code, out = quiet(tables.main, [root, "--time", "reference", "--costs", costs_path, "--csv", "-"])
+            self.assertEqual(code, 0, out)
+            # es: 18 s against uniform's 90 * 0.4 = 36 s, on both seeds: std 0, 50% saved.
+            self.assertIn("es,cifar10,2,0,90.0000,0.0000,0.0000,18.0000,0.0000,50.00,", out)
+            self.assertIn("Train time: reference time", out)
+            code, out = quiet(tables.main, [root, "--time", "reference"])
+            self.assertEqual(code, 2)
+            make_run(root, "old", "es", 5, 0.9, 10.0)  # no work recorded
+            with self.assertRaises(SystemExit):
+                quiet(tables.main, [root, "--time", "reference", "--costs", costs_path])
+
     def test_the_t_quantiles_and_the_interpolation_are_the_textbooks(self):
         from esrunpy import equal_time
         for df, t in ((1, 12.7062), (2, 4.3027), (10, 2.2281), (1000, 1.9623)):
