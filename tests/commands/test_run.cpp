@@ -234,6 +234,12 @@ TEST_CASE("bench reports every phase's throughput at the meta-batch size", "[e2e
           Approx(32.0 / report[phase]["seconds_per_step"].get<double>()));
   }
   CHECK(report["forward_over_train"].get<double>() > 0.0);
+  // The step at b = 4, 8, ..., 32 of B = 32, the last the training step's own.
+  REQUIRE(report["train_step_by_rows"].size() == 8);
+  CHECK(report["train_step_by_rows"][0]["rows"] == 4);
+  CHECK(report["train_step_by_rows"][7]["seconds_per_step"] == report["train_step"]["seconds_per_step"]);
+  CHECK(report["break_even_ratio"].get<double>() >= 0.0);
+  CHECK(report["break_even_ratio"].get<double>() <= 1.0);
   CHECK(report["policy_bookkeeping"].is_null());
   auto sets = tiny_sets(dir);
   sets.push_back("sampler.name=es");
@@ -242,4 +248,17 @@ TEST_CASE("bench reports every phase's throughput at the meta-batch size", "[e2e
   CHECK(large["policy_bookkeeping"]["share_of_train_step"].get<double>() > 0.0);
   REQUIRE_THROWS_WITH(esrun::bench_throughput(esrun::RunRequest{{}, tiny_sets(dir), std::nullopt}, {0, 1}),
                       Contains("expected --steps > 0"));
+}
+
+TEST_CASE("The break-even b/B is where a forward and a small step cost a full step", "[bench]") {
+  using esrun::StepCost;
+  // step(b) = 1 + b/64 s: with a 0.5 s forward the small step may cost 1.5 s, b = 32 of 64.
+  std::vector<StepCost> linear;
+  for (int64_t b = 8; b <= 64; b += 8) linear.push_back({b, 1.0 + static_cast<double>(b) / 64.0});
+  CHECK(esrun::break_even_ratio(0.5, linear, 64) == Approx(0.5));
+  CHECK(esrun::break_even_ratio(1.2, linear, 64) == 0.0);  // 2 - 1.2 < step(8) = 1.125: selection never pays
+  CHECK(esrun::break_even_ratio(0.0, linear, 64) == Approx(1.0));
+  // A flat start (a small step costs as much as a larger one): 1.25 s lies half-way from 16 to 32 rows.
+  const std::vector<StepCost> flat = {{64, 2.0}, {32, 1.5}, {8, 1.0}, {16, 1.0}};
+  CHECK(esrun::break_even_ratio(0.75, flat, 64) == Approx(24.0 / 64.0));
 }

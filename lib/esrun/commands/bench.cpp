@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "esrun/core/build_info.h"
 #include "esrun/core/device.h"
 #include "esrun/core/error.h"
@@ -60,6 +62,22 @@ nlohmann::json bench_bookkeeping(const RunConfig& config, const BenchOptions& op
 
 }  // namespace
 
+double break_even_ratio(double forward_seconds, std::vector<StepCost> steps, int64_t meta_batch) {
+  std::sort(steps.begin(), steps.end(), [](const StepCost& a, const StepCost& b) { return a.rows < b.rows; });
+  ESRUN_INTERNAL_CHECK(!steps.empty() && steps.back().rows == meta_batch, "break-even without the step at B = ", meta_batch);
+  const double budget = steps.back().seconds - forward_seconds;  // what the step on b rows may cost
+  if (steps.front().seconds >= budget) return 0.0;
+  for (size_t i = 1; i < steps.size(); ++i) {
+    const StepCost& lower = steps[i - 1];
+    const StepCost& upper = steps[i];
+    if (upper.seconds < budget) continue;
+    const double t = (budget - lower.seconds) / (upper.seconds - lower.seconds);
+    const double rows = static_cast<double>(lower.rows) + t * static_cast<double>(upper.rows - lower.rows);
+    return rows / static_cast<double>(meta_batch);
+  }
+  return 1.0;  // every measured step costs less than step(B) - forward: a forward of negative cost
+}
+
 nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& options) {
   ESRUN_CHECK(options.steps > 0 && options.warmup >= 0, "bench: expected --steps > 0 and --warmup >= 0, got ",
               options.steps, " and ", options.warmup);
@@ -102,6 +120,18 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
   }
   const double score_seconds = time_phase([&](const Batch& b) { trainer.score(b); });
   const double train_seconds = time_phase([&](const Batch& b) { trainer.train_step(b.inputs, b.targets, {}, lr); });
+  // The step on b = B/8, ..., 7B/8 rows of the meta-batch, for the break-even b/B.
+  std::vector<StepCost> steps;
+  nlohmann::json by_rows = nlohmann::json::array();
+  for (int64_t eighths = 1; eighths <= 8; ++eighths) {
+    const int64_t rows = std::max<int64_t>(1, (batch_size * eighths + 4) / 8);
+    if (!steps.empty() && rows == steps.back().rows) continue;
+    const double seconds = rows == batch_size ? train_seconds : time_phase([&](const Batch& b) {
+      trainer.train_step(b.inputs.narrow(0, 0, rows), b.targets.narrow(0, 0, rows), {}, lr);
+    });
+    steps.push_back({rows, seconds});
+    by_rows.push_back({{"rows", rows}, {"seconds_per_step", seconds}});
+  }
 
   // Text: the mean number of real (unpadded) tokens of a training example, for tokens/s.
   const Split& train = trainer.data().train;
@@ -127,6 +157,8 @@ nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& o
       {"score_forward", phase(score_seconds)},
       {"train_step", phase(train_seconds)},
       {"forward_over_train", score_seconds / train_seconds},
+      {"train_step_by_rows", by_rows},
+      {"break_even_ratio", break_even_ratio(score_seconds, steps, batch_size)},
       {"tokens_per_sample", tokens > 0 ? nlohmann::json(tokens) : nlohmann::json(nullptr)},
       {"policy_bookkeeping", bookkeeping},
   };
