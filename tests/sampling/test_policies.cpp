@@ -125,7 +125,7 @@ TEST_CASE("Omission scores follow the EMA of the normalised logit-gradient norm"
   CHECK(scores[2].item<double>() == 1.0);
 }
 
-TEST_CASE("AdaSelection candidates give the METHODS.md importances", "[sampler][adaselection]") {
+TEST_CASE("AdaSelection candidates give the METHODS.md importances, each summing to 1", "[sampler][adaselection]") {
   const auto l = torch::tensor({1.0, 2.0, 4.0, 3.0}, torch::kDouble);
   const auto g = torch::tensor({0.5, 0.1, 0.2, 0.3}, torch::kDouble);
   CHECK(torch::allclose(esrun::adaselection_importance("big_loss", l, g, 2), torch::softmax(l, 0)));
@@ -133,9 +133,12 @@ TEST_CASE("AdaSelection candidates give the METHODS.md importances", "[sampler][
   CHECK(torch::allclose(esrun::adaselection_importance("uniform", l, g, 2), torch::full({4}, 0.25, torch::kDouble)));
   CHECK(torch::allclose(esrun::adaselection_importance("grad_norm", l, g, 2), torch::softmax(g.sqrt(), 0)));  // g is g^2
   const auto scaled = l / (4.0 * (1 + 1e-6));
-  CHECK(torch::allclose(esrun::adaselection_importance("adaboost", l, g, 2), 0.5 * torch::log((1 + scaled) / (1 - scaled))));
-  CHECK(esrun::adaselection_importance("coreset1", l, g, 2).equal(torch::tensor({1.0, 0.0, 1.0, 0.0}, torch::kDouble)));
+  const auto boost = 0.5 * torch::log((1 + scaled) / (1 - scaled));
+  CHECK(torch::allclose(esrun::adaselection_importance("adaboost", l, g, 2), boost / boost.sum()));
+  CHECK(esrun::adaselection_importance("coreset1", l, g, 2).equal(torch::tensor({0.5, 0.0, 0.5, 0.0}, torch::kDouble)));
   CHECK(torch::allclose(esrun::adaselection_importance("coreset2", l, g, 2), torch::softmax(-(l - 2.5).abs(), 0)));
+  for (const char* method : {"big_loss", "small_loss", "uniform", "grad_norm", "adaboost", "coreset1", "coreset2"})
+    CHECK(esrun::adaselection_importance(method, l, g, 2).sum().item<double>() == Approx(1.0));
 }
 
 TEST_CASE("AdaSelection picks k samples and updates method weights by the rule", "[sampler][adaselection]") {

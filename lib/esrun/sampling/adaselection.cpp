@@ -2,7 +2,8 @@
 // m gives importances alpha_i^m from the batch's losses:
 //   big_loss softmax(l), small_loss softmax(-l), uniform 1/B, grad_norm softmax(g), adaboost
 //   1/2 log((1 + l') / (1 - l')) with l' = l / (max l (1 + 1e-6)), coreset1 1 for the top and bottom
-//   k/2 losses else 0, coreset2 softmax(-|l - mean l|).
+//   k/2 losses else 0, coreset2 softmax(-|l - mean l|); adaboost's and coreset1's divided by their
+//   sum, so that every candidate's importances sum to 1.
 // The score s_i = r_t(i) sum_m w^m_t alpha_i^m picks the top k = round(ratio * B) (plain mean loss).
 // Method weights start at 1/M; at each meta-batch t, before scoring it (Eq. 5 uses w_t, and Eq. 3
 // makes w_t from this iteration's losses), w^m_t = w^m_{t-1} exp(beta |L^m_t - L^m_{t-1}| / L^m_{t-1}),
@@ -35,16 +36,19 @@ torch::Tensor adaselection_importance(const std::string& method, const torch::Te
   if (method == "small_loss") return torch::softmax(-losses, 0);
   if (method == "uniform") return torch::full_like(losses, 1.0 / static_cast<double>(size));
   if (method == "grad_norm") return torch::softmax(grad_norms.to(losses.scalar_type()).sqrt(), 0);  // g = ||dl/dz||
+  // The two that are no distribution over the batch as they stand are normalised to sum 1, so that
+  // a candidate's weight w^m, not the scale of its importances, decides its share of the mix.
+  const auto as_distribution = [](const torch::Tensor& alpha) { return alpha / alpha.sum().clamp_min(1e-12); };
   if (method == "adaboost") {
     const auto scaled = losses / (losses.max() * (1.0 + 1e-6)).clamp_min(1e-12);
-    return 0.5 * torch::log((1.0 + scaled) / (1.0 - scaled));
+    return as_distribution(0.5 * torch::log((1.0 + scaled) / (1.0 - scaled)));
   }
   if (method == "coreset1") {
     auto chosen = torch::zeros_like(losses);
     const int64_t top = (k + 1) / 2, bottom = k / 2;
     chosen.index_fill_(0, std::get<1>(losses.topk(top)), 1.0);
     if (bottom > 0) chosen.index_fill_(0, std::get<1>(losses.topk(bottom, 0, /*largest=*/false)), 1.0);
-    return chosen;
+    return as_distribution(chosen);
   }
   if (method == "coreset2") return torch::softmax(-(losses - losses.mean()).abs(), 0);
   ESRUN_FAIL("unknown adaselection candidate '", method, "'");
