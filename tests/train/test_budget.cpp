@@ -2,6 +2,9 @@
 // run resumed mid-budget is the uninterrupted one.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "esrun/commands/run.h"
 #include "esrun/data/dataset.h"
 #include "esrun/optim/schedule.h"
@@ -139,5 +142,35 @@ TEST_CASE("A run resumed mid-budget gives the uninterrupted run's metrics", "[bu
           esrun::testing::without_times(esrun::testing::metrics(whole)));
     for (const char* unit : {"epochs", "steps", "samples"})
       CHECK(pieces.summary["budget"]["reached"][unit] == whole.summary["budget"]["reached"][unit]);
+    CHECK(pieces.summary["work"] == whole.summary["work"]);
   }
+}
+
+TEST_CASE("A run's work counts its steps and forwards by rows, the same on a busy machine", "[budget][e2e]") {
+  TempDir dir;
+  const auto sets = linear_sets("es", {"sampler.ratio=0.25", "train.epochs=3"});
+  const auto quiet = esrun::run(esrun::RunRequest{{}, sets, dir / "quiet"});
+  // es: annealing epochs step on B = 64 rows, selecting ones score 64 and step on b = 16.
+  const auto& work = quiet.summary["work"];
+  CHECK(work["train_steps"] == nlohmann::json{{"16", 8}, {"64", 16}});
+  CHECK(work["forwards"] == nlohmann::json{{"64", 8}});
+  int64_t steps = 0, rows = 0, forwarded = 0;
+  for (const auto& [size, count] : work["train_steps"].items()) {
+    steps += count.get<int64_t>();
+    rows += std::stoll(size) * count.get<int64_t>();
+  }
+  for (const auto& [size, count] : work["forwards"].items()) forwarded += std::stoll(size) * count.get<int64_t>();
+  CHECK(steps == quiet.summary["budget"]["reached"]["steps"]);
+  CHECK(rows == quiet.summary["samples_backward_total"]);
+  CHECK(forwarded == quiet.summary["samples_forward_total"]);
+  // The same run while another thread keeps a core busy: other wall times, the same work.
+  std::atomic<bool> stop{false};
+  std::thread busy([&] {
+    volatile double x = 0;
+    while (!stop.load()) x = x + 1.0;
+  });
+  const auto loaded = esrun::run(esrun::RunRequest{{}, sets, dir / "loaded"});
+  stop = true;
+  busy.join();
+  CHECK(loaded.summary["work"] == work);
 }

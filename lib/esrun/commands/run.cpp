@@ -198,6 +198,7 @@ nlohmann::json write_summary(Trainer& trainer, const Setup& setup, RunDirectory&
       {"seed", config.seed},
       {"epochs", reporter.records().size()},
       {"budget", budget_summary(trainer.budget(), trainer.spent())},
+      {"work", to_json(trainer.work())},
       {"time_to_target", time_to_target(reporter.evaluations(), config.eval.targets, task.headline_metric(),
                                         task.lower_is_better())},
       {"wall_time_s", wall_seconds},

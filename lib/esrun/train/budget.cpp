@@ -30,6 +30,46 @@ Spent read_spent(torch::serialize::InputArchive& archive, const std::string& key
   return Spent{count(0), count(1), count(2), t[3].item<double>()};
 }
 
+nlohmann::json to_json(const Work& work) {
+  const auto counts = [](const std::map<int64_t, int64_t>& by_rows) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [rows, count] : by_rows) out[std::to_string(rows)] = count;
+    return out;
+  };
+  return {{"train_steps", counts(work.steps)}, {"forwards", counts(work.forwards)}};
+}
+
+namespace {
+
+// A map of counts as an int64 [k, 2] tensor of (rows, count) pairs.
+torch::Tensor as_pairs(const std::map<int64_t, int64_t>& by_rows) {
+  std::vector<int64_t> flat;
+  for (const auto& [rows, count] : by_rows) flat.insert(flat.end(), {rows, count});
+  return torch::tensor(flat, torch::kLong).view({-1, 2});
+}
+
+std::map<int64_t, int64_t> from_pairs(const torch::Tensor& pairs, const std::string& key) {
+  ESRUN_CHECK(pairs.dim() == 2 && pairs.size(1) == 2, "its '", key, "' is not a list of (rows, count) pairs");
+  std::map<int64_t, int64_t> out;
+  const auto cpu = pairs.to(torch::kLong).contiguous();
+  for (int64_t i = 0; i < cpu.size(0); ++i) out[cpu[i][0].item<int64_t>()] = cpu[i][1].item<int64_t>();
+  return out;
+}
+
+}  // namespace
+
+void save_work(torch::serialize::OutputArchive& archive, const Work& work) {
+  archive.write("work_steps", as_pairs(work.steps));
+  archive.write("work_forwards", as_pairs(work.forwards));
+}
+
+Work read_work(torch::serialize::InputArchive& archive) {
+  torch::Tensor steps, forwards;
+  archive.read("work_steps", steps);
+  archive.read("work_forwards", forwards);
+  return Work{from_pairs(steps, "work_steps"), from_pairs(forwards, "work_forwards")};
+}
+
 Budget::Budget(const BudgetOptions& options, int64_t configured_epochs, int64_t policy_epochs) : kind_(options.kind) {
   ESRUN_INTERNAL_CHECK(configured_epochs > 0 && policy_epochs > 0, "a budget over ", configured_epochs, " and ",
                        policy_epochs, " epochs");

@@ -7,7 +7,10 @@
 
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "esrun/config/run_config.h"
@@ -25,6 +28,18 @@ struct Spent {
   Spent operator+(const Spent& other) const;
   Spent operator-(const Spent& other) const;
 };
+
+// The work of a run: how many training steps it took at each number of rows (every rank's together),
+// and how many forwards without gradient (scoring, refresh). Costed with `esrun bench`'s per-size
+// seconds it is the run's reference time (scripts/esrunpy/reference_time.py), which, unlike the
+// wall clock, a busy machine does not change.
+struct Work {
+  std::map<int64_t, int64_t> steps, forwards;  // rows -> count
+};
+// {"train_steps": {"64": 120, ...}, "forwards": {"64": 80, ...}} (summary.json's "work").
+nlohmann::json to_json(const Work& work);
+void save_work(torch::serialize::OutputArchive& archive, const Work& work);
+Work read_work(torch::serialize::InputArchive& archive);
 
 // A checkpoint's copy of a Spent, under `key`.
 void save_spent(torch::serialize::OutputArchive& archive, const std::string& key, const Spent& spent);

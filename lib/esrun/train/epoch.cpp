@@ -172,6 +172,7 @@ void Trainer::run_step(OpenEpoch& open, PhaseClock& clock, double progress) {
   Scores scores;
   if (open.scoring) {
     scores = score(batch);
+    ++totals_.work.forwards[size];
     open.record.samples_forward += size;
     open.images += size;
     clock.lap(time.score_forward);
@@ -258,6 +259,7 @@ void Trainer::refresh(int64_t epoch, OpenEpoch& open, PhaseClock& clock) {
       forward_no_grad(inputs);  // no rows, but its BatchNorm statistics' collectives
     }
     Observation observation{gather(columns, size)};
+    ++totals_.work.forwards[size];
     open.record.samples_forward += size;
     clock.lap(time.score_forward);
     observation.epoch = epoch;
@@ -288,6 +290,7 @@ void Trainer::train_rows(const torch::Tensor& indices_in, const torch::Tensor& i
   open.images += indices.size(0);
   open.backward_passes += out.passes;
   ++open.optimizer_steps;
+  ++totals_.work.steps[rows];
   clock.lap(open.record.time.train_step);
   if (!out.loss.defined()) {
     ++open.skipped_steps;

@@ -11,7 +11,8 @@
 namespace esrun {
 
 // The trainer's checkpoint format, written under "format".
-//   3  the budget spent ("spent", "last_epoch_spent", "expected_epochs" instead of "totals"); the
+//   3  the budget spent ("spent", "last_epoch_spent", "expected_epochs" instead of "totals") and the
+//      work ("work_steps", "work_forwards"); the
 //      open epoch's optimizer_steps and eval_seconds (read as 0 from older formats).
 //   2  the open epoch under one named key per field (OpenEpoch::fields).
 //   1  no "format" key: the open epoch's counters, seconds and sums as positional vectors.

@@ -180,6 +180,7 @@ void Trainer::save(torch::serialize::OutputArchive& archive) {
   save_spent(archive, "spent", totals_.spent);
   save_spent(archive, "last_epoch_spent", totals_.last_epoch);
   archive.write("expected_epochs", torch::tensor(expected_epochs_, torch::kLong));
+  save_work(archive, totals_.work);
   if (numerics_.scaler) numerics_.scaler->save(archive);
   if (!open_) return;
   torch::serialize::OutputArchive open;
@@ -216,6 +217,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
     torch::Tensor expected;
     archive.read("expected_epochs", expected);
     expected_epochs_ = expected.item<int64_t>();
+    totals_.work = read_work(archive);
   } else {  // [samples back-propagated, train seconds]; format 2 ran epochs budgets only
     torch::Tensor totals;
     archive.read("totals", totals);

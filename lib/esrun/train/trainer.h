@@ -86,6 +86,7 @@ class Trainer {
   int64_t epochs() const { return budget_.by_epochs() ? epochs_ : expected_epochs_; }
   const Budget& budget() const { return budget_; }
   Spent spent() const { return totals_.spent; }  // by the finished epochs
+  const Work& work() const { return totals_.work; }  // every step and forward so far
   Model& model() { return *model_; }
   SelectionPolicy& policy() { return *policy_; }
   const Task& task() const { return *task_; }
@@ -146,6 +147,7 @@ class Trainer {
   struct Totals {
     Spent spent;       // by the finished epochs
     Spent last_epoch;  // what the last finished epoch consumed (the rate of expected_epochs)
+    Work work;         // updated at every step, so a mid-epoch checkpoint holds the open epoch's too
   };
   // The random streams, seeded from the run seed and kept in checkpoints.
   struct Streams {
