@@ -162,6 +162,16 @@ TEST_CASE("AdaSelection picks k samples and updates method weights by the rule",
   CHECK(weights[1].item<double>() == Approx(small / (big + small)));
 }
 
+TEST_CASE("AdaSelection's curriculum reward divides by the batch's sum of squared losses (Eq. 4)",
+          "[sampler][adaselection]") {
+  // big_loss alone with r = exp(-l / (t^0 sum l^2)): s ~ exp(l (1 - 1 / sum l^2)). The sum 1.7625
+  // keeps the largest losses on top (a mean, 0.44, would turn the order and pick rows 0 and 1).
+  auto policy = make_policy(
+      "{name: adaselection, candidates: [big_loss], meta_batch: 4, mini_batch: 2, full_batches: false, cl_gamma: 0.0}", 8);
+  const auto chosen = policy->select(batch_of(4), scores_of(torch::tensor({0.1f, 0.2f, 0.9f, 0.95f})));
+  CHECK(std::get<0>(chosen.positions.sort()).equal(torch::tensor({2, 3}, torch::kLong)));
+}
+
 TEST_CASE("AdaSelection scores a meta-batch with the weights its own losses just updated (Eq. 3, then Eq. 5)",
           "[sampler][adaselection]") {
   auto policy = make_policy(

@@ -16,7 +16,7 @@
 // what is left in it after the last epoch is never trained. sampler.full_batches: false instead
 // takes one step on the k chosen rows of every meta-batch.
 // The optional curriculum reward (cl_gamma): the paper's formula (4) as printed sharpens with t while
-// its text says it flattens; we implement the text: r_t(i) = exp(-l_i / (t^gamma mean_j l_j^2)), with
+// its text says it flattens; we implement the text: r_t(i) = exp(-l_i / (t^gamma sum_j l_j^2)), with
 // t the step count from 1 (the paper's iteration index).
 #include "esrun/sampling/adaselection.h"
 
@@ -89,7 +89,7 @@ class AdaSelection final : public SelectionPolicy {
     auto score = torch::matmul(weights_, torch::stack(importances));
     if (options_.cl_gamma) {
       const double t = std::pow(static_cast<double>(step_), *options_.cl_gamma);
-      score = score * torch::exp(-losses / (t * losses.pow(2).mean()).clamp_min(1e-12));
+      score = score * torch::exp(-losses / (t * losses.pow(2).sum()).clamp_min(1e-12));
     }
     const auto positions = std::get<1>(score.topk(k));
     if (!options_.full_batches) return Selection{positions, {}, {}};
