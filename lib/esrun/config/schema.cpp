@@ -219,7 +219,7 @@ const std::vector<KeySpec>& config_schema() {
       spec("sampler.keep", T::Float, "0.5", "omission (level set): expected fraction of the data kept per epoch", false, {}),
       spec("sampler.alpha", T::Float, "0.1", "omission: mixing of each score with the mean score", false, {}),
       spec("sampler.candidates", T::StringList, "[big_loss, small_loss, uniform]", "adaselection: candidate methods (big_loss, small_loss, uniform, grad_norm, adaboost, coreset1, coreset2)", false, {}),
-      spec("sampler.method_beta", T::Float, "1.0", "adaselection: beta in [-1, 1] of the method-weight update", false, {}),
+      spec("sampler.method_beta", T::Float, "-1.0", "adaselection: beta in [-1, 1] of the method-weight update (-1: the best of the sweep in docs/methods.md on the paper's regressions; beta > 0 drifts to small_loss there)", false, {}),
       spec("sampler.cl_gamma", T::Float, "null", "adaselection: curriculum reward exponent gamma; null = no reward", true, {}),
       spec("sampler.full_batches", T::Bool, "true", "adaselection: the paper's Algorithm 2: chosen samples collect in a set C and one step on B rows is taken whenever C holds B (C carries over to the next epoch; what is left after the last is not trained); false = one step on the k chosen of each meta-batch", false, {}),
       spec("sampler.sb_beta", T::Float, "3.0", "selective_backprop: keep probability CDF(loss)^beta", false, {}),
