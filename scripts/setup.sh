@@ -16,6 +16,7 @@
 #   ESRUN_DATA_DIR   a folder with cifar-100-binary/ and cifar-10-subset/ (README) adds the tests
 #                    on real CIFAR files; without it that tier is reported as skipped.
 #   ESRUN_CTEST_ARGS more ctest arguments for `setup.sh test`, space-separated (say -LE scripts)
+#   ESRUN_BUILD_TESTS OFF: `setup.sh build` builds esrun alone, not its tests (CI's PyTorch flavour)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-quickstart}"
@@ -82,8 +83,9 @@ fi
 
 read -r -a extra <<< "${ESRUN_CMAKE_ARGS:-}"
 cmake_args+=("${extra[@]}")
-tests=ON
+tests="${ESRUN_BUILD_TESTS:-ON}"
 [ "$mode" = quickstart ] && tests=OFF
+[ "$mode" = test ] && tests=ON
 echo "== configuring and building the $flavour flavour ($build, $jobs jobs)"
 cmake -S . -B "$build" -G Ninja "${cmake_args[@]}" -DESRUN_BUILD_TESTS="$tests" >/dev/null
 cmake --build "$build" -j "$jobs"
