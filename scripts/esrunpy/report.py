@@ -361,18 +361,19 @@ def problems(entry):
 
 def ladder(entry, runs, costs=None):
     """The entry's uniform ladder: every finished uniform or reduced_epochs run (placed in a cell or
-    not) on the entry's problem at any training length, one rung per length (and prune ratio), in
-    the cell's metric and units."""
+    not) on the entry's problem at any training length, one rung per experiment (length, prune
+    ratio, optimizer, ...), in the cell's metric and units."""
     cell = entry.cell
     key = f"{cell['when']}_test_{cell['metric']}"
     shared = {problem_at_any_length(run) for run in entry.finished}
     if len(shared) != 1:
         return []
-    rungs = {}
-    for run in runs:
-        if (run.finished and run.get("sampler.name") in ("uniform", "reduced_epochs") and
-                run.summary.get(key) is not None and problem_at_any_length(run) in shared):
-            rungs.setdefault((problem(run), run.get("sampler.name"), run.get("sampler.prune_ratio")), []).append(run)
+    candidates = [run for run in runs
+                  if run.finished and run.get("sampler.name") in ("uniform", "reduced_epochs") and
+                  run.summary.get(key) is not None and problem_at_any_length(run) in shared]
+    rungs = {}  # one rung per experiment: its training length, optimizer, schedule, ... (seeds together)
+    for run in candidates:
+        rungs.setdefault(tuple(sorted(experiment(run.config).items())), []).append(run)
     out = []
     for members in rungs.values():
         value = mean_std([cell["scale"] * run.summary[key] for run in members])
@@ -385,8 +386,8 @@ def at_equal_time(entry):
     """(Δ, interval) against the ladder at our train time; a rung's own runs are Δ 0."""
     if entry.ours is None or len({r.time for r in entry.ladder}) < 2:
         return None
-    if any(set(map(id, rung.source)) == set(map(id, entry.finished)) for rung in entry.ladder):
-        return 0.0, (0.0, 0.0)
+    if any(set(map(id, rung.source)) & set(map(id, entry.finished)) for rung in entry.ladder):
+        return 0.0, (0.0, 0.0)  # our runs are a rung: the ladder at our time is ourselves
     n = sum(len(group) for group in entry.groups) // max(1, len(entry.groups))
     return equal_time.delta_at_equal_time(entry.ours[0], entry.ours[1], n, entry.time, entry.ladder)
 
@@ -710,7 +711,8 @@ def notes(table, loose, entries=()):
     if loose:
         out.append(f"Matched ignoring {', '.join(sorted(loose))} (--loose): such cells are a different setting.")
     if timed(entries):
-        out.append("Δ at equal time: ours minus uniform's at our train time (train time + extra cost, wall clock), "
+        out.append("Δ at equal time: ours minus uniform's at our train time (train time + extra cost; the wall clock "
+                   "unless a note says reference time), "
                    "interpolated linearly on the ladder of uniform and reduced_epochs runs of the same data and model "
                    "at other training lengths (uniform runs with a train.budget are rungs only, in no cell), never "
                    "extrapolated (outside ladder otherwise); 95% CI: Welch's t interval over seeds. The trade-off "

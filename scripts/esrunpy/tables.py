@@ -153,6 +153,8 @@ def equal_time_delta(cell, rungs):
     """(Δ, interval) at the cell's train time on its ladder; None outside it."""
     if cell.value is None:
         return None
+    if len({rung.time for rung in rungs}) < 2:
+        return None
     if any(rung.source is cell for rung in rungs):  # a rung against its own ladder: itself
         return 0.0, (0.0, 0.0)
     return equal_time.delta_at_equal_time(cell.value[0], cell.value[1], cell.n, cell.time[0] + cell.extra[0], rungs)
@@ -221,8 +223,10 @@ def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when
             out += [MISSING if s is None else f"{s:.1f}%"]
             if timed:
                 at = equal_time_delta(cell, ladder[(r, c)])
+                laddered = len({rung.time for rung in ladder[(r, c)]}) >= 2
                 out += [MISSING if b is None else format_interval(interval_of_delta(cell, b)),
-                        "outside ladder" if at is None else f"{at[0]:+.2f} {format_interval(at[1])}"]
+                        "no ladder" if not laddered else "outside ladder" if at is None else
+                        f"{at[0]:+.2f} {format_interval(at[1])}"]
         lines.append("| " + " | ".join(out) + " |")
     unfinished = sum(cell.unfinished for cell in table.values())
     metrics = shown_metrics(table.values())
