@@ -261,4 +261,8 @@ TEST_CASE("The break-even b/B is where a forward and a small step cost a full st
   // A flat start (a small step costs as much as a larger one): 1.25 s lies half-way from 16 to 32 rows.
   const std::vector<StepCost> flat = {{64, 2.0}, {32, 1.5}, {8, 1.0}, {16, 1.0}};
   CHECK(esrun::break_even_ratio(0.75, flat, 64) == Approx(24.0 / 64.0));
+  // Noisy timings that do not grow with the rows: the largest b within budget (48 rows at 1.2 s),
+  // not the first crossing (between 16 and 32): 48 + 16 * (1.4 - 1.2) / (2.0 - 1.2) = 52 rows.
+  const std::vector<StepCost> noisy = {{16, 1.0}, {32, 1.6}, {48, 1.2}, {64, 2.0}};
+  CHECK(esrun::break_even_ratio(0.6, noisy, 64) == Approx(52.0 / 64.0));
 }

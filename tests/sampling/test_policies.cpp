@@ -175,7 +175,7 @@ TEST_CASE("AdaSelection's curriculum reward divides by the batch's sum of square
 TEST_CASE("AdaSelection scores a meta-batch with the weights its own losses just updated (Eq. 3, then Eq. 5)",
           "[sampler][adaselection]") {
   auto policy = make_policy(
-      "{name: adaselection, candidates: [big_loss, small_loss], meta_batch: 4, mini_batch: 1, full_batches: false}", 8);
+      "{name: adaselection, candidates: [big_loss, small_loss], meta_batch: 4, mini_batch: 1, full_batches: false, method_beta: 1.0}", 8);
   policy->select(batch_of(4), scores_of(torch::tensor({1.0f, 2.0f, 4.0f, 3.0f})));  // L = (4, 1)
   // L = (8, 1): big_loss's weight grows to e / (e + 1) before this batch is scored, so the top score
   // is the largest loss (row 0). With the previous weights (1/2, 1/2) it would be the smallest (row 2).

@@ -174,3 +174,13 @@ TEST_CASE("A run's work counts its steps and forwards by rows, the same on a bus
   busy.join();
   CHECK(loaded.summary["work"] == work);
 }
+
+TEST_CASE("A run under a steps budget may not change train.epochs when resumed", "[budget][e2e][resume]") {
+  TempDir dir;
+  esrun::RunRequest request{{}, linear_sets("uniform", {"train.budget.steps=20"}), dir / "run"};
+  request.stop_after_steps = 3;
+  REQUIRE_FALSE(esrun::run(request).finished);
+  REQUIRE_THROWS_WITH(esrun::run(esrun::testing::resume_request(dir / "run", {"train.epochs=8"})),
+                      Catch::Matchers::Contains("train.epochs may not change under a steps, samples or seconds budget"));
+  CHECK(esrun::run(esrun::testing::resume_request(dir / "run")).finished);
+}

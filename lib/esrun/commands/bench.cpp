@@ -66,16 +66,20 @@ double break_even_ratio(double forward_seconds, std::vector<StepCost> steps, int
   std::sort(steps.begin(), steps.end(), [](const StepCost& a, const StepCost& b) { return a.rows < b.rows; });
   ESRUN_INTERNAL_CHECK(!steps.empty() && steps.back().rows == meta_batch, "break-even without the step at B = ", meta_batch);
   const double budget = steps.back().seconds - forward_seconds;  // what the step on b rows may cost
-  if (steps.front().seconds >= budget) return 0.0;
-  for (size_t i = 1; i < steps.size(); ++i) {
-    const StepCost& lower = steps[i - 1];
-    const StepCost& upper = steps[i];
-    if (upper.seconds < budget) continue;
-    const double t = (budget - lower.seconds) / (upper.seconds - lower.seconds);
-    const double rows = static_cast<double>(lower.rows) + t * static_cast<double>(upper.rows - lower.rows);
-    return rows / static_cast<double>(meta_batch);
-  }
-  return 1.0;  // every measured step costs less than step(B) - forward: a forward of negative cost
+  // The largest measured size still within the budget, then up to where the next one's line crosses
+  // it (noisy timings need not grow with the rows, so the first crossing need not be the last).
+  size_t below = steps.size();
+  for (size_t i = steps.size(); i-- > 0;)
+    if (steps[i].seconds < budget) {
+      below = i;
+      break;
+    }
+  if (below == steps.size()) return 0.0;
+  if (below + 1 == steps.size()) return 1.0;  // even step(B) is within: a forward of negative cost
+  const StepCost& lower = steps[below];
+  const StepCost& upper = steps[below + 1];
+  const double t = (budget - lower.seconds) / (upper.seconds - lower.seconds);
+  return (static_cast<double>(lower.rows) + t * static_cast<double>(upper.rows - lower.rows)) / static_cast<double>(meta_batch);
 }
 
 nlohmann::json bench_throughput(const RunRequest& request, const BenchOptions& options) {

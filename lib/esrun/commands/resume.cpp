@@ -40,6 +40,11 @@ void check_resumable(const ResolvedConfig& now, const std::string& run_dir) {
               "distributed.timeout_s, distributed.check_sync, score.batch)");
   ESRUN_CHECK(now.get_int("train.epochs") >= saved.get_int("train.epochs"), "--resume ", run_dir, ": train.epochs ",
               now.get_int("train.epochs"), " is below the run's ", saved.get_int("train.epochs"), "; epochs may only grow");
+  const bool budgeted = now.get_optional_int("train.budget.steps") || now.get_optional_int("train.budget.samples") ||
+                        now.get_optional_float("train.budget.seconds");
+  ESRUN_CHECK(!budgeted || now.get_int("train.epochs") == saved.get_int("train.epochs"), "--resume ", run_dir,
+              ": train.epochs may not change under a steps, samples or seconds budget (it is the length its schedule "
+              "spans, not how long it trains); the run had ", saved.get_int("train.epochs"));
 }
 
 // The run's last checkpoint; a damaged one is an error naming it and what is wrong, and the intact

@@ -198,7 +198,8 @@ nlohmann::json write_summary(Trainer& trainer, const Setup& setup, RunDirectory&
       {"seed", config.seed},
       {"epochs", reporter.records().size()},
       {"budget", budget_summary(trainer.budget(), trainer.spent())},
-      {"work", to_json(trainer.work())},
+      // null when the run resumed from a checkpoint of an esrun that did not count it.
+      {"work", trainer.work().from_start ? to_json(trainer.work()) : nlohmann::json(nullptr)},
       {"time_to_target", time_to_target(reporter.evaluations(), config.eval.targets, task.headline_metric(),
                                         task.lower_is_better())},
       {"wall_time_s", wall_seconds},

@@ -61,13 +61,16 @@ std::map<int64_t, int64_t> from_pairs(const torch::Tensor& pairs, const std::str
 void save_work(torch::serialize::OutputArchive& archive, const Work& work) {
   archive.write("work_steps", as_pairs(work.steps));
   archive.write("work_forwards", as_pairs(work.forwards));
+  archive.write("work_from_start", torch::tensor(work.from_start ? 1 : 0, torch::kLong));
 }
 
 Work read_work(torch::serialize::InputArchive& archive) {
   torch::Tensor steps, forwards;
   archive.read("work_steps", steps);
   archive.read("work_forwards", forwards);
-  return Work{from_pairs(steps, "work_steps"), from_pairs(forwards, "work_forwards")};
+  torch::Tensor from_start = torch::tensor(int64_t{1});
+  archive.try_read("work_from_start", from_start);
+  return Work{from_pairs(steps, "work_steps"), from_pairs(forwards, "work_forwards"), from_start.item<int64_t>() != 0};
 }
 
 Budget::Budget(const BudgetOptions& options, int64_t configured_epochs, int64_t policy_epochs) : kind_(options.kind) {

@@ -35,6 +35,9 @@ struct Spent {
 // wall clock, a busy machine does not change.
 struct Work {
   std::map<int64_t, int64_t> steps, forwards;  // rows -> count
+  // False after resuming a checkpoint of an esrun that did not count (format 1 or 2): the counts,
+  // and the optimizer steps spent, then cover only the training since.
+  bool from_start = true;
 };
 // {"train_steps": {"64": 120, ...}, "forwards": {"64": 80, ...}} (summary.json's "work").
 nlohmann::json to_json(const Work& work);

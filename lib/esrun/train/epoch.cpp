@@ -127,6 +127,9 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
   totals_.spent = spent_now(open, seconds.seconds());
   ++totals_.spent.epochs;
   totals_.last_epoch = totals_.spent - before;
+  ESRUN_CHECK(budget_.by_epochs() || budget_.used(totals_.last_epoch) > 0, "epoch ", epoch, " spent nothing of the ",
+              to_string(budget_.kind()), " budget (every step skipped: train.on_nan: skip with a non-finite loss?); "
+              "the run would never end");
   const int64_t steps_done = open.next_step;
   open_.reset();
   record.time.train_total_so_far = totals_.spent.seconds;

@@ -82,6 +82,7 @@ void read_open_epoch_progress(torch::serialize::InputArchive& archive, int64_t f
     if constexpr (std::is_same_v<T, torch::Tensor>) value = saved.to(device);
     else value = saved.item<T>();
   });
+  open.record.time.eval = open.eval_seconds;  // the evaluations within the epoch so far
 }
 
 }  // namespace esrun

@@ -223,6 +223,7 @@ void Trainer::load(torch::serialize::InputArchive& archive) {
     archive.read("totals", totals);
     totals_.spent.samples = static_cast<int64_t>(totals[0].item<double>());
     totals_.spent.seconds = totals[1].item<double>();
+    totals_.work.from_start = false;
   }
   if (!budget_.by_epochs()) policy_->expect_epochs(expected_epochs_);
   if (numerics_.scaler) numerics_.scaler->load(archive);
