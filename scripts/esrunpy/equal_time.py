@@ -80,11 +80,16 @@ class Rung:
         self.time, self.mean, self.std, self.n, self.source = time, mean, std, n, source
 
 
+def is_ladder(rungs):
+    """Whether the rungs span two or more training times: the least a ladder needs."""
+    return len({rung.time for rung in rungs}) >= 2
+
+
 def at_time(rungs, time):
     """Uniform's quality at `time` on the ladder: (mean, [(weight, std, n)] of the rungs it mixes),
     or None outside the ladder's times (or with fewer than two rungs of different times)."""
     rungs = sorted(rungs, key=lambda r: r.time)
-    if len(rungs) < 2 or rungs[0].time == rungs[-1].time or not rungs[0].time <= time <= rungs[-1].time:
+    if not is_ladder(rungs) or not rungs[0].time <= time <= rungs[-1].time:
         return None
     for lower, upper in zip(rungs, rungs[1:]):
         if lower.time <= time <= upper.time:

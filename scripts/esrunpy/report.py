@@ -384,7 +384,7 @@ def ladder(entry, runs, costs=None):
 
 def at_equal_time(entry):
     """(Δ, interval) against the ladder at our train time; a rung's own runs are Δ 0."""
-    if entry.ours is None or len({r.time for r in entry.ladder}) < 2:
+    if entry.ours is None or not equal_time.is_ladder(entry.ladder):
         return None
     if any(set(map(id, rung.source)) & set(map(id, entry.finished)) for rung in entry.ladder):
         return 0.0, (0.0, 0.0)  # our runs are a rung: the ladder at our time is ourselves
@@ -451,11 +451,11 @@ def build(runs, table, loose=(), esrun=None, costs=None):
 
 def timed(entries):
     """Whether some cell has a ladder of two or more lengths: then the report has the equal-time column."""
-    return any(len({r.time for r in e.ladder}) >= 2 for e in entries)
+    return any(equal_time.is_ladder(e.ladder) for e in entries)
 
 
 def equal_time_text(entry):
-    if not entry.finished or len({r.time for r in entry.ladder}) < 2:
+    if not entry.finished or not equal_time.is_ladder(entry.ladder):
         return NONE
     if entry.equal_time is None:
         return "outside ladder"
@@ -582,7 +582,7 @@ def tradeoff_figure(table, entries, path):
             if point or (entry.ours and entry.saved is not None):
                 panel.plot([], [], marker, color=colour, label=entry.row["label"])
         # Uniform's curve: its ladder of training lengths, as time saved against the full run.
-        laddered = next((e for e in members if len({r.time for r in e.ladder}) >= 2 and e.base_time), None)
+        laddered = next((e for e in members if equal_time.is_ladder(e.ladder) and e.base_time), None)
         if laddered:
             rungs = sorted(laddered.ladder, key=lambda r: r.time)
             panel.plot([100.0 * (1.0 - r.time / laddered.base_time) for r in rungs], [r.mean for r in rungs], "--",

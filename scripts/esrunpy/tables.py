@@ -137,7 +137,7 @@ def build(runs, rows, cols, baseline, when, value, clock=wall_time):
 
 
 def has_ladder(ladder):
-    return any(len({rung.time for rung in rungs}) >= 2 for rungs in ladder.values())
+    return any(equal_time.is_ladder(rungs) for rungs in ladder.values())
 
 
 def interval_of_delta(cell, base):
@@ -153,7 +153,7 @@ def equal_time_delta(cell, rungs):
     """(Δ, interval) at the cell's train time on its ladder; None outside it."""
     if cell.value is None:
         return None
-    if len({rung.time for rung in rungs}) < 2:
+    if not equal_time.is_ladder(rungs):
         return None
     if any(rung.source is cell for rung in rungs):  # a rung against its own ladder: itself
         return 0.0, (0.0, 0.0)
@@ -223,7 +223,7 @@ def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when
             out += [MISSING if s is None else f"{s:.1f}%"]
             if timed:
                 at = equal_time_delta(cell, ladder[(r, c)])
-                laddered = len({rung.time for rung in ladder[(r, c)]}) >= 2
+                laddered = equal_time.is_ladder(ladder[(r, c)])
                 out += [MISSING if b is None else format_interval(interval_of_delta(cell, b)),
                         "no ladder" if not laddered else "outside ladder" if at is None else
                         f"{at[0]:+.2f} {format_interval(at[1])}"]
