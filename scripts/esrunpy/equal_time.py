@@ -10,6 +10,11 @@ slower than the longest has no equal-time Δ.
 Intervals are 95% Welch intervals: the difference of the means ± t(0.975, ν) · se, with se² the sum
 of each mean's variance (s²/n, times the square of its interpolation weight) and ν from the
 Welch–Satterthwaite formula. A side with a single seed has no variance estimate, so no interval.
+
+The verdict on a method follows from the interval of its Δ at equal time: above 0 (below for a
+lower-is-better metric) it saves time at equal quality, and uniform's time to reach the method's
+quality (time_to_quality, the ladder read the other way) says how much; an interval holding 0 or
+below it does not save time.
 """
 import math
 
@@ -109,3 +114,44 @@ def delta_at_equal_time(mean, std, n, time, rungs):
     value, terms = reference
     difference = mean - value
     return difference, welch_interval(difference, [(1.0, std, n)] + terms)
+
+
+def time_to_quality(rungs, quality, higher_is_better=True):
+    """The train time uniform needs to reach `quality` on the ladder: ("at", t) interpolated between the
+    first two rungs (by time) around it; ("beyond", t) when no rung reaches it (t: the longest rung's
+    time, a lower bound); ("within", t) when even the shortest rung is better (t: its time, an upper
+    bound); None without a ladder."""
+    rungs = sorted(rungs, key=lambda r: r.time)
+    if not is_ladder(rungs):
+        return None
+    sign = 1.0 if higher_is_better else -1.0
+    reached = lambda rung: sign * rung.mean >= sign * quality  # noqa: E731
+    if reached(rungs[0]):
+        return "within", rungs[0].time
+    for lower, upper in zip(rungs, rungs[1:]):
+        if reached(upper):
+            w = (quality - lower.mean) / (upper.mean - lower.mean)
+            return "at", lower.time + w * (upper.time - lower.time)
+    return "beyond", rungs[-1].time
+
+
+def verdict(time, at_equal_time, rungs, higher_is_better=True):
+    """A plain verdict on a method whose mean train time is `time` and whose (Δ, interval) at equal time
+    is `at_equal_time` (None outside the ladder): does it reach uniform's quality in less time?"""
+    times = [rung.time for rung in rungs]
+    if not is_ladder(rungs):
+        return "no verdict: no uniform ladder"
+    if at_equal_time is None:
+        if time > max(times):
+            return "does not save time: it trains longer than uniform's full run"
+        return "no verdict: faster than the ladder's shortest rung"
+    difference, interval = at_equal_time
+    if interval is None:
+        return "no verdict: one seed, no interval"
+    sign = 1.0 if higher_is_better else -1.0
+    low, high = sorted((sign * interval[0], sign * interval[1]))
+    if low > 0:
+        return "saves time at equal quality"
+    if high < 0:
+        return "does not save time: worse than uniform given the same time"
+    return "does not save time: level with uniform given the same time (the interval holds 0)"

@@ -330,12 +330,15 @@ def averaged(groups, value):
 
 
 def cost(run, costs=None):
-    """Train time plus extra cost: wall clock, or with `costs` (reference_time.Costs) the run's work
+    """Train time plus extra cost: wall clock, or with `costs` (reference_time.Calibrations) the run's work
     costed on that calibration."""
     if costs is None:
         seconds = run.summary["train_time_s"]
     else:
-        seconds = reference_time.reference_seconds(run.summary, costs)
+        try:
+            seconds = costs.seconds(run)
+        except reference_time.CalibrationError as e:
+            raise ReportError(f"{run.path}: {e}")
         if seconds is None:
             raise ReportError(f"{os.path.join(run.path, 'summary.json')} has no \"work\" (written by an esrun before "
                               "it counted steps and forwards); use --time wall")
@@ -825,9 +828,11 @@ def main(argv=None):
     parser.add_argument("--esrun", default=default_esrun(),
                         help="the esrun binary that resolves the cells' configs (default build/esrun); without it "
                              "only the keys a config file sets are compared")
-    parser.add_argument("--costs", help="count train time as reference time: each run's training steps and forwards "
-                                        "costed with this JSON of `esrun bench` (measured on a quiet machine), the "
-                                        "same for a run repeated on a busy machine; default: the wall clock")
+    parser.add_argument("--costs", nargs="+", metavar="BENCH_JSON",
+                        help="count train time as reference time: each run's training steps and forwards costed with "
+                             "the JSON of `esrun bench` for its model and data (measured on a quiet machine; a sweep "
+                             "with `calibrate: true` writes them to <sweep>/costs/*.json), the same for a run repeated "
+                             "on a busy machine; default: the wall clock")
     args = parser.parse_args(argv)
     try:
         table = load_table(args.table)
@@ -848,7 +853,7 @@ def main(argv=None):
         print(f"warning: without esrun ({shown(args.esrun)}), only the keys a cell's config sets are compared",
               file=sys.stderr)
     try:
-        costs = reference_time.Costs(args.costs) if args.costs else None
+        costs = reference_time.Calibrations(args.costs) if args.costs else None
         entries = write_report(sorted(runs, key=lambda r: r.path), table, args.runs, args.out, args.title,
                                [k for k in args.loose.split(",") if k], esrun, costs)
     except (ReportError, reference_time.CalibrationError) as error:

@@ -11,6 +11,8 @@ Sweep YAML:
       sampler.name: [uniform, es, eswp]
       # config: ../paper/table2/*.yaml  # the special key `config`: whole config files (globs allowed),
                                         # each applied after `configs`; the job is named by its stem
+    # grid: [{config: [a.yaml], sampler.name: [es, eswp]}, {config: [b.yaml], sampler.name: [es]}]
+                                      # or a list of grids: each expanded as above, their jobs together
     variants:                         # optional; each is crossed with the grid
       - {label: b0.25, set: {sampler.ratio: 0.25}}
     ladder:                           # optional: the uniform baseline ladder for equal-time comparisons
@@ -104,6 +106,13 @@ class Job:
             return "interrupted"
         return "new"
 
+    # Where the job's standard output goes instead of its log (a calibration's JSON), and what its
+    # successful end does with it.
+    stdout_path = None
+
+    def finished_with(self, code):
+        pass
+
     def command(self, esrun, configs, extra_sets=()):
         cmd = [esrun]
         for config in list(configs) + ([self.config] if self.config else []):
@@ -166,6 +175,47 @@ class ScoreJob(Job):
         return cmd
 
 
+class CalibrationJob(Job):
+    """esrun bench on one setting of the sweep (its data and model, the jobs' threads): the per-row costs
+    that scripts/tables and scripts/report turn each run's work into a reference time with. Written to
+    <sweep folder>/costs/<setting>.json; run one at a time before the training jobs."""
+
+    def __init__(self, name, sets, root, config):
+        self.file = os.path.join(root, "costs", name + ".json")
+        super().__init__(name, None, sets, os.path.join(root, "costs", name), config)
+
+    @property
+    def title(self):
+        return f"calibrate {self.name}"
+
+    @property
+    def stdout_path(self):
+        return self.file + ".partial"
+
+    def finished_with(self, code):
+        if code == 0:
+            os.replace(self.stdout_path, self.file)
+
+    def overrides(self, configs):
+        return {"configs": list(configs) + ([self.config] if self.config else []),
+                "set": [[k, yaml_value(v)] for k, v in self.sets]}
+
+    def status(self):
+        try:
+            with open(self.file) as f:
+                return "finished" if "train_step_by_rows" in json.load(f) else "new"
+        except (OSError, ValueError):
+            return "new"
+
+    def command(self, esrun, configs, extra_sets=()):
+        cmd = [esrun, "bench"]
+        for config in list(configs) + ([self.config] if self.config else []):
+            cmd += ["--config", config]
+        for key, value in list(self.sets) + [(k, v) for k, v in extra_sets if k != "progress.mode"]:
+            cmd += ["--set", f"{key}={yaml_value(value)}"]
+        return cmd
+
+
 class Sweep:
     def __init__(self, path, out=None, extra_sets=()):
         self.path = os.path.abspath(path)
@@ -176,7 +226,7 @@ class Sweep:
             raise SweepError(f"{path}: cannot read the sweep file: {e.strerror}")
         except yaml.YAMLError as e:
             raise SweepError(f"{path}: not valid YAML: {e}")
-        known = {"name", "out", "configs", "set", "grid", "variants", "ladder", "seeds", "score"}
+        known = {"name", "out", "configs", "set", "grid", "variants", "ladder", "seeds", "score", "calibrate"}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise SweepError(f"{path}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
@@ -187,21 +237,14 @@ class Sweep:
             if not os.path.exists(config):
                 raise SweepError(f"{path}: configs: '{config}' does not exist")
         self.sets = list(self._dict(spec, "set").items()) + list(extra_sets)
-        grid = self._dict(spec, "grid")
-        for key, values in grid.items():
-            if key == "config" and isinstance(values, str):
-                values = grid[key] = [values]
-            if not isinstance(values, list) or not values:
-                raise SweepError(f"{path}: grid.{key}: expected a non-empty list of values, got {values!r}")
-        if "config" in grid:
-            files = []
-            for pattern in grid["config"]:
-                matched = sorted(glob.glob(os.path.join(here, pattern)))
-                if not matched:
-                    raise SweepError(f"{path}: grid.config: '{pattern}' matches no file")
-                files += [os.path.normpath(m) for m in matched]
-            grid["config"] = files
-        self.grid = grid
+        grids = spec.get("grid") or {}
+        if isinstance(grids, dict):
+            grids = [grids]
+        if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
+            raise SweepError(f"{path}: grid: expected a mapping of key.path: [values], or a list of such mappings, "
+                             f"got {grids!r}")
+        self.grids = [self._grid(grid, here, f"grid[{i}]" if len(grids) > 1 else "grid")
+                      for i, grid in enumerate(grids)]
         self.variants = []
         for i, variant in enumerate(self._list(spec, "variants", dict)):
             if set(variant) - {"label", "set"} or "label" not in variant:
@@ -219,8 +262,28 @@ class Sweep:
             if not matched:
                 raise SweepError(f"{path}: score: '{pattern}' matches no file")
             self.score_configs += [os.path.normpath(m) for m in matched]
+        self.calibrate = spec.get("calibrate", False)
+        if not isinstance(self.calibrate, bool):
+            raise SweepError(f"{path}: calibrate: expected true or false, got {self.calibrate!r}")
         root = out or spec.get("out") or os.path.join("runs", "sweeps")
         self.root = os.path.abspath(os.path.join(root, self.name))
+
+    def _grid(self, grid, here, where):
+        """One grid's values, its `config` globs expanded."""
+        for key, values in grid.items():
+            if key == "config" and isinstance(values, str):
+                values = grid[key] = [values]
+            if not isinstance(values, list) or not values:
+                raise SweepError(f"{self.path}: {where}.{key}: expected a non-empty list of values, got {values!r}")
+        if "config" in grid:
+            files = []
+            for pattern in grid["config"]:
+                matched = sorted(glob.glob(os.path.join(here, pattern)))
+                if not matched:
+                    raise SweepError(f"{self.path}: {where}.config: '{pattern}' matches no file")
+                files += [os.path.normpath(m) for m in matched]
+            grid["config"] = files
+        return grid
 
     def _list(self, spec, key, kind):
         value = spec.get(key, [])
@@ -242,46 +305,67 @@ class Sweep:
             raise SweepError(f"{self.path}: score: two scoring configs write the same score.out")
         return jobs
 
-    def jobs(self):
-        """Grid x variants x seeds, in a stable order."""
-        keys = list(self.grid)
-        combos = list(itertools.product(*(self.grid[k] for k in keys))) if keys else [()]
-        variants = self.variants or [(None, [])]
-        jobs = []
-        for combo in combos:
-            for variant_label, variant_sets in variants:
-                chosen = dict(zip(keys, combo))
+    def settings(self, grids=None):
+        """[(name, config, sets)]: each combination of a grid's keys but sampler.name, once (one problem
+        of the sweep: the ladder's and the calibration's unit), of `grids` (default: all)."""
+        out, seen = [], set()
+        for grid in self.grids if grids is None else grids:
+            keys = list(grid)
+            for combo in (itertools.product(*(grid[k] for k in keys)) if keys else [()]):
+                chosen = {k: v for k, v in zip(keys, combo) if k != "sampler.name"}
                 config = chosen.pop("config", None)
-                parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
-                    [f"{k}={yaml_value(v)}" for k, v in chosen.items()]
-                if variant_label:
-                    parts.append(variant_label)
-                name = path_safe(",".join(parts)) or "base"
-                # The grid's values come after `set`, a variant's after both.
-                sets = self.sets + list(chosen.items()) + variant_sets
-                for seed in self.seeds:
-                    jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
-        jobs += self.ladder_jobs(keys, combos)
+                name = path_safe(",".join(([os.path.splitext(os.path.basename(config))[0]] if config else []) +
+                                          [f"{k}={yaml_value(v)}" for k, v in chosen.items()]))
+                if name not in seen:
+                    seen.add(name)
+                    out.append((name, config, list(chosen.items())))
+        return out
+
+    def calibration_jobs(self):
+        """With `calibrate: true`, one esrun bench per setting (see CalibrationJob)."""
+        if not self.calibrate:
+            return []
+        return [CalibrationJob(name or "base", self.sets + sets, self.root, config)
+                for name, config, sets in self.settings()]
+
+    def jobs(self):
+        """Each grid x variants x seeds, then its ladder, grid after grid, in a stable order."""
+        variants = self.variants or [(None, [])]
+        jobs, seen = [], set()
+        for grid in self.grids:
+            keys = list(grid)
+            combos = list(itertools.product(*(grid[k] for k in keys))) if keys else [()]
+            for combo in combos:
+                for variant_label, variant_sets in variants:
+                    chosen = dict(zip(keys, combo))
+                    config = chosen.pop("config", None)
+                    parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
+                        [f"{k}={yaml_value(v)}" for k, v in chosen.items()]
+                    if variant_label:
+                        parts.append(variant_label)
+                    name = path_safe(",".join(parts)) or "base"
+                    # The grid's values come after `set`, a variant's after both.
+                    sets = self.sets + list(chosen.items()) + variant_sets
+                    for seed in self.seeds:
+                        jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
+            jobs += self.ladder_jobs(self.settings([grid]), seen)
         names = [(j.name, j.seed) for j in jobs]
         if len(set(names)) != len(names):
             raise SweepError(f"{self.path}: two jobs have the same name; give the variants and ladder entries "
-                             "distinct labels")
+                             "distinct labels (and the grids distinct values)")
         return jobs
 
-    def ladder_jobs(self, keys, combos):
-        """Uniform at each ladder entry's length, once per combination of the grid's other keys."""
-        jobs, seen = [], set()
-        for combo in combos:
-            chosen = {k: v for k, v in zip(keys, combo) if k != "sampler.name"}
-            config = chosen.pop("config", None)
+    def ladder_jobs(self, settings, seen):
+        """Uniform at each ladder entry's length, once per setting (seen: the ladder jobs' names so far, of
+        every grid)."""
+        jobs = []
+        for setting, config, chosen in settings:
             for rung_label, rung_sets in self.ladder:
-                parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
-                    [f"{k}={yaml_value(v)}" for k, v in chosen.items()] + ["ladder", rung_label]
-                name = path_safe(",".join(parts))
+                name = path_safe(",".join(([setting] if setting else []) + ["ladder", rung_label]))
                 if name in seen:
                     continue
                 seen.add(name)
-                sets = self.sets + list(chosen.items()) + [("sampler.name", "uniform")] + rung_sets
+                sets = self.sets + chosen + [("sampler.name", "uniform")] + rung_sets
                 for seed in self.seeds:
                     jobs.append(Job(name, seed, sets, os.path.join(self.root, name, f"s{seed}"), config))
         return jobs
@@ -386,8 +470,13 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                 with open(job.log, "a") as log:
                     log.write(f"$ {shlex.join(command)}\n")
                     log.flush()
-                    process = subprocess.Popen(command, stdout=log,
-                                               stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                    if job.stdout_path:
+                        with open(job.stdout_path, "w") as out:
+                            process = subprocess.Popen(command, stdout=out, stderr=log, env=env,
+                                                       start_new_session=True)
+                    else:
+                        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                                   start_new_session=True)
                 print(f"[{time.time() - started:7.1f}s] {'resume' if resuming else 'start '} {job.title}", flush=True)
                 running.append((process, job, slot))
             if queue and stop["signal"] is not None:
@@ -401,13 +490,14 @@ def run_local(sweep, jobs, workers, threads, esrun, devices, dry_run=False):
                 if code is None:
                     continue
                 running.remove(entry)
+                job.finished_with(code)
                 free.append(slot)
                 free.sort()
                 result = {0: "finished", INTERRUPTED: "interrupted (checkpointed)"}.get(code, f"failed (exit {code})")
                 outcome[job.title] = result
                 print(f"[{time.time() - started:7.1f}s] {result:<10} {job.title}"
                       + ("" if code in (0, INTERRUPTED) else f"  (see {job.log})"), flush=True)
-                if not isinstance(job, ScoreJob):
+                if not isinstance(job, (ScoreJob, CalibrationJob)):
                     write_summary_csv(sweep, jobs)
     finally:
         for s, handler in previous.items():
@@ -541,11 +631,12 @@ def main(argv=None):
         sweep = Sweep(args.sweep, args.out, extra)
         jobs = sweep.jobs()
         scoring = sweep.score_jobs()
+        calibrations = sweep.calibration_jobs()
         threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, args.workers))
         if args.workers < 1:
             raise SweepError(f"--workers: expected at least 1, got {args.workers}")
         if args.list:
-            for job in scoring:
+            for job in scoring + calibrations:
                 print(f"   -  {job.status():<11}  {job.title} -> {job.file}")
             for i, job in enumerate(jobs):
                 print(f"{i:4d}  {job.status():<11}  {job.name}/s{job.seed}")
@@ -575,6 +666,9 @@ def main(argv=None):
         outcome = {}
         if scoring:
             outcome = run_local(sweep, scoring, args.workers, threads, args.esrun, devices, args.dry_run)
+        if calibrations and not args.scores_only:
+            # One at a time, before any training job: each measures a machine as quiet as it gets.
+            outcome.update(run_local(sweep, calibrations, 1, threads, args.esrun, devices, args.dry_run))
         scored = not any(v.startswith(("failed", "interrupted", "not started")) for v in outcome.values())
         if not args.scores_only and scored:
             outcome.update(run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run))

@@ -27,8 +27,10 @@ shown x100 (as GLUE reports them); loss, rmse, mae, mse, r2 and perplexity as th
     scripts/tables runs/sweeps/paper_adaselection --value rmse    # regression: test RMSE (or r2, mae, mse)
 """
 import csv
+import datetime
 import io
 import os
+import shlex
 import sys
 
 from . import equal_time, reference_time
@@ -58,9 +60,14 @@ def wall_time(run):
 
 
 def reference_clock(costs):
-    """A run's reference time on `costs` (reference_time.Costs); an error for a run without its work."""
+    """A run's reference time on `costs` (reference_time.Calibrations); an error for a run without its work
+    or without a calibration."""
     def seconds(run):
-        value = reference_time.reference_seconds(run.summary, costs)
+        try:
+            value = costs.seconds(run)
+        except reference_time.CalibrationError as e:
+            print(f"error: {run.path}: {e}", file=sys.stderr)
+            raise SystemExit(2)
         if value is None:
             print(f"error: {run.path}/summary.json has no \"work\" (written by an esrun before it counted steps "
                   "and forwards); use --time wall", file=sys.stderr)
@@ -292,6 +299,131 @@ def flat_equal_time(at):
     return (at[0],) + (at[1] if at[1] is not None else (None, None))
 
 
+LOWER_IS_BETTER = ("loss", "rmse", "mae", "mse", "perplexity")
+LADDER_ROWS = ("reduced_epochs",)  # besides the baseline: rows that are rungs of the ladder, not methods
+
+
+def row_name(row_keys, r):
+    """A row's label without the keys this row's method has no value for (key=null)."""
+    return ", ".join(part for part in label(row_keys, r).split(", ") if not part.endswith("=null"))
+
+
+def cost_of(cell):
+    return cell.time[0] + cell.extra[0]
+
+
+def to_quality_text(cell, rungs, higher):
+    """Uniform's train time to reach the cell's quality, and the share of it the method saves."""
+    found = equal_time.time_to_quality(rungs, cell.value[0], higher)
+    if found is None:
+        return MISSING
+    kind, seconds = found
+    share = 100.0 * (1.0 - cost_of(cell) / seconds) if seconds > 0 else None
+    saved_text = "" if share is None else f"{share:.0f}%"
+    if kind == "at":
+        return f"{seconds:.1f} s (saves {saved_text})"
+    if kind == "beyond":
+        return f"> {seconds:.1f} s, longer than the ladder (saves > {saved_text})"
+    return f"≤ {seconds:.1f} s (the shortest rung is as good already)"
+
+
+def section(row_keys, col_keys, rows, c, table, base, ladder, baseline, other=None):
+    """One column of the table (a setting) as a Markdown table of its methods with their verdicts.
+    other: (cells, ladders) of the same table on the wall clock when this one is on reference time, for
+    the wall clock's time and verdict."""
+    metric = column_metrics(rows, [c], table)[c]
+    higher = metric not in LOWER_IS_BETTER
+    cells = [(r, table[(r, c)]) for r in rows if table[(r, c)].n > 0]
+    if not cells:
+        return ""
+    problem_keys = dict(cells[0][1].problem)
+    clocks = ["train time, reference (s)", "train time, wall (s)"] if other else ["train time (s)"]
+    head = ["method", f"{metric}{unit(metric)}"] + clocks + [
+        f"time saved vs {baseline}", f"Δ vs {baseline} (95% CI)", "Δ at equal time (95% CI)",
+        f"{baseline}'s time to this quality", "verdict"] + (["verdict (wall clock)"] if other else [])
+    model = problem_keys.get("model.name")
+    lines = [f"### {label(col_keys, c)}: {metric}{', ' + model if model else ''} "
+             f"({'higher' if higher else 'lower'} is better)", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r, cell in cells:
+        rungs = ladder[(r, c)]
+        is_rung = format_value(r[0]) in (baseline,) + LADDER_ROWS
+        at = equal_time_delta(cell, rungs)
+        spread = f" ± {cell.value[1]:.2f}" if cell.value[1] is not None else ""
+        d, saved_share = delta(cell, base[(r, c)]), saved(cell, base[(r, c)])
+        interval = interval_of_delta(cell, base[(r, c)])
+        out = [row_name(row_keys, r), f"{cell.value[0]:.2f}{spread} (n={cell.n})", f"{cost_of(cell):.1f}"]
+        if other:
+            out.append(f"{cost_of(other[0][(r, c)]):.1f}")
+        out += [MISSING if saved_share is None else f"{saved_share:.1f}%",
+                MISSING if d is None else f"{d:+.2f} {format_interval(interval)}",
+                "outside ladder" if at is None else f"{at[0]:+.2f} {format_interval(at[1])}"]
+        if is_rung:
+            out += ["—", "rung of the ladder"] + (["—"] if other else [])
+        else:
+            out += [to_quality_text(cell, rungs, higher), equal_time.verdict(cost_of(cell), at, rungs, higher)]
+            if other:
+                other_cell, other_rungs = other[0][(r, c)], other[1][(r, c)]
+                out.append(equal_time.verdict(cost_of(other_cell), equal_time_delta(other_cell, other_rungs),
+                                              other_rungs, higher))
+        lines.append("| " + " | ".join(out) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def machine():
+    """This machine in words: CPU model and cores (Linux), for a document's header."""
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return f"{model or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def about(path):
+    """The leading comment block of a sweep file, as text."""
+    text = []
+    with open(path) as f:
+        for line in f:
+            if not line.startswith("#"):
+                break
+            text.append(line[1:].strip())
+    return " ".join(text)
+
+
+def document(built, other, args, costs, command):
+    """The Markdown document of --out: a header, then one section per column with every method's verdict."""
+    row_keys, col_keys, rows, cols, table, base, ladder = built
+    clock = ("reference time (each run's training steps and forwards costed with " + costs.path + ")"
+             if costs else "wall clock (summary.json's train_time_s + extra_cost_s)")
+    parts = [f"# {args.title}", ""]
+    if args.about:
+        parts += [about(args.about), ""]
+    parts += [f"Generated by `{command}` on {datetime.date.today().isoformat()}; machine: {args.machine or machine()}.",
+              "",
+              f"Train time: {clock}; evaluation is never counted. Each method is compared with {baseline_text(args)} "
+              "at equal epochs (Δ vs uniform, time saved) and at equal train time: Δ at equal time is its quality "
+              f"minus {args.baseline}'s at its train time, interpolated on the ladder of {args.baseline} runs at "
+              "shorter lengths (reduced_epochs: each schedule fully decayed), never extrapolated; the time to this "
+              f"quality reads the ladder the other way. 95% CI: Welch's t interval over seeds. Verdict: the method "
+              "saves time at equal quality when the interval of its Δ at equal time lies on the better side of 0; "
+              "otherwise it does not." + (" The wall clock's time and verdict are beside them: the wall clocks of runs "
+                                           "sharing a machine are noisy, and reference time leaves out data loading "
+                                           "and the policies' own bookkeeping." if other else ""), ""]
+    for c in cols:
+        parts.append(section(row_keys, col_keys, rows, c, table, base, ladder, args.baseline,
+                             (other[4], other[6]) if other else None))
+    unfinished = sum(cell.unfinished for cell in table.values())
+    if unfinished:
+        parts.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.\n")
+    return "\n".join(parts)
+
+
+def baseline_text(args):
+    return f"{args.baseline} trained as long (the same epochs)"
+
+
 def main(argv=None):
     parser = argument_parser("scripts/tables", __doc__, "rows", "columns")
     parser.add_argument("--baseline", default="uniform", help="value of the first row key for the baseline row")
@@ -302,11 +434,21 @@ def main(argv=None):
                              "when absent; GLUE: CoLA mcc, MRPC/QQP f1, STS-B pearson); regression: rmse, mae, "
                              "mse, r2; causal_lm: perplexity")
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
+    parser.add_argument("--out", help="also write a Markdown document to this file: one table per column (setting) "
+                                      "with each method's time to uniform's quality and a verdict (saves time at "
+                                      "equal quality, or not); with --costs both clocks")
+    parser.add_argument("--title", default="Same quality in less time?", help="--out: the document's title")
+    parser.add_argument("--about", metavar="SWEEP_YAML", help="--out: open the document with this sweep file's "
+                                                               "leading comment (what the runs are)")
+    parser.add_argument("--machine", help="--out: the machine the runs were made on (default: this one's CPU and "
+                                          "cores)")
     parser.add_argument("--time", choices=["wall", "reference"], default="wall",
                         help="train time for time saved and equal time: summary.json's wall clock, or the runs' work "
                              "costed with --costs (the same for a run repeated on a busy machine)")
-    parser.add_argument("--costs", help="with --time reference: the JSON of `esrun bench` for this model and data, "
-                                        "measured on a quiet machine")
+    parser.add_argument("--costs", nargs="+", metavar="BENCH_JSON",
+                        help="with --time reference: the JSON of `esrun bench` for each model and data of the runs, "
+                             "measured on a quiet machine (a sweep with `calibrate: true` writes them to "
+                             "<sweep>/costs/*.json)")
     args = parser.parse_args(argv)
     costs = None
     if args.time == "reference":
@@ -314,7 +456,7 @@ def main(argv=None):
             print("error: --time reference needs --costs FILE (the JSON of esrun bench)", file=sys.stderr)
             return 2
         try:
-            costs = reference_time.Costs(args.costs)
+            costs = reference_time.Calibrations(args.costs)
         except reference_time.CalibrationError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -325,6 +467,12 @@ def main(argv=None):
     built = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value,
                   reference_clock(costs) if costs else wall_time)
     print(markdown(*built, args.baseline, args.metric, costs), end="")
+    if args.out:
+        other = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value,
+                      wall_time) if costs else None
+        command = shlex.join(["scripts/tables"] + (argv if argv is not None else sys.argv[1:]))
+        with open(args.out, "w") as f:
+            f.write(document(built, other, args, costs, command))
     if args.csv:
         text = csv_text(*built, args.value)
         if args.csv == "-":

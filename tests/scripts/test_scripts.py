@@ -100,6 +100,71 @@ class SweepExpansion(unittest.TestCase):
         half = next(j for j in ladder if j.name.endswith("half")).command("esrun", [])
         self.assertLess(half.index("sampler.name=uniform"), half.index("sampler.name=reduced_epochs"))  # the last wins
 
+    def test_a_list_of_grids_expands_each_with_its_own_ladder(self):
+        for name in ("a.yaml", "b.yaml"):
+            write(os.path.join(self.dir.name, name), "name: x\n")
+        path = self.sweep_file("""
+            grid:
+              - {config: [a.yaml], sampler.name: [uniform, es, eswp]}
+              - {config: [b.yaml], sampler.name: [uniform, infobatch]}
+            ladder: [{label: half, set: {sampler.name: reduced_epochs, sampler.prune_ratio: 0.5}}]
+            seeds: [0]
+            """)
+        names = [j.name for j in sweep.Sweep(path, out=self.dir.name).jobs()]
+        # Each grid's jobs, then its ladder; no product across the grids.
+        self.assertEqual(names, ["a,sampler.name=uniform", "a,sampler.name=es", "a,sampler.name=eswp", "a,ladder,half",
+                                 "b,sampler.name=uniform", "b,sampler.name=infobatch", "b,ladder,half"])
+        bad = self.sweep_file("grid: [{sampler.name: [es]}, {sampler.name: []}]\n")
+        with self.assertRaises(sweep.SweepError) as caught:
+            sweep.Sweep(bad, out=self.dir.name)
+        self.assertIn("grid[1].sampler.name", str(caught.exception))
+
+    def test_calibrate_benches_each_setting_once_before_the_runs(self):
+        for name in ("a.yaml", "b.yaml"):
+            write(os.path.join(self.dir.name, name), "name: x\n")
+        path = self.sweep_file("""
+            set: {threads: 1}
+            grid:
+              - {config: [a.yaml], sampler.name: [uniform, es]}
+              - {config: [b.yaml], sampler.name: [uniform]}
+            calibrate: true
+            """)
+        s = sweep.Sweep(path, out=self.dir.name)
+        calibrations = s.calibration_jobs()
+        self.assertEqual([j.file for j in calibrations], [os.path.join(s.root, "costs", "a.json"),
+                                                           os.path.join(s.root, "costs", "b.json")])
+        self.assertEqual(calibrations[0].command("esrun", [])[:4], ["esrun", "bench", "--config",
+                                                                     os.path.join(self.dir.name, "a.yaml")])
+        # A stand-in esrun: bench prints its JSON on stdout (then fails for b); a run writes its summary.
+        calls = os.path.join(self.dir.name, "calls.txt")
+        fake = write(os.path.join(self.dir.name, "fake_esrun"), textwrap.dedent(f"""\
+            #!{sys.executable}
+            import json, os, sys
+            args = sys.argv[1:]
+            with open({calls!r}, "a") as f:
+                f.write(" ".join(args) + "\\n")
+            if args[0] == "bench":
+                print(json.dumps({{"batch": 8, "train_step_by_rows": []}}))
+                print("benching", file=sys.stderr)
+                sys.exit(1 if "b.yaml" in " ".join(args) else 0)
+            run_dir = args[args.index("--out") + 1]
+            os.makedirs(run_dir, exist_ok=True)
+            open(os.path.join(run_dir, "summary.json"), "w").write("{{}}")
+            """))
+        os.chmod(fake, 0o755)
+        code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake, "--workers", "2"])
+        self.assertEqual(code, 1)  # b's calibration failed: no run starts
+        self.assertIn("failed (exit 1) calibrate b", out)
+        self.assertEqual(calibrations[0].status(), "finished")
+        self.assertEqual(calibrations[1].status(), "new")
+        self.assertFalse(os.path.exists(calibrations[1].file))  # a failed bench leaves no costs file
+        with open(calibrations[0].file) as f:
+            self.assertEqual(json.load(f)["batch"], 8)  # stdout only; stderr went to the log
+        with open(calibrations[0].log) as f:
+            self.assertIn("benching", f.read())
+        with open(calls) as f:
+            self.assertEqual([line.split()[0] for line in f.read().splitlines()], ["bench", "bench"])
+
     def test_a_ladder_entry_without_a_label_is_an_error(self):
         path = self.sweep_file("""
             configs: [base.yaml]
@@ -488,6 +553,72 @@ class EqualTimeTables(unittest.TestCase):
             make_run(root, "old", "es", 5, 0.9, 10.0)  # no work recorded
             with self.assertRaises(SystemExit):
                 quiet(tables.main, [root, "--time", "reference", "--costs", costs_path])
+
+    def test_each_run_takes_the_calibration_of_its_dataset_and_model(self):
+        def bench(name, dataset, model, seconds):
+            return write(os.path.join(self.dir.name, name), json.dumps({
+                "batch": 64, "dataset": dataset, "model": model, "score_forward": {"seconds_per_step": 0.1},
+                "train_step_by_rows": [{"rows": 64, "seconds_per_step": seconds}]}))
+        cnn = bench("cnn.json", "cifar10", "small_cnn", 0.5)
+        mlp = bench("mlp.json", "csv_table", "mlp", 0.01)
+        with tempfile.TemporaryDirectory() as root:
+            make_run(root, "u", "uniform", 0, 0.9, 30.0, extra={"model.name": "small_cnn"},
+                     summary={"work": {"train_steps": {"64": 100}}})
+            make_run(root, "r", "uniform", 0, 0.9, 30.0, data="csv_table", extra={"model.name": "mlp"},
+                     summary={"work": {"train_steps": {"64": 100}}})
+            code, out = quiet(tables.main, [root, "--time", "reference", "--costs", cnn, mlp, "--csv", "-"])
+            self.assertEqual(code, 0, out)
+            self.assertIn("uniform,cifar10,1,0,90.0000,,0.0000,50.0000,", out)  # 100 steps x 0.5 s
+            self.assertIn("uniform,csv_table,1,0,90.0000,,0.0000,1.0000,", out)  # 100 steps x 0.01 s
+            with self.assertRaises(SystemExit) as caught:
+                quiet(tables.main, [root, "--time", "reference", "--costs", cnn])
+            self.assertEqual(caught.exception.code, 2)  # the csv_table run has no calibration
+        anonymous = write(os.path.join(self.dir.name, "anonymous.json"), json.dumps({
+            "batch": 64, "score_forward": {"seconds_per_step": 0.1},
+            "train_step_by_rows": [{"rows": 64, "seconds_per_step": 0.5}]}))
+        from esrunpy import reference_time
+        with self.assertRaises(reference_time.CalibrationError):
+            reference_time.Calibrations([cnn, anonymous])
+
+    def test_the_document_gives_each_method_a_verdict_with_uniforms_time_to_its_quality(self):
+        out_path = os.path.join(self.dir.name, "evaluation.md")
+        for seed, acc in ((0, 0.95), (1, 0.96)):
+            make_run(self.dir.name, f"ob-{seed}", "order", seed, acc, 60.0)  # far above the ladder at 60 s
+        for seed, acc in ((0, 0.84), (1, 0.86)):
+            make_run(self.dir.name, f"sb-{seed}", "selective_backprop", seed, acc, 60.0)  # below it
+        code, out = quiet(tables.main, [self.dir.name, "--out", out_path, "--machine", "a test box"])
+        self.assertEqual(code, 0, out)
+        with open(out_path) as f:
+            text = f.read()
+        self.assertIn("machine: a test box", text)
+        self.assertIn("### cifar10: acc (higher is better)", text)
+        # es: 92 at 60 s against uniform's 87.8 there, interval [-1.38, +9.78] holds 0. Uniform reaches
+        # 92 beyond its longest rung (91 at 100 s): es saves more than 40%.
+        self.assertIn("| es | 92.00 ± 1.41 (n=2) | 60.0 | 40.0% | +1.00 [-5.08, +7.08] | +4.20 [-1.38, +9.78] | "
+                      "> 100.0 s, longer than the ladder (saves > 40%) | does not save time: level with uniform "
+                      "given the same time (the interval holds 0) |", text)
+        # order: 95.5 at 60 s, clear of the ladder: it saves time.
+        self.assertIn("| order | 95.50 ± 0.71 (n=2) | 60.0 | 40.0% |", text)
+        self.assertIn("saves time at equal quality |", text)
+        # selective_backprop: 85 at 60 s; uniform is 85 at 25 + (85 - 81) / (87 - 81) * 25 = 41.7 s.
+        self.assertIn("| selective_backprop | 85.00 ± 1.41 (n=2) | 60.0 | 40.0% | -6.00 [-12.08, +0.08] | "
+                      "-2.80 [-8.38, +2.78] | 41.7 s (saves -44%) |", text)
+        self.assertIn("| ka | 95.00 (n=1) | 10.0 | 90.0% | +4.00 n/a | outside ladder | > 100.0 s, longer than the "
+                      "ladder (saves > 90%) | no verdict: faster than the ladder's shortest rung |", text)
+        self.assertIn("| uniform, steps=100 | 81.00 ± 1.41 (n=2) | 25.0 |", text)
+        self.assertIn("rung of the ladder", text)
+
+    def test_verdicts_read_a_lower_is_better_metric_the_other_way(self):
+        from esrunpy import equal_time
+        rungs = [equal_time.Rung(10.0, 700.0, 10.0, 3), equal_time.Rung(20.0, 600.0, 10.0, 3)]
+        self.assertEqual(equal_time.verdict(15.0, (-60.0, (-80.0, -40.0)), rungs, higher_is_better=False),
+                         "saves time at equal quality")
+        self.assertTrue(equal_time.verdict(15.0, (60.0, (40.0, 80.0)), rungs, higher_is_better=False)
+                        .startswith("does not save time: worse"))
+        self.assertTrue(equal_time.verdict(25.0, None, rungs, False).startswith("does not save time: it trains longer"))
+        self.assertEqual(equal_time.time_to_quality(rungs, 650.0, higher_is_better=False), ("at", 15.0))
+        self.assertEqual(equal_time.time_to_quality(rungs, 550.0, higher_is_better=False), ("beyond", 20.0))
+        self.assertEqual(equal_time.time_to_quality(rungs, 750.0, higher_is_better=False), ("within", 10.0))
 
     def test_the_t_quantiles_and_the_interpolation_are_the_textbooks(self):
         from esrunpy import equal_time
@@ -921,6 +1052,7 @@ class RealSweep(unittest.TestCase):
                   train.epochs: 2
                   sampler.meta_batch: 32
                 grid: {{sampler.name: [uniform, es]}}
+                calibrate: true
                 seeds: [0, 1]
                 """))
             args = [path, "--out", root, "--esrun", ESRUN, "--workers", "2"]
@@ -947,6 +1079,14 @@ class RealSweep(unittest.TestCase):
             self.assertEqual(code, 0, out)
             self.assertRegex(out, r"\| uniform \| \d+\.\d\d ± \d+\.\d\d \(n=2\) \| \+0\.00 \| 0\.0% \|")
             self.assertRegex(out, r"\| es \| \d+\.\d\d ± \d+\.\d\d \(n=2\) \| [+-]\d+\.\d\d \| -?\d+\.\d% \|")
+            # The calibration esrun bench wrote before the runs costs their work: reference time.
+            costs = os.path.join(root, "tiny", "costs", "base.json")
+            code, out = quiet(tables.main, [os.path.join(root, "tiny"), "--time", "reference", "--costs", costs,
+                                            "--out", os.path.join(root, "tiny.md")])
+            self.assertEqual(code, 0, out)
+            self.assertIn("Train time: reference time", out)
+            with open(os.path.join(root, "tiny.md")) as f:
+                self.assertIn("| train time, reference (s) | train time, wall (s) |", f.read())
             code, out = quiet(plot.main, [os.path.join(root, "tiny"), "--out", os.path.join(root, "plots")])
             self.assertEqual(code, 0, out)
             png_size(os.path.join(root, "plots", "acc_vs_time.png"))
