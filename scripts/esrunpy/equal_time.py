@@ -7,9 +7,14 @@ its mean quality over seeds. Uniform's quality at a method's train time is inter
 between the two rungs around it, and never extrapolated: a method faster than the shortest rung or
 slower than the longest has no equal-time Δ.
 
-Intervals are 95% Welch intervals: the difference of the means ± t(0.975, ν) · se, with se² the sum
-of each mean's variance (s²/n, times the square of its interpolation weight) and ν from the
-Welch–Satterthwaite formula. A side with a single seed has no variance estimate, so no interval.
+Intervals are 95% intervals over seeds. When the method and every rung it is compared with ran the
+same seeds (two or more), they are paired: a seed fixes the data split or subset, the label noise
+and the initial weights alike for every method, so the interval is the paired t interval of the
+per-seed differences (the method's value minus uniform's interpolated at the same seed), mean ±
+t(0.975, n − 1) · s/√n. Otherwise they are Welch intervals: the difference of the means ±
+t(0.975, ν) · se, with se² the sum of each mean's variance (s²/n, times the square of its
+interpolation weight) and ν from the Welch–Satterthwaite formula. A side with a single seed has no
+variance estimate, so no interval.
 
 The verdict on a method follows from the interval of its Δ at equal time: above 0 (below for a
 lower-is-better metric) it saves time at equal quality, and uniform's time to reach the method's
@@ -78,11 +83,31 @@ def welch_interval(difference, terms, level=0.95):
     return difference - half, difference + half
 
 
-class Rung:
-    """One training length of the uniform ladder: mean train time, mean and std of the quality, seeds."""
+def paired_interval(differences, level=0.95):
+    """(low, high) of the mean of per-seed differences: the paired t interval; None for one seed."""
+    n = len(differences)
+    if n < 2:
+        return None
+    mean = sum(differences) / n
+    spread = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    half = t_quantile(0.5 + level / 2.0, n - 1) * spread / math.sqrt(n)
+    return mean - half, mean + half
 
-    def __init__(self, time, mean, std, n, source=None):
-        self.time, self.mean, self.std, self.n, self.source = time, mean, std, n, source
+
+def paired(by_seed, others):
+    """The per-seed differences by_seed[s] − Σ weight · other[s] over [(weight, other by_seed)], when all
+    of them hold the same two or more seeds; else None."""
+    if not by_seed or len(by_seed) < 2 or any(o is None or set(o) != set(by_seed) for _, o in others):
+        return None
+    return [by_seed[s] - sum(w * o[s] for w, o in others) for s in sorted(by_seed)]
+
+
+class Rung:
+    """One training length of the uniform ladder: mean train time, mean and std of the quality, seeds
+    (by_seed: {seed: quality}, for paired intervals)."""
+
+    def __init__(self, time, mean, std, n, source=None, by_seed=None):
+        self.time, self.mean, self.std, self.n, self.source, self.by_seed = time, mean, std, n, source, by_seed
 
 
 def is_ladder(rungs):
@@ -91,29 +116,32 @@ def is_ladder(rungs):
 
 
 def at_time(rungs, time):
-    """Uniform's quality at `time` on the ladder: (mean, [(weight, std, n)] of the rungs it mixes),
-    or None outside the ladder's times (or with fewer than two rungs of different times)."""
+    """Uniform's quality at `time` on the ladder: (mean, [(weight, rung)] of the rungs it mixes), or
+    None outside the ladder's times (or with fewer than two rungs of different times)."""
     rungs = sorted(rungs, key=lambda r: r.time)
     if not is_ladder(rungs) or not rungs[0].time <= time <= rungs[-1].time:
         return None
     for lower, upper in zip(rungs, rungs[1:]):
         if lower.time <= time <= upper.time:
             if upper.time == lower.time:
-                return lower.mean, [(1.0, lower.std, lower.n)]
+                return lower.mean, [(1.0, lower)]
             w = (time - lower.time) / (upper.time - lower.time)
-            return (1.0 - w) * lower.mean + w * upper.mean, [(1.0 - w, lower.std, lower.n), (w, upper.std, upper.n)]
+            return (1.0 - w) * lower.mean + w * upper.mean, [(1.0 - w, lower), (w, upper)]
     return None
 
 
-def delta_at_equal_time(mean, std, n, time, rungs):
-    """(Δ, interval or None) of a method's quality (mean, std over n seeds) against the ladder at its
-    train time; None outside the ladder."""
+def delta_at_equal_time(mean, std, n, time, rungs, by_seed=None):
+    """(Δ, interval or None) of a method's quality (mean, std over n seeds; by_seed {seed: quality}
+    for a paired interval) against the ladder at its train time; None outside the ladder."""
     reference = at_time(rungs, time)
     if reference is None:
         return None
-    value, terms = reference
+    value, mixed = reference
     difference = mean - value
-    return difference, welch_interval(difference, [(1.0, std, n)] + terms)
+    differences = paired(by_seed, [(w, rung.by_seed) for w, rung in mixed if w != 0.0])
+    if differences is not None:
+        return difference, paired_interval(differences)
+    return difference, welch_interval(difference, [(1.0, std, n)] + [(w, rung.std, rung.n) for w, rung in mixed])
 
 
 def time_to_quality(rungs, quality, higher_is_better=True):

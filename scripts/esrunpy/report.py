@@ -381,8 +381,14 @@ def ladder(entry, runs, costs=None):
     for members in rungs.values():
         value = mean_std([cell["scale"] * run.summary[key] for run in members])
         out.append(equal_time.Rung(sum(cost(run, costs) for run in members) / len(members), value[0], value[1], len(members),
-                                   members))
+                                   members, by_seed(entry, members)))
     return out
+
+
+def by_seed(entry, runs):
+    """{seed: the cell's value} of runs of one experiment, for paired intervals."""
+    cell = entry.cell
+    return {run.get("seed"): cell["scale"] * run.summary[f"{cell['when']}_test_{cell['metric']}"] for run in runs}
 
 
 def at_equal_time(entry):
@@ -392,7 +398,9 @@ def at_equal_time(entry):
     if any(set(map(id, rung.source)) & set(map(id, entry.finished)) for rung in entry.ladder):
         return 0.0, (0.0, 0.0)  # our runs are a rung: the ladder at our time is ourselves
     n = sum(len(group) for group in entry.groups) // max(1, len(entry.groups))
-    return equal_time.delta_at_equal_time(entry.ours[0], entry.ours[1], n, entry.time, entry.ladder)
+    # Paired over seeds only for one experiment: a glob cell's value is a mean over several.
+    ours = by_seed(entry, entry.groups[0]) if len(entry.groups) == 1 else None
+    return equal_time.delta_at_equal_time(entry.ours[0], entry.ours[1], n, entry.time, entry.ladder, ours)
 
 
 def baseline(entry, bases):
@@ -718,7 +726,8 @@ def notes(table, loose, entries=()):
                    "unless a note says reference time), "
                    "interpolated linearly on the ladder of uniform and reduced_epochs runs of the same data and model "
                    "at other training lengths (uniform runs with a train.budget are rungs only, in no cell), never "
-                   "extrapolated (outside ladder otherwise); 95% CI: Welch's t interval over seeds. The trade-off "
+                   "extrapolated (outside ladder otherwise); 95% CI over seeds: the paired t interval of per-seed "
+                   "differences where both sides ran the same seeds, else Welch's t interval. The trade-off "
                    "figure draws the ladder as uniform's curve.")
     return out
 

@@ -11,7 +11,8 @@ Equal train time (esrunpy/equal_time.py): when a column has a uniform ladder, th
 (and reduced_epochs runs) of the same problem at two or more training lengths (train.epochs,
 train.budget.*, reduced_epochs' ratio), the table adds for every method its Δ against uniform at
 the method's own train time (train_time_s + extra_cost_s), interpolated on the ladder and never
-extrapolated ("outside ladder" otherwise), and 95% Welch intervals for both Δs. A sweep declares
+extrapolated ("outside ladder" otherwise), and 95% intervals for both Δs over seeds (the paired t
+interval of per-seed differences where both sides ran the same seeds, else Welch's). A sweep declares
 the ladder with its `ladder` key (scripts/sweep).
 
 The default metric (--value task) is each run's own headline metric, summary.json's "metric"
@@ -102,6 +103,7 @@ class Cell:
                   "choose another --value", file=sys.stderr)
             raise SystemExit(2)
         self.value = mean_std([scale * v for v in values]) if finished else None
+        self.by_seed = {r.get("seed"): scale * v for r, v in zip(finished, values)}
         self.time = mean_std([clock(r) for r in finished]) if finished else None
         self.length_free_problem = problem_at_any_length(runs[0]) if runs else None
         # The scoring run behind a scores file (summaries before esrun scored have none).
@@ -135,7 +137,8 @@ def build(runs, rows, cols, baseline, when, value, clock=wall_time):
     for r in row_values:
         for c in col_values:
             cell = table[(r, c)]
-            ladder[(r, c)] = [equal_time.Rung(rung.time[0] + rung.extra[0], rung.value[0], rung.value[1], rung.n, rung)
+            ladder[(r, c)] = [equal_time.Rung(rung.time[0] + rung.extra[0], rung.value[0], rung.value[1], rung.n, rung,
+                                              rung.by_seed)
                               for b in row_values if format_value(b[0]) in (baseline, "reduced_epochs")
                               for rung in [table[(b, c)]]
                               if rung.n > 0 and rung.length_free_problem == cell.length_free_problem and
@@ -152,6 +155,9 @@ def interval_of_delta(cell, base):
         return None
     if cell is base:  # the baseline against itself: the same runs
         return 0.0, 0.0
+    differences = equal_time.paired(cell.by_seed, [(1.0, base.by_seed)])
+    if differences is not None:
+        return equal_time.paired_interval(differences)
     return equal_time.welch_interval(cell.value[0] - base.value[0],
                                      [(1.0, cell.value[1], cell.n), (-1.0, base.value[1], base.n)])
 
@@ -164,7 +170,8 @@ def equal_time_delta(cell, rungs):
         return None
     if any(rung.source is cell for rung in rungs):  # a rung against its own ladder: itself
         return 0.0, (0.0, 0.0)
-    return equal_time.delta_at_equal_time(cell.value[0], cell.value[1], cell.n, cell.time[0] + cell.extra[0], rungs)
+    return equal_time.delta_at_equal_time(cell.value[0], cell.value[1], cell.n, cell.time[0] + cell.extra[0], rungs,
+                                          cell.by_seed)
 
 
 def format_interval(interval):
@@ -258,7 +265,8 @@ def markdown(row_keys, col_keys, rows, cols, table, base, ladder, baseline, when
         notes.append(f"Δ at equal time: against {baseline} given the method's train time (train time + extra cost, "
                      f"{clock}), interpolated linearly on the ladder of {baseline} and reduced_epochs runs of the same "
                      "data and model at other training lengths, never extrapolated (outside ladder: the method's time "
-                     "lies outside the ladder's times). 95% CI: Welch's t interval over seeds (n/a with one seed).")
+                     "lies outside the ladder's times). 95% CI over seeds: the paired t interval of per-seed differences "
+                     "where both sides ran the same seeds, else Welch's t interval (n/a with one seed).")
     if unfinished:
         notes.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.")
     return "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
@@ -406,7 +414,9 @@ def document(built, other, args, costs, command):
               "at equal epochs (Δ vs uniform, time saved) and at equal train time: Δ at equal time is its quality "
               f"minus {args.baseline}'s at its train time, interpolated on the ladder of {args.baseline} runs at "
               "shorter lengths (reduced_epochs: each schedule fully decayed), never extrapolated; the time to this "
-              f"quality reads the ladder the other way. 95% CI: Welch's t interval over seeds. Verdict: the method "
+              f"quality reads the ladder the other way. 95% CI over seeds: the paired t interval of the per-seed "
+              "differences where both sides ran the same seeds (a seed fixes the data split, subset, noise and "
+              "initial weights for every method), else Welch's. Verdict: the method "
               "saves time at equal quality when the interval of its Δ at equal time lies on the better side of 0; "
               "otherwise it does not." + (" The wall clock's time and verdict are beside them: the wall clocks of runs "
                                            "sharing a machine are noisy, and reference time leaves out data loading "

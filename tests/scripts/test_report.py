@@ -529,9 +529,10 @@ class EqualTime(ReportTest):
         self.make_ladder()
         _, markdown, _ = self.report()
         self.assertIn("| time saved (paper) | Δ at equal time (95% CI) | verdict |", markdown)
-        # ES at 65 s: uniform there is 92.5 + (94.0 - 92.5) * 25/30 = 93.75; ES 95.20: +1.45, and the
-        # Welch interval of its two seeds and the two rungs' (weights 1/6 and 5/6).
-        self.assertIn("| 35.0% | 33.9% | +1.45 [+0.87, +2.03] | reproduced |", markdown)
+        # ES at 65 s: uniform there is 92.5 + (94.0 - 92.5) * 25/30 = 93.75; ES 95.20: +1.45. The rungs
+        # ran ES's seeds, so the interval is paired: per seed 95.1 - (92 + 5 * 94) / 6 = 1.433 and
+        # 95.3 - (93 + 5 * 94) / 6 = 1.467, 1.45 ± t(0.975, 1) · 0.0236 / √2 = 1.45 ± 0.21.
+        self.assertIn("| 35.0% | 33.9% | +1.45 [+1.24, +1.66] | reproduced |", markdown)
         self.assertIn("| Uniform | CIFAR-10 | 95.00 ± 0.10 | 95.00 ± 0.14 | 2 | +0.00 | 0.0% | — | +0.00 [+0.00, +0.00] |",
                       markdown)
         self.assertIn("| 50.0% | 40.0% | +0.00 | not reproduced |", markdown)  # ESWP at 50 s, one seed: no interval
@@ -575,7 +576,7 @@ class EqualTime(ReportTest):
         out, _, page = self.report()
         parsed = EqualTimeCells()
         parsed.feed(page)
-        self.assertEqual(parsed.cells[("es", "CIFAR-10")], "+1.45 [+0.87, +2.03]")
+        self.assertEqual(parsed.cells[("es", "CIFAR-10")], "+1.45 [+1.24, +1.66]")
         browser = Html.chromium(self, "--dump-dom", "file://" + os.path.abspath(out + ".html"))
         rendered = EqualTimeCells()
         rendered.feed(browser)
