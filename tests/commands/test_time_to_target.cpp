@@ -67,3 +67,18 @@ TEST_CASE("eval.every_steps evaluates within epochs, and its time is no train ti
   CHECK(reached[0]["optimizer_steps"] == 3);
   CHECK(reached[1]["reached"] == false);
 }
+
+TEST_CASE("a budget that ends on an every_steps multiple is evaluated once there", "[summary][e2e]") {
+  TempDir dir;
+  const std::vector<std::string> sets = {
+      "data.name=linear_synthetic", "data.linear={train_size: 512, test_size: 128}", "model={name: mlp, hidden: [16]}",
+      "train.epochs=3", "train.budget.steps=12", "sampler.meta_batch=64", "threads=1", "progress.mode=off",
+      "eval.every_steps=3"};
+  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  std::vector<int64_t> steps;
+  for (const auto& p : esrun::testing::read_jsonl(result.run_dir / "evaluations.jsonl"))
+    steps.push_back(p["optimizer_steps"].get<int64_t>());
+  // 8 steps an epoch: within the first after 3 and 6, its own at 8; within the second after 9; the
+  // budget's end at 12 is the second epoch's own evaluation, not one within it as well.
+  CHECK(steps == std::vector<int64_t>{3, 6, 8, 9, 12});
+}

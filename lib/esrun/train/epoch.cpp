@@ -53,10 +53,15 @@ void Trainer::expect_epochs() {
   policy_->expect_epochs(expected_epochs_);
 }
 
-Spent Trainer::spent_now(const OpenEpoch& open, double epoch_seconds) {
+Spent Trainer::spent_counts(const OpenEpoch& open) const {
   Spent now = totals_.spent;
   now.steps += open.optimizer_steps;
   now.samples += open.samples_backward;
+  return now;
+}
+
+Spent Trainer::spent_now(const OpenEpoch& open, double epoch_seconds) {
+  Spent now = spent_counts(open);
   now.seconds += epoch_seconds - open.eval_seconds;
   if (budget_.kind() == BudgetKind::Seconds && parallel_.distributed())
     now.seconds = static_cast<double>(parallel_.max({std::llround(now.seconds * 1e6)})[0]) / 1e6;
@@ -104,8 +109,10 @@ std::optional<EpochRecord> Trainer::train_epoch(int64_t epoch, const FitHooks& h
     if (hooks.on_step)
       hooks.on_step(StepProgress{epoch, epochs(), open.next_step, open.steps, open.images, seconds.seconds(), open.loss,
                                  open.samples_backward, schedule_->lr(progress) * open.lr_scale});
+    // Not at the epoch's last step nor at the budget's end: the epoch's own evaluation follows.
     const int64_t every = config_.eval.every_steps, steps_after = totals_.spent.steps + open.optimizer_steps;
-    if (every > 0 && open.next_step < open.steps && steps_after / every > steps_before / every)
+    if (every > 0 && open.next_step < open.steps && steps_after / every > steps_before / every &&
+        (budget_.by_epochs() || !budget_.exhausted(spent_now(open, seconds.seconds()))))
       evaluate_within(open, clock, hooks, seconds.seconds());
     if (open.next_step < open.steps && hooks.stop_requested && hooks.stop_requested()) {
       check_finite(open);  // never checkpoint a model that a non-finite step has updated
@@ -276,9 +283,7 @@ void Trainer::refresh(int64_t epoch, OpenEpoch& open, PhaseClock& clock) {
 void Trainer::train_rows(const torch::Tensor& indices_in, const torch::Tensor& inputs_in, const torch::Tensor& targets_in,
                          const torch::Tensor& weights_in, double progress, OpenEpoch& open, PhaseClock& clock) {
   // A steps or samples budget ends exactly: no step past it, the last one trimmed to its samples.
-  Spent spent = totals_.spent;
-  spent.steps += open.optimizer_steps;
-  spent.samples += open.samples_backward;
+  const Spent spent = spent_counts(open);
   const int64_t left = budget_.samples_left(spent);
   if ((budget_.kind() == BudgetKind::Steps || budget_.kind() == BudgetKind::Samples) && budget_.exhausted(spent)) return;
   const auto within = [&](const torch::Tensor& t) { return t.defined() && t.size(0) > left ? t.narrow(0, 0, left) : t; };

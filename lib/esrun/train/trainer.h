@@ -105,6 +105,8 @@ class Trainer {
   // The budget spent so far: the finished epochs' and the open one's (`epoch_seconds` in it), the
   // seconds agreed over the ranks (the largest).
   Spent spent_now(const OpenEpoch& open, double epoch_seconds);
+  // Its steps and samples alone (no clock, no collective).
+  Spent spent_counts(const OpenEpoch& open) const;
   // The LR schedule's progress in epochs at a step of the open epoch, given the budget spent.
   double schedule_progress(const OpenEpoch& open, int64_t step, const Spent& now) const;
   // An evaluation within the epoch (eval.every_steps): its time is not train time.
