@@ -378,6 +378,40 @@ def section(row_keys, col_keys, rows, c, table, base, ladder, baseline, other=No
     return "\n".join(lines) + "\n"
 
 
+def tradeoff_figure(row_keys, rows, c, table, ladder, baseline, path, title, ylabel, clock):
+    """Quality against train time in one setting: uniform's ladder as a curve, each method a point
+    (± std over seeds on both axes). False (nothing written) without a finished cell."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    cells = [(r, table[(r, c)]) for r in rows if table[(r, c)].n > 0]
+    if not cells:
+        return False
+    figure, panel = plt.subplots(figsize=(7.5, 4.8))
+    rungs = sorted(next((rungs for r, _ in cells for rungs in [ladder[(r, c)]] if equal_time.is_ladder(rungs)), []),
+                   key=lambda rung: rung.time)
+    if rungs:
+        panel.errorbar([rung.time for rung in rungs], [rung.mean for rung in rungs],
+                       yerr=[rung.std or 0.0 for rung in rungs], fmt="--o", color="0.35", capsize=3, zorder=1,
+                       label=f"{baseline} ladder")
+    colours, markers = plt.get_cmap("tab20").colors, "sD^vP*X<>ph"
+    methods = [(r, cell) for r, cell in cells if format_value(r[0]) not in (baseline,) + LADDER_ROWS]
+    for i, (r, cell) in enumerate(methods):
+        panel.errorbar(cost_of(cell), cell.value[0], xerr=cell.time[1] or 0.0, yerr=cell.value[1] or 0.0,
+                       fmt=markers[i % len(markers)], color=colours[i % len(colours)], markersize=7, capsize=3,
+                       label=row_name(row_keys, r), zorder=2)
+    panel.set_title(title)
+    panel.set_xlabel(f"train time (s, {clock})")
+    panel.set_ylabel(ylabel)
+    panel.grid(alpha=0.3)
+    if panel.get_legend_handles_labels()[0]:
+        panel.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
 def machine():
     """This machine in words: CPU model and cores (Linux), for a document's header."""
     model = None
@@ -421,9 +455,17 @@ def document(built, other, args, costs, command):
               "otherwise it does not." + (" The wall clock's time and verdict are beside them: the wall clocks of runs "
                                            "sharing a machine are noisy, and reference time leaves out data loading "
                                            "and the policies' own bookkeeping." if other else ""), ""]
+    folder = os.path.splitext(args.out)[0] + "-files"
     for c in cols:
         parts.append(section(row_keys, col_keys, rows, c, table, base, ladder, args.baseline,
                              (other[4], other[6]) if other else None))
+        metric = column_metrics(rows, [c], table)[c]
+        name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in label(col_keys, c)) + ".png"
+        os.makedirs(folder, exist_ok=True)
+        if tradeoff_figure(row_keys, rows, c, table, ladder, args.baseline, os.path.join(folder, name),
+                           label(col_keys, c), f"test {metric}{unit(metric)}", "reference" if costs else "wall clock"):
+            parts.append(f"![{label(col_keys, c)}: {metric} against train time]"
+                         f"({os.path.basename(folder)}/{name})\n")
     unfinished = sum(cell.unfinished for cell in table.values())
     if unfinished:
         parts.append(f"{unfinished} run(s) without summary.json (unfinished) are left out.\n")
@@ -446,7 +488,8 @@ def main(argv=None):
     parser.add_argument("--csv", help="also write the table as CSV to this file ('-' for stdout)")
     parser.add_argument("--out", help="also write a Markdown document to this file: one table per column (setting) "
                                       "with each method's time to uniform's quality and a verdict (saves time at "
-                                      "equal quality, or not); with --costs both clocks")
+                                      "equal quality, or not), with --costs on both clocks, and a figure of quality "
+                                      "against train time per setting in OUT-files/")
     parser.add_argument("--title", default="Same quality in less time?", help="--out: the document's title")
     parser.add_argument("--about", metavar="SWEEP_YAML", help="--out: open the document with this sweep file's "
                                                                "leading comment (what the runs are)")
@@ -481,8 +524,11 @@ def main(argv=None):
         other = build(runs, args.rows.split(","), args.cols.split(","), args.baseline, args.metric, args.value,
                       wall_time) if costs else None
         command = shlex.join(["scripts/tables"] + (argv if argv is not None else sys.argv[1:]))
+        if os.path.dirname(args.out):
+            os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        text = document(built, other, args, costs, command)
         with open(args.out, "w") as f:
-            f.write(document(built, other, args, costs, command))
+            f.write(text)
     if args.csv:
         text = csv_text(*built, args.value)
         if args.csv == "-":

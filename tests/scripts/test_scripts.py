@@ -608,6 +608,9 @@ class EqualTimeTables(unittest.TestCase):
         self.assertIn("| ka | 95.00 (n=1) | 10.0 | 90.0% | +4.00 n/a | outside ladder | > 100.0 s, longer than the "
                       "ladder (saves > 90%) | no verdict: faster than the ladder's shortest rung |", text)
         self.assertIn("| uniform, steps=100 | 81.00 ± 1.41 (n=2) | 25.0 |", text)
+        # Quality against train time, beside the document.
+        self.assertIn("![cifar10: acc against train time](evaluation-files/cifar10.png)", text)
+        self.assertGreater(png_size(os.path.join(self.dir.name, "evaluation-files", "cifar10.png"))[0], 0)
         self.assertIn("rung of the ladder", text)
 
     def test_verdicts_read_a_lower_is_better_metric_the_other_way(self):
