@@ -16,6 +16,15 @@ nlohmann::json point(int64_t epoch, int64_t steps, double seconds, std::optional
           {"test_rmse", rmse}};
 }
 
+// A 512-sample linear regression with an MLP, 8 steps an epoch, and `extra`.
+std::vector<std::string> linear_run(std::vector<std::string> extra) {
+  std::vector<std::string> sets = {"data.name=linear_synthetic", "data.linear={train_size: 512, test_size: 128}",
+                                   "model={name: mlp, hidden: [16]}", "train.epochs=3", "sampler.meta_batch=64",
+                                   "threads=1", "progress.mode=off"};
+  sets.insert(sets.end(), extra.begin(), extra.end());
+  return sets;
+}
+
 }  // namespace
 
 TEST_CASE("time_to_target names the first evaluation that reached each target, or none", "[summary]") {
@@ -42,11 +51,8 @@ TEST_CASE("time_to_target names the first evaluation that reached each target, o
 
 TEST_CASE("eval.every_steps evaluates within epochs, and its time is no train time", "[summary][e2e]") {
   TempDir dir;
-  const std::vector<std::string> sets = {
-      "data.name=linear_synthetic", "data.linear={train_size: 512, test_size: 128}", "model={name: mlp, hidden: [16]}",
-      "train.epochs=3", "sampler.meta_batch=64", "threads=1", "progress.mode=off", "eval.every_steps=3",
-      "eval.targets=[1.0e9, 0.0]"};
-  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  const auto result =
+      esrun::run(esrun::RunRequest{{}, linear_run({"eval.every_steps=3", "eval.targets=[1.0e9, 0.0]"}), dir / "run"});
   const auto curve = esrun::testing::read_jsonl(result.run_dir / "evaluations.jsonl");
   // 24 steps: within epochs after steps 3, 6 (epoch 1), 9, 12, 15 (epoch 2), 18, 21 (epoch 3; 24
   // ends it), and the three epochs' own evaluations.
@@ -70,11 +76,8 @@ TEST_CASE("eval.every_steps evaluates within epochs, and its time is no train ti
 
 TEST_CASE("a budget that ends on an every_steps multiple is evaluated once there", "[summary][e2e]") {
   TempDir dir;
-  const std::vector<std::string> sets = {
-      "data.name=linear_synthetic", "data.linear={train_size: 512, test_size: 128}", "model={name: mlp, hidden: [16]}",
-      "train.epochs=3", "train.budget.steps=12", "sampler.meta_batch=64", "threads=1", "progress.mode=off",
-      "eval.every_steps=3"};
-  const auto result = esrun::run(esrun::RunRequest{{}, sets, dir / "run"});
+  const auto result =
+      esrun::run(esrun::RunRequest{{}, linear_run({"train.budget.steps=12", "eval.every_steps=3"}), dir / "run"});
   std::vector<int64_t> steps;
   for (const auto& p : esrun::testing::read_jsonl(result.run_dir / "evaluations.jsonl"))
     steps.push_back(p["optimizer_steps"].get<int64_t>());

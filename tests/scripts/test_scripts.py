@@ -76,6 +76,19 @@ class SweepExpansion(unittest.TestCase):
     def sweep_file(self, text):
         return write(os.path.join(self.dir.name, "sweep.yaml"), textwrap.dedent(text))
 
+    def fake_esrun(self, subcommands):
+        """(path, calls file) of a stand-in esrun: it appends its arguments to the calls file, runs
+        `subcommands` (Python over `args`, exiting for those it handles), and otherwise is a run that
+        writes its summary.json."""
+        calls = os.path.join(self.dir.name, "calls.txt")
+        fake = write(os.path.join(self.dir.name, "fake_esrun"), f"#!{sys.executable}\nimport json, os, sys\n"
+                     f"args = sys.argv[1:]\nwith open({calls!r}, 'a') as f:\n    f.write(' '.join(args) + '\\n')\n" +
+                     textwrap.dedent(subcommands) +
+                     "run_dir = args[args.index('--out') + 1]\nos.makedirs(run_dir, exist_ok=True)\n"
+                     "open(os.path.join(run_dir, 'summary.json'), 'w').write('{}')\n")
+        os.chmod(fake, 0o755)
+        return fake, calls
+
     def test_a_ladder_adds_uniform_jobs_per_combination_of_the_other_grid_keys(self):
         path = self.sweep_file("""
             name: demo
@@ -136,22 +149,12 @@ class SweepExpansion(unittest.TestCase):
         self.assertEqual(calibrations[0].command("esrun", [])[:4], ["esrun", "bench", "--config",
                                                                      os.path.join(self.dir.name, "a.yaml")])
         # A stand-in esrun: bench prints its JSON on stdout (then fails for b); a run writes its summary.
-        calls = os.path.join(self.dir.name, "calls.txt")
-        fake = write(os.path.join(self.dir.name, "fake_esrun"), textwrap.dedent(f"""\
-            #!{sys.executable}
-            import json, os, sys
-            args = sys.argv[1:]
-            with open({calls!r}, "a") as f:
-                f.write(" ".join(args) + "\\n")
+        fake, calls = self.fake_esrun(f"""
             if args[0] == "bench":
                 print(json.dumps({{"batch": 8, "train_step_by_rows": []}}))
                 print("benching", file=sys.stderr)
                 sys.exit(1 if "b.yaml" in " ".join(args) else 0)
-            run_dir = args[args.index("--out") + 1]
-            os.makedirs(run_dir, exist_ok=True)
-            open(os.path.join(run_dir, "summary.json"), "w").write("{{}}")
-            """))
-        os.chmod(fake, 0o755)
+            """)
         code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake, "--workers", "2"])
         self.assertEqual(code, 1)  # b's calibration failed: no run starts
         self.assertIn("failed (exit 1) calibrate b", out)
@@ -306,24 +309,13 @@ class SweepExpansion(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn("--scores-only first", out)
         # A stand-in esrun: `score` writes its folder's score.json and the file; a run its summary.
-        calls = os.path.join(self.dir.name, "calls.txt")
-        fake = write(os.path.join(self.dir.name, "fake_esrun"), textwrap.dedent(f"""\
-            #!{sys.executable}
-            import json, os, sys
-            args = sys.argv[1:]
-            with open({calls!r}, "a") as f:
-                f.write(" ".join(args) + "\\n")
+        fake, calls = self.fake_esrun(f"""
             if args[0] == "score":
-                folder = {job.run_dir!r}
-                os.makedirs(folder, exist_ok=True)
+                os.makedirs({job.run_dir!r}, exist_ok=True)
                 open({job.file!r}, "w").write("scores")
-                json.dump({{"done": True}}, open(os.path.join(folder, "score.json"), "w"))
-            else:
-                run_dir = args[args.index("--out") + 1]
-                os.makedirs(run_dir, exist_ok=True)
-                open(os.path.join(run_dir, "summary.json"), "w").write("{{}}")
-            """))
-        os.chmod(fake, 0o755)
+                json.dump({{"done": True}}, open(os.path.join({job.run_dir!r}, "score.json"), "w"))
+                sys.exit(0)
+            """)
         code, out = quiet(sweep.main, [path, "--out", self.dir.name, "--esrun", fake, "--scores-only"])
         self.assertEqual(code, 0, out)
         with open(calls) as f:
