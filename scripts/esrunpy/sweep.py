@@ -22,6 +22,10 @@ Sweep YAML:
     score: [../paper/infobatch_table1/scoring/*.yaml]  # optional: esrun score configs (globs allowed),
                                       # applied after `configs` (then `set` and --set), run to completion
                                       # before the training jobs; each writes the file its score.out names
+    calibrate: true                   # optional: esrun bench of each setting (a grid's keys but
+                                      # sampler.name) first, one at a time, into <out>/<name>/costs/, for
+                                      # scripts/tables --time reference --costs (locally, or by --scores-only
+                                      # before a Slurm array)
 
 A ladder entry is a uniform job (sampler.name: uniform unless its `set` names another) for every
 combination of the grid's other keys, with the variants' settings left out; scripts/tables and
@@ -597,7 +601,8 @@ def main(argv=None):
     parser.add_argument("--list", action="store_true", help="print the jobs with their status and exit")
     parser.add_argument("--dry-run", action="store_true", help="print the commands that would run")
     parser.add_argument("--scores-only", action="store_true",
-                        help="run only the sweep's scoring jobs (`score`), e.g. before submitting the training array to Slurm")
+                        help="run only the sweep's calibrations (`calibrate`) and scoring jobs (`score`), e.g. before "
+                             "submitting the training array to Slurm")
     parser.add_argument("--workers", type=int, default=1, help="local jobs at a time")
     parser.add_argument("--threads", type=int, help="threads per job (default: cores / workers)")
     parser.add_argument("--devices", help="comma-separated devices handed to workers in turn, e.g. cuda:0,cuda:1")
@@ -664,11 +669,11 @@ def main(argv=None):
             return 0
         devices = args.devices.split(",") if args.devices else []
         outcome = {}
+        if calibrations:
+            # One at a time, before any other job: each measures a machine as quiet as it gets.
+            outcome = run_local(sweep, calibrations, 1, threads, args.esrun, devices, args.dry_run)
         if scoring:
-            outcome = run_local(sweep, scoring, args.workers, threads, args.esrun, devices, args.dry_run)
-        if calibrations and not args.scores_only:
-            # One at a time, before any training job: each measures a machine as quiet as it gets.
-            outcome.update(run_local(sweep, calibrations, 1, threads, args.esrun, devices, args.dry_run))
+            outcome.update(run_local(sweep, scoring, args.workers, threads, args.esrun, devices, args.dry_run))
         scored = not any(v.startswith(("failed", "interrupted", "not started")) for v in outcome.values())
         if not args.scores_only and scored:
             outcome.update(run_local(sweep, jobs, args.workers, threads, args.esrun, devices, args.dry_run))
