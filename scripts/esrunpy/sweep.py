@@ -86,10 +86,17 @@ class Job:
     def title(self):
         return f"{self.name}/s{self.seed}"
 
+    def all_configs(self, configs):
+        """The sweep's base configs, then this job's own config file (if any)."""
+        return list(configs) + ([self.config] if self.config else [])
+
     def overrides(self, configs):
-        """What defines this job beyond its seed, recorded beside the run (sweep_job.json)."""
-        return {"configs": list(configs) + ([self.config] if self.config else []),
-                "set": [[k, yaml_value(v)] for k, v in self.sets], "seed": self.seed}
+        """What defines this job, recorded beside the run (sweep_job.json); a job without a seed (scoring,
+        calibration) records none."""
+        out = {"configs": self.all_configs(configs), "set": [[k, yaml_value(v)] for k, v in self.sets]}
+        if self.seed is not None:
+            out["seed"] = self.seed
+        return out
 
     def recorded(self):
         try:
@@ -119,7 +126,7 @@ class Job:
 
     def command(self, esrun, configs, extra_sets=()):
         cmd = [esrun]
-        for config in list(configs) + ([self.config] if self.config else []):
+        for config in self.all_configs(configs):
             cmd += ["--config", config]
         for key, value in list(self.sets) + [("seed", self.seed)] + list(extra_sets):
             cmd += ["--set", f"{key}={yaml_value(value)}"]
@@ -151,9 +158,6 @@ class ScoreJob(Job):
     def title(self):
         return f"score {self.name}"
 
-    def overrides(self, configs):
-        return {"configs": list(configs) + [self.config], "set": [[k, yaml_value(v)] for k, v in self.sets]}
-
     def status(self):
         """As esrun score sees it: a folder without a trained part (its checks failed) starts afresh."""
         try:
@@ -172,7 +176,7 @@ class ScoreJob(Job):
         if self.status() == "interrupted":
             cmd += ["--resume", self.run_dir]
         else:
-            for config in list(configs) + [self.config]:
+            for config in self.all_configs(configs):
                 cmd += ["--config", config]
         for key, value in list(self.sets) + list(extra_sets):
             cmd += ["--set", f"{key}={yaml_value(value)}"]
@@ -200,10 +204,6 @@ class CalibrationJob(Job):
         if code == 0:
             os.replace(self.stdout_path, self.file)
 
-    def overrides(self, configs):
-        return {"configs": list(configs) + ([self.config] if self.config else []),
-                "set": [[k, yaml_value(v)] for k, v in self.sets]}
-
     def status(self):
         try:
             with open(self.file) as f:
@@ -213,11 +213,25 @@ class CalibrationJob(Job):
 
     def command(self, esrun, configs, extra_sets=()):
         cmd = [esrun, "bench"]
-        for config in list(configs) + ([self.config] if self.config else []):
+        for config in self.all_configs(configs):
             cmd += ["--config", config]
         for key, value in list(self.sets) + [(k, v) for k, v in extra_sets if k != "progress.mode"]:
             cmd += ["--set", f"{key}={yaml_value(value)}"]
         return cmd
+
+
+def combinations(grid):
+    """(config file or None, {key: value} of the other keys) for every combination of a grid's values."""
+    keys = list(grid)
+    for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        chosen = dict(zip(keys, combo))
+        yield chosen.pop("config", None), chosen
+
+
+def name_parts(config, chosen):
+    """A job's name parts: its config file's stem, then key=value of each chosen key."""
+    return ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
+        [f"{k}={yaml_value(v)}" for k, v in chosen.items()]
 
 
 class Sweep:
@@ -314,12 +328,9 @@ class Sweep:
         of the sweep: the ladder's and the calibration's unit), of `grids` (default: all)."""
         out, seen = [], set()
         for grid in self.grids if grids is None else grids:
-            keys = list(grid)
-            for combo in (itertools.product(*(grid[k] for k in keys)) if keys else [()]):
-                chosen = {k: v for k, v in zip(keys, combo) if k != "sampler.name"}
-                config = chosen.pop("config", None)
-                name = path_safe(",".join(([os.path.splitext(os.path.basename(config))[0]] if config else []) +
-                                          [f"{k}={yaml_value(v)}" for k, v in chosen.items()]))
+            for config, chosen in combinations(grid):
+                chosen.pop("sampler.name", None)
+                name = path_safe(",".join(name_parts(config, chosen)))
                 if name not in seen:
                     seen.add(name)
                     out.append((name, config, list(chosen.items())))
@@ -337,16 +348,9 @@ class Sweep:
         variants = self.variants or [(None, [])]
         jobs, seen = [], set()
         for grid in self.grids:
-            keys = list(grid)
-            combos = list(itertools.product(*(grid[k] for k in keys))) if keys else [()]
-            for combo in combos:
+            for config, chosen in combinations(grid):
                 for variant_label, variant_sets in variants:
-                    chosen = dict(zip(keys, combo))
-                    config = chosen.pop("config", None)
-                    parts = ([os.path.splitext(os.path.basename(config))[0]] if config else []) + \
-                        [f"{k}={yaml_value(v)}" for k, v in chosen.items()]
-                    if variant_label:
-                        parts.append(variant_label)
+                    parts = name_parts(config, chosen) + ([variant_label] if variant_label else [])
                     name = path_safe(",".join(parts)) or "base"
                     # The grid's values come after `set`, a variant's after both.
                     sets = self.sets + list(chosen.items()) + variant_sets
