@@ -114,6 +114,11 @@ class Cell:
         self.passes = sum(passes) / self.n if finished and None not in passes else None
 
 
+def is_rung(row, baseline):
+    """Whether a row's runs are rungs of the ladder (the baseline's, reduced_epochs'), not a method's."""
+    return format_value(row[0]) in (baseline, "reduced_epochs")
+
+
 def build(runs, rows, cols, baseline, when, value, clock=wall_time):
     """Returns (row_keys, col_keys, row list, col list, {(row, col): Cell}, {(row, col): baseline Cell})."""
     cells, row_keys, col_keys = group(runs, rows, cols)
@@ -139,7 +144,7 @@ def build(runs, rows, cols, baseline, when, value, clock=wall_time):
             cell = table[(r, c)]
             ladder[(r, c)] = [equal_time.Rung(rung.time[0] + rung.extra[0], rung.value[0], rung.value[1], rung.n, rung,
                                               rung.by_seed)
-                              for b in row_values if format_value(b[0]) in (baseline, "reduced_epochs")
+                              for b in row_values if is_rung(b, baseline)
                               for rung in [table[(b, c)]]
                               if rung.n > 0 and rung.length_free_problem == cell.length_free_problem and
                               rung.metric == cell.metric]
@@ -308,7 +313,6 @@ def flat_equal_time(at):
 
 
 LOWER_IS_BETTER = ("loss", "rmse", "mae", "mse", "perplexity")
-LADDER_ROWS = ("reduced_epochs",)  # besides the baseline: rows that are rungs of the ladder, not methods
 
 
 def row_name(row_keys, r):
@@ -355,7 +359,6 @@ def section(row_keys, col_keys, rows, c, table, base, ladder, baseline, other=No
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r, cell in cells:
         rungs = ladder[(r, c)]
-        is_rung = format_value(r[0]) in (baseline,) + LADDER_ROWS
         at = equal_time_delta(cell, rungs)
         spread = f" ± {cell.value[1]:.2f}" if cell.value[1] is not None else ""
         d, saved_share = delta(cell, base[(r, c)]), saved(cell, base[(r, c)])
@@ -366,7 +369,7 @@ def section(row_keys, col_keys, rows, c, table, base, ladder, baseline, other=No
         out += [MISSING if saved_share is None else f"{saved_share:.1f}%",
                 MISSING if d is None else f"{d:+.2f} {format_interval(interval)}",
                 "outside ladder" if at is None else f"{at[0]:+.2f} {format_interval(at[1])}"]
-        if is_rung:
+        if is_rung(r, baseline):
             out += ["—", "rung of the ladder"] + (["—"] if other else [])
         else:
             out += [to_quality_text(cell, rungs, higher), equal_time.verdict(cost_of(cell), at, rungs, higher)]
@@ -395,7 +398,7 @@ def tradeoff_figure(row_keys, rows, c, table, ladder, baseline, path, title, yla
                        yerr=[rung.std or 0.0 for rung in rungs], fmt="--o", color="0.35", capsize=3, zorder=1,
                        label=f"{baseline} ladder")
     colours, markers = plt.get_cmap("tab20").colors, "sD^vP*X<>ph"
-    methods = [(r, cell) for r, cell in cells if format_value(r[0]) not in (baseline,) + LADDER_ROWS]
+    methods = [(r, cell) for r, cell in cells if not is_rung(r, baseline)]
     for i, (r, cell) in enumerate(methods):
         panel.errorbar(cost_of(cell), cell.value[0], xerr=cell.time[1] or 0.0, yerr=cell.value[1] or 0.0,
                        fmt=markers[i % len(markers)], color=colours[i % len(colours)], markersize=7, capsize=3,
